@@ -1,0 +1,35 @@
+# Ferry's build. `make demo` and `make test` are the two commands a new machine needs.
+
+SHELL := /bin/bash
+GO ?= go
+# Where `make kube` caches the control-plane binaries (outside the work tree,
+# keyed by the Kubernetes version); tests and the demo find them through this.
+export FERRY_KUBE_DIR := $(shell hack/build-kube.sh --dir)
+# Every process a test run starts inherits this mark, so the run can prove
+# afterwards that none of them is still alive.
+TEST_RUN_ID := ferry-test-$(shell date +%s)-$$$$
+
+.PHONY: all build kube lint test demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ferry ./cmd/ferry
+
+kube:
+	@hack/build-kube.sh >/dev/null
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint kube build
+	FERRY_TEST_RUN=$(TEST_RUN_ID) $(GO) test -count=1 -timeout 25m ./...
+	hack/check-leftovers.sh $(TEST_RUN_ID)
+
+demo: kube build
+	bin/ferry demo
+
+clean:
+	rm -rf bin

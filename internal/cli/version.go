@@ -1,0 +1,26 @@
+package cli
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrycd/ferry/internal/localcluster"
+)
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Ferry's version and the Kubernetes version of its local control plane",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			version := "(devel)"
+			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+				version = info.Main.Version
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ferry %s\nlocal control plane: Kubernetes %s\n", version, localcluster.KubeVersion)
+			return nil
+		},
+	}
+}
