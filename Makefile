@@ -7,7 +7,7 @@ GO ?= go
 export FERRY_KUBE_DIR := $(shell hack/build-kube.sh --dir)
 # Every process a test run starts inherits this mark, so the run can prove
 # afterwards that none of them is still alive.
-TEST_RUN_ID := ferry-test-$(shell date +%s)-$$$$
+TEST_RUN_ID := ferry-test-$(shell date +%s%N)
 
 .PHONY: all build kube lint test demo clean
 

@@ -8,7 +8,7 @@ left=()
 for env in /proc/[0-9]*/environ; do
   pid=${env#/proc/}; pid=${pid%/environ}
   [ "$pid" = "$$" ] && continue
-  if tr '\0' '\n' < "$env" 2>/dev/null | grep -qx "FERRY_TEST_RUN=$id"; then
+  if { tr "\\0" "\\n" < "$env"; } 2>/dev/null | grep -qx "FERRY_TEST_RUN=$id"; then
     state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
     [ "$state" = "Z" ] && continue
     left+=("$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)")
