@@ -31,5 +31,15 @@ test: lint kube build
 demo: kube build
 	bin/ferry demo
 
+# controller-gen runs in its own module graph (go run pkg@version), so it adds
+# nothing to go.mod. Its output (zz_generated.deepcopy.go, the CRD YAML under
+# config/crd/bases) is committed; run this after changing api/.
+CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: generate
+generate:
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+
 clean:
 	rm -rf bin

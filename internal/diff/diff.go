@@ -1,0 +1,119 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/normalize"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// State is a resource's sync status, in Argo CD's words.
+type State string
+
+const (
+	Synced    State = "Synced"
+	OutOfSync State = "OutOfSync"
+)
+
+// Result is the comparison of one desired object with its live object.
+type Result struct {
+	State State
+	// Missing is set when the live object does not exist.
+	Missing bool
+	// Live is the live object as read (nil when missing), with Secret data
+	// masked. Callers use it for health and change detection.
+	Live *unstructured.Unstructured
+	// Predicted is what the live object would become if synced (the dry-run
+	// result), normalised, Secret data masked; nil when missing.
+	Predicted *unstructured.Unstructured
+}
+
+// Differ compares objects through the API server. Its client must read from
+// the server, not a cache: a stale live object would hide or invent drift.
+type Differ struct {
+	Client       client.Client
+	FieldManager string
+}
+
+// Diff compares desired with its live object.
+func (d *Differ) Diff(ctx context.Context, desired *unstructured.Unstructured, ig *Ignorer) (Result, error) {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(desired.GroupVersionKind())
+	err := d.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	if apierrors.IsNotFound(err) {
+		return Result{State: OutOfSync, Missing: true}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("get %s: %w", describe(desired), err)
+	}
+	predicted := desired.DeepCopy()
+	if err := d.Client.Patch(ctx, predicted, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(d.FieldManager)); err != nil {
+		return Result{}, fmt.Errorf("dry-run apply %s: %w", describe(desired), err)
+	}
+	equal, err := Equal(live, predicted, ig)
+	if err != nil {
+		return Result{}, fmt.Errorf("compare %s: %w", describe(desired), err)
+	}
+	res := Result{State: Synced, Live: live, Predicted: predicted}
+	if !equal {
+		res.State = OutOfSync
+	}
+	if isSecret(desired) {
+		if err := ssa.SanitizeUnstructuredData(res.Live, res.Predicted); err != nil {
+			return Result{}, fmt.Errorf("mask %s: %w", describe(desired), err)
+		}
+	}
+	return res, nil
+}
+
+// Equal reports whether live and predicted agree on everything Ferry
+// compares: labels, annotations, and the whole object but metadata and
+// status, after the ignore rules.
+func Equal(live, predicted *unstructured.Unstructured, ig *Ignorer) (bool, error) {
+	a, err := comparable(live, ig)
+	if err != nil {
+		return false, err
+	}
+	b, err := comparable(predicted, ig)
+	if err != nil {
+		return false, err
+	}
+	return apiequality.Semantic.DeepEqual(a.Object, b.Object), nil
+}
+
+func comparable(obj *unstructured.Unstructured, ig *Ignorer) (*unstructured.Unstructured, error) {
+	c := obj.DeepCopy()
+	labels, annotations := c.GetLabels(), c.GetAnnotations()
+	unstructured.RemoveNestedField(c.Object, "metadata")
+	unstructured.RemoveNestedField(c.Object, "status")
+	if len(labels) > 0 {
+		c.SetLabels(labels)
+	}
+	if len(annotations) > 0 {
+		c.SetAnnotations(annotations)
+	}
+	if err := normalize.DryRunUnstructured(c); err != nil {
+		return nil, err
+	}
+	if err := ig.Strip(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func isSecret(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == "" && gvk.Kind == "Secret"
+}
+
+func describe(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, obj.GetName())
+	}
+	return fmt.Sprintf("%s %s", obj.GetKind(), obj.GetName())
+}

@@ -1,0 +1,96 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// LiveInfo is what the planner needs to know of a live object.
+type LiveInfo struct {
+	// Owner is the Application named by the object's tracking annotation,
+	// empty when none.
+	Owner string
+	// PruneDisabled is set by the annotation
+	// argocd.argoproj.io/sync-options: Prune=false.
+	PruneDisabled bool
+}
+
+// PlanInput is everything a sync decision depends on.
+type PlanInput struct {
+	// App is the Application's name, as written in tracking annotations.
+	App string
+	// Desired are the prepared objects (see Prepare).
+	Desired []*unstructured.Unstructured
+	// Live describes the live objects that exist, among the desired ones and
+	// the ones the Application managed before; absent keys do not exist.
+	Live map[Key]LiveInfo
+	// Prune allows deleting managed objects that are no longer desired.
+	Prune bool
+	// AllowEmpty allows a sync when nothing is desired, pruning everything.
+	AllowEmpty bool
+	// Only, when not empty, restricts the sync to these objects.
+	Only []Key
+}
+
+// Shared is a desired object that another Application owns.
+type Shared struct {
+	Key   Key
+	Owner string
+}
+
+// Plan is what a sync will do.
+type Plan struct {
+	// Apply are the objects to apply.
+	Apply []*unstructured.Unstructured
+	// Prune are the live objects to delete.
+	Prune []Key
+	// RequiresPruning are objects that would be pruned if pruning were on.
+	RequiresPruning []Key
+	// Shared are desired objects left untouched because another Application
+	// owns them.
+	Shared []Shared
+	// Refusal, when set, says why the sync does nothing at all.
+	Refusal string
+}
+
+// MakePlan decides what a sync does. It never prunes an object another
+// Application owns, never prunes an object marked Prune=false, and when
+// nothing is desired it does nothing unless AllowEmpty is set: an empty
+// render is far more often a mistake (a wrong path, a broken overlay) than a
+// wish to delete everything.
+func MakePlan(in PlanInput) Plan {
+	var p Plan
+	selected := func(k Key) bool { return len(in.Only) == 0 || slices.Contains(in.Only, k) }
+	desired := make(map[Key]bool, len(in.Desired))
+	for _, obj := range in.Desired {
+		k := KeyOf(obj)
+		desired[k] = true
+		if !selected(k) {
+			continue
+		}
+		if live, ok := in.Live[k]; ok && live.Owner != "" && live.Owner != in.App {
+			p.Shared = append(p.Shared, Shared{Key: k, Owner: live.Owner})
+			continue
+		}
+		p.Apply = append(p.Apply, obj)
+	}
+	for k, live := range in.Live {
+		if desired[k] || live.Owner != in.App || !selected(k) || live.PruneDisabled {
+			continue
+		}
+		if in.Prune {
+			p.Prune = append(p.Prune, k)
+		} else {
+			p.RequiresPruning = append(p.RequiresPruning, k)
+		}
+	}
+	slices.SortFunc(p.Prune, CompareKeys)
+	slices.SortFunc(p.RequiresPruning, CompareKeys)
+	if len(in.Desired) == 0 && !in.AllowEmpty {
+		return Plan{RequiresPruning: append(p.Prune, p.RequiresPruning...),
+			Refusal: fmt.Sprintf("the source rendered no objects; refusing to sync (and prune %d managed objects) without syncPolicy.automated.allowEmpty", len(p.Prune)+len(p.RequiresPruning))}
+	}
+	return p
+}
