@@ -42,22 +42,39 @@ type Differ struct {
 
 // Diff compares desired with its live object.
 func (d *Differ) Diff(ctx context.Context, desired *unstructured.Unstructured, ig *Ignorer) (Result, error) {
+	// The live object is read, then the dry-run computed: a controller that
+	// writes the object in between (the Deployment controller annotating a
+	// new Deployment) would show as drift. The dry-run result carries the
+	// resourceVersion it was computed on; when it is not the one read, read
+	// again.
+	for attempt := 0; ; attempt++ {
+		res, racing, err := d.diffOnce(ctx, desired, ig)
+		if err != nil || !racing || attempt == 4 {
+			return res, err
+		}
+	}
+}
+
+func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructured, ig *Ignorer) (Result, bool, error) {
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(desired.GroupVersionKind())
 	err := d.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	if apierrors.IsNotFound(err) {
-		return Result{State: OutOfSync, Missing: true}, nil
+		return Result{State: OutOfSync, Missing: true}, false, nil
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("get %s: %w", describe(desired), err)
+		return Result{}, false, fmt.Errorf("get %s: %w", describe(desired), err)
 	}
 	predicted := desired.DeepCopy()
 	if err := d.Client.Patch(ctx, predicted, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(d.FieldManager)); err != nil {
-		return Result{}, fmt.Errorf("dry-run apply %s: %w", describe(desired), err)
+		return Result{}, false, fmt.Errorf("dry-run apply %s: %w", describe(desired), err)
+	}
+	if predicted.GetResourceVersion() != live.GetResourceVersion() {
+		return Result{}, true, nil
 	}
 	equal, err := Equal(live, predicted, ig)
 	if err != nil {
-		return Result{}, fmt.Errorf("compare %s: %w", describe(desired), err)
+		return Result{}, false, fmt.Errorf("compare %s: %w", describe(desired), err)
 	}
 	res := Result{State: Synced, Live: live, Predicted: predicted}
 	if !equal {
@@ -65,10 +82,10 @@ func (d *Differ) Diff(ctx context.Context, desired *unstructured.Unstructured, i
 	}
 	if isSecret(desired) {
 		if err := ssa.SanitizeUnstructuredData(res.Live, res.Predicted); err != nil {
-			return Result{}, fmt.Errorf("mask %s: %w", describe(desired), err)
+			return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
 		}
 	}
-	return res, nil
+	return res, false, nil
 }
 
 // Equal reports whether live and predicted agree on everything Ferry

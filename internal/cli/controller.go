@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ferrycd/ferry/internal/controller"
+)
+
+func newControllerCmd() *cobra.Command {
+	var kubeconfig, kubeContext string
+	opts := controller.Options{}
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run Ferry's controller: keep every Application's cluster state matching Git",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rules.ExplicitPath = kubeconfig
+			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+				&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+			if err != nil {
+				return fmt.Errorf("load kubeconfig: %w", err)
+			}
+			// controller-runtime keeps its logger in a package variable; the
+			// command sets it once, here, and nothing else does.
+			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr())))
+			return controller.Run(cmd.Context(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	f.StringVar(&kubeContext, "context", "", "kubeconfig context to use")
+	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")
+	f.StringVar(&opts.HomeNamespace, "home-namespace", "argocd", "namespace of repository Secrets; its Applications are tracked by bare name")
+	f.DurationVar(&opts.PollInterval, "poll-interval", time.Minute, "how often Git sources are checked for new revisions")
+	f.IntVar(&opts.Concurrency, "concurrency", 16, "Applications reconciled at once")
+	f.StringVar(&opts.CacheDir, "cache-dir", "", "Git repository cache (default: the user cache directory)")
+	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "metrics listen address (0 disables)")
+	f.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "health probe listen address (0 disables)")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
+	f.BoolVar(&opts.InstallCRDs, "install-crds", true, "install or update Ferry's CRDs at start")
+	return cmd
+}

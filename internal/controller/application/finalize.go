@@ -1,0 +1,80 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// resourcesFinalizer asks for cascading deletion: when an Application that
+// carries it is deleted, the objects it manages are deleted first, as in
+// Argo CD. Without it, deleting an Application leaves its objects running.
+const resourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
+
+// finalize deletes the managed objects of a deleted Application that asked
+// for it, then releases the Application.
+func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (ctrl.Result, error) {
+	r.tracker.forget(appKey(app))
+	if !slices.Contains(app.Finalizers, resourcesFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	instance := instanceName(r.opts.HomeNamespace, appKey(app))
+	var errs []error
+	for _, res := range app.Status.Resources {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: res.Group, Version: res.Version, Kind: res.Kind})
+		if err := r.direct.Get(ctx, client.ObjectKey{Namespace: res.Namespace, Name: res.Name}, u); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if owner, ok := fsync.Owner(u); !ok || owner != instance {
+			continue
+		}
+		if err := r.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err)
+	}
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
+	if err := r.direct.Patch(ctx, app, patch); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("remove finalizer of application %s: %w", appKey(app), err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// finishRequest removes a finished operation and a handled refresh
+// annotation from the Application (not its status), so a new one can be
+// asked for; optimistic locking keeps a newer request from being dropped.
+func (r *Reconciler) finishRequest(ctx context.Context, app *v1alpha1.Application, out outcome) error {
+	if !out.clearOperation && !out.clearRefresh {
+		return nil
+	}
+	patched := app.DeepCopy()
+	patch := client.MergeFromWithOptions(app, client.MergeFromWithOptimisticLock{})
+	if out.clearOperation {
+		patched.Operation = nil
+	}
+	if out.clearRefresh {
+		delete(patched.Annotations, refreshAnnotation)
+	}
+	if err := r.direct.Patch(ctx, patched, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("clear operation of application %s: %w", appKey(app), err)
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/diff"
+)
+
+// Annotations Ferry reads on Applications, as Argo CD does.
+const (
+	// refreshAnnotation asks for an immediate refresh: "normal" lists the
+	// repository's refs now; "hard" also drops cached renders. Ferry removes
+	// it once done.
+	refreshAnnotation = "argocd.argoproj.io/refresh"
+)
+
+// outcome is what the reconcile asks of the request's end.
+type outcome struct {
+	requeueAfter   time.Duration
+	clearOperation bool
+	clearRefresh   bool
+}
+
+// reconcile runs the phases and records everything in app.Status.
+func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) outcome {
+	log := ctrl.LoggerFrom(ctx)
+	out := outcome{requeueAfter: r.opts.PollInterval}
+	refresh := app.Annotations[refreshAnnotation]
+	out.clearRefresh = refresh != ""
+	conds := newConditions(app)
+	defer conds.apply(app)
+
+	r.checkUnsupported(ctx, app, conds)
+	if msg := r.validate(app); msg != "" {
+		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, msg)
+		app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
+		out.clearOperation = app.Operation != nil
+		return out
+	}
+	src := *app.Spec.Source
+	if refresh == "hard" {
+		r.renders.clear()
+	}
+	revision, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, refresh != "")
+	if err != nil {
+		return r.comparisonFailed(app, conds, fmt.Errorf("resolve %s at %q: %w", src.RepoURL, src.TargetRevision, err))
+	}
+	ig, err := ignorerFor(app)
+	if err != nil {
+		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
+		return out
+	}
+	inputs := inputsKey(app, src, revision)
+	var d *desiredState
+	states, fast := []resourceState(nil), false
+	if app.Operation == nil && refresh == "" {
+		states, fast = r.fastCompare(ctx, app, inputs)
+	}
+	if !fast {
+		if d, err = r.renderDesired(ctx, app, src, revision); err != nil {
+			return r.comparisonFailed(app, conds, err)
+		}
+		if states, err = r.compare(ctx, app, d, inputs, ig); err != nil {
+			return r.comparisonFailed(app, conds, err)
+		}
+		now := metav1.Now()
+		app.Status.ReconciledAt = &now
+		app.Status.SourceType = v1alpha1.ApplicationSourceType(d.sourceType)
+	}
+	conds.clear(v1alpha1.ApplicationConditionComparisonError)
+	setCompared(app, src, revision, states, conds)
+
+	trigger, wait := r.syncTrigger(app, revision, states)
+	if wait > 0 && wait < out.requeueAfter {
+		out.requeueAfter = wait
+	}
+	if trigger == nil {
+		return out
+	}
+	log.Info("syncing", "application", appKey(app), "revision", trigger.revision, "automated", trigger.automated, "outOfSync", outOfSyncKeys(states))
+	res := r.sync(ctx, app, d, ig, trigger, conds)
+	out.clearOperation = res.done && app.Operation != nil
+	out.requeueAfter = res.requeueAfter
+	return out
+}
+
+// comparisonFailed reports an error that prevented comparing: nothing is
+// applied or pruned, the live state stays as it was, and the Application is
+// retried with backoff by the workqueue.
+func (r *Reconciler) comparisonFailed(app *v1alpha1.Application, conds *conditions, err error) outcome {
+	conds.set(v1alpha1.ApplicationConditionComparisonError, err.Error())
+	app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
+	r.events.Eventf(app, nil, "Warning", "ComparisonError", "Compare", "%s", err.Error())
+	return outcome{requeueAfter: 10 * time.Second, clearRefresh: true}
+}
+
+// ignorerFor compiles the Application's ignoreDifferences.
+func ignorerFor(app *v1alpha1.Application) (*diff.Ignorer, error) {
+	rules := make([]diff.IgnoreRule, len(app.Spec.IgnoreDifferences))
+	for i, d := range app.Spec.IgnoreDifferences {
+		rules[i] = diff.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
+			JSONPointers: d.JSONPointers, JQPathExpressions: d.JQPathExpressions}
+	}
+	return diff.CompileIgnoreRules(rules)
+}
+
+func outOfSyncKeys(states []resourceState) []string {
+	var keys []string
+	for _, s := range states {
+		if s.sync != v1alpha1.SyncStatusCodeSynced || s.requiresP {
+			keys = append(keys, s.key.String())
+		}
+	}
+	return keys
+}

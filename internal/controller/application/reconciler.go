@@ -1,0 +1,149 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/render"
+	gitsource "github.com/ferrycd/ferry/internal/source"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// Options tune the controller.
+type Options struct {
+	// PollInterval is how often each Application's source is checked for a
+	// new revision (one ref listing per repository per interval, however
+	// many Applications share it). Default 1m.
+	PollInterval time.Duration
+	// HomeNamespace is the namespace whose Applications are tracked by bare
+	// name, as Argo CD's control-plane namespace. Default "argocd".
+	HomeNamespace string
+	// Concurrency is how many Applications reconcile at once. Default 16.
+	Concurrency int
+	// ApplyConcurrency is how many objects one sync applies at once. Default 4.
+	ApplyConcurrency int
+}
+
+func (o Options) withDefaults() Options {
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Minute
+	}
+	if o.HomeNamespace == "" {
+		o.HomeNamespace = "argocd"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.ApplyConcurrency <= 0 {
+		o.ApplyConcurrency = 4
+	}
+	return o
+}
+
+// Reconciler reconciles Applications.
+type Reconciler struct {
+	client      client.Client // reads Applications and managed objects from the cache
+	direct      client.Client // reads from and writes to the API server
+	cache       cache.Cache
+	sources     *gitsource.Cache
+	renderer    *render.Renderer
+	executor    *fsync.Executor
+	differ      *diff.Differ
+	events      events.EventRecorder
+	tracker     *tracker
+	watcher     *watcher
+	renders     *renderCache
+	unsupported unsupportedCache
+	opts        Options
+}
+
+// New builds the reconciler from the manager's clients and cache.
+func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, opts Options) (*Reconciler, error) {
+	opts = opts.withDefaults()
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("create API client: %w", err)
+	}
+	t := newTracker()
+	return &Reconciler{
+		client:   mgr.GetClient(),
+		direct:   direct,
+		cache:    mgr.GetCache(),
+		sources:  sources,
+		renderer: renderer,
+		executor: fsync.NewExecutor(direct, mgr.GetRESTMapper(), opts.ApplyConcurrency),
+		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
+		events:   mgr.GetEventRecorder("ferry"),
+		tracker:  t,
+		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace),
+		renders:  newRenderCache(256),
+		opts:     opts,
+	}, nil
+}
+
+// SetupWithManager registers the controller: Applications wake it when their
+// spec, operation or refresh annotation change (not on its own status
+// writes), and managed objects wake their owner through the watcher.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("application").
+		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WatchesRawSource(source.Channel(r.watcher.events, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
+		Complete(r)
+}
+
+// Reconcile brings one Application's cluster state in line with Git and
+// reports it. Status is written only when it changed, so an idle resync
+// writes nothing.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	app := &v1alpha1.Application{}
+	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
+		r.tracker.drop(req.NamespacedName)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if app.Operation != nil {
+		// The cache may still show an operation this controller finished:
+		// confirm with the API server before running it again.
+		if err := r.direct.Get(ctx, req.NamespacedName, app); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if !app.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, app)
+	}
+	before := app.DeepCopy()
+	res := r.reconcile(ctx, app)
+	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
+		// A merge patch, not an update: the controller is status's only
+		// writer, and a spec edit racing with it must not fail the write.
+		if err := r.direct.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
+		}
+	}
+	if err := r.finishRequest(ctx, app, res); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: res.requeueAfter}, nil
+}
+
+// appKey names an Application.
+func appKey(app *v1alpha1.Application) types.NamespacedName {
+	return types.NamespacedName{Namespace: app.Namespace, Name: app.Name}
+}

@@ -1,0 +1,180 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/health"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// inClusterServer is the destination that means "the cluster the controller
+// runs against", as in Argo CD.
+const inClusterServer = "https://kubernetes.default.svc"
+
+// validate returns why the Application cannot be reconciled, or "".
+func (r *Reconciler) validate(app *v1alpha1.Application) string {
+	if app.Spec.Source == nil || app.Spec.Source.RepoURL == "" {
+		return "spec.source.repoURL is required"
+	}
+	dest := app.Spec.Destination
+	switch {
+	case dest.Server == "" && dest.Name == "":
+		return "spec.destination: server or name is required"
+	case dest.Server != "" && dest.Server != inClusterServer:
+		return fmt.Sprintf("cluster not registered: spec.destination.server %q (only %s, the cluster Ferry runs in, is known)", dest.Server, inClusterServer)
+	case dest.Server == "" && dest.Name != "in-cluster":
+		return fmt.Sprintf("cluster not registered: spec.destination.name %q (only \"in-cluster\" is known)", dest.Name)
+	}
+	if p := app.Spec.Project; p != "" && p != "default" {
+		project := &v1alpha1.AppProject{}
+		if err := r.client.Get(context.Background(), types.NamespacedName{Namespace: app.Namespace, Name: p}, project); err != nil {
+			return fmt.Sprintf("spec.project: AppProject %q not found in namespace %s", p, app.Namespace)
+		}
+	}
+	return ""
+}
+
+// checkUnsupported raises UnsupportedField for fields of the Application that
+// Ferry does not model, so nothing a user wrote is ignored silently. The raw
+// object is read once per generation.
+func (r *Reconciler) checkUnsupported(ctx context.Context, app *v1alpha1.Application, conds *conditions) {
+	fields, ok := r.unsupported.get(app.UID, app.Generation)
+	if !ok {
+		raw := &unstructured.Unstructured{}
+		raw.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Application"))
+		if err := r.direct.Get(ctx, appKey(app), raw); err != nil {
+			return
+		}
+		fields = v1alpha1.UnsupportedFields(raw.Object)
+		r.unsupported.put(app.UID, app.Generation, fields)
+	}
+	if len(fields) == 0 {
+		conds.clear(v1alpha1.ApplicationConditionUnsupportedField)
+		return
+	}
+	conds.set(v1alpha1.ApplicationConditionUnsupportedField,
+		fmt.Sprintf("Ferry does not support these fields yet and ignores them: %s", strings.Join(fields, ", ")))
+}
+
+// setCompared records a comparison in status: per-resource sync and health,
+// the Application's sync status, health, and shared-resource warnings.
+func setCompared(app *v1alpha1.Application, src v1alpha1.ApplicationSource, revision string, states []resourceState, conds *conditions) {
+	resources := make([]v1alpha1.ResourceStatus, 0, len(states))
+	syncStatus := v1alpha1.SyncStatusCodeSynced
+	var healths []health.Status
+	var shared []string
+	for _, s := range states {
+		if !s.desired && s.live == nil {
+			continue
+		}
+		rs := v1alpha1.ResourceStatus{
+			Group: s.key.Group, Version: versionOf(s.version), Kind: s.key.Kind, Namespace: s.key.Namespace, Name: s.key.Name,
+			Status: s.sync, RequiresPruning: s.requiresP,
+		}
+		if s.desired {
+			rs.Health = &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(s.health.Status), Message: s.health.Message}
+			healths = append(healths, s.health.Status)
+		}
+		if s.sync != v1alpha1.SyncStatusCodeSynced || s.requiresP {
+			syncStatus = v1alpha1.SyncStatusCodeOutOfSync
+		}
+		if s.desired && s.live != nil && s.owner != "" && s.owner != s.expectedOwner {
+			shared = append(shared, fmt.Sprintf("%s (owned by %s)", s.key, s.owner))
+		}
+		resources = append(resources, rs)
+	}
+	slices.SortFunc(resources, func(a, b v1alpha1.ResourceStatus) int {
+		return fsync.CompareKeys(fsync.Key{Group: a.Group, Kind: a.Kind, Namespace: a.Namespace, Name: a.Name},
+			fsync.Key{Group: b.Group, Kind: b.Kind, Namespace: b.Namespace, Name: b.Name})
+	})
+	app.Status.Resources = resources
+	app.Status.Sync = v1alpha1.SyncStatus{Status: syncStatus, Revision: revision,
+		ComparedTo: v1alpha1.ComparedTo{Source: src, Destination: app.Spec.Destination}}
+	agg := health.Aggregate(healths...)
+	app.Status.Health = v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(agg)}
+	if len(shared) > 0 {
+		conds.set(v1alpha1.ApplicationConditionSharedResourceWarning,
+			"left untouched, managed by another application: "+strings.Join(shared, ", "))
+	} else {
+		conds.clear(v1alpha1.ApplicationConditionSharedResourceWarning)
+	}
+}
+
+func versionOf(apiVersion string) string {
+	if i := strings.LastIndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[i+1:]
+	}
+	return apiVersion
+}
+
+// conditions edits an Application's conditions, keeping the transition time
+// of a condition whose message did not change.
+type conditions struct {
+	byType map[v1alpha1.ApplicationConditionType]v1alpha1.ApplicationCondition
+}
+
+func newConditions(app *v1alpha1.Application) *conditions {
+	c := &conditions{byType: map[v1alpha1.ApplicationConditionType]v1alpha1.ApplicationCondition{}}
+	for _, cond := range app.Status.Conditions {
+		c.byType[cond.Type] = cond
+	}
+	return c
+}
+
+func (c *conditions) set(t v1alpha1.ApplicationConditionType, msg string) {
+	if old, ok := c.byType[t]; ok && old.Message == msg {
+		return
+	}
+	now := metav1.Now()
+	c.byType[t] = v1alpha1.ApplicationCondition{Type: t, Message: msg, LastTransitionTime: &now}
+}
+
+func (c *conditions) clear(t v1alpha1.ApplicationConditionType) { delete(c.byType, t) }
+
+func (c *conditions) apply(app *v1alpha1.Application) {
+	out := make([]v1alpha1.ApplicationCondition, 0, len(c.byType))
+	for _, cond := range c.byType {
+		out = append(out, cond)
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.ApplicationCondition) int { return strings.Compare(string(a.Type), string(b.Type)) })
+	if len(out) == 0 {
+		out = nil
+	}
+	app.Status.Conditions = out
+}
+
+// unsupportedCache remembers UnsupportedFields per Application generation.
+type unsupportedCache struct {
+	mu sync.Mutex
+	m  map[types.UID]unsupportedEntry
+}
+
+type unsupportedEntry struct {
+	generation int64
+	fields     []string
+}
+
+func (c *unsupportedCache) get(uid types.UID, generation int64) ([]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[uid]
+	return e.fields, ok && e.generation == generation
+}
+
+func (c *unsupportedCache) put(uid types.UID, generation int64, fields []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[types.UID]unsupportedEntry{}
+	}
+	c.m[uid] = unsupportedEntry{generation: generation, fields: fields}
+}

@@ -1,0 +1,363 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/diff"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// syncTrigger is a sync to run: an operation someone asked for, or an
+// automated sync.
+type syncTrigger struct {
+	op         v1alpha1.Operation // recorded in operationState
+	revision   string             // as asked for; resolved before the sync
+	prune      bool
+	dryRun     bool
+	options    []string
+	only       []fsync.Key
+	retry      retryPolicy
+	retryCount int64
+	automated  bool
+}
+
+// syncTrigger decides whether to sync now. An operation always runs. An
+// automated sync runs when the Application is out of sync and either the
+// revision is new (not the one last synced), or selfHeal is on. A failed
+// automated sync of a revision is retried with backoff up to the retry
+// limit, then not again until a new revision or a manual sync. wait, when
+// non-zero, is when the next retry is due.
+func (r *Reconciler) syncTrigger(app *v1alpha1.Application, revision string, states []resourceState) (*syncTrigger, time.Duration) {
+	if op := app.Operation; op != nil && op.Sync != nil {
+		t := &syncTrigger{op: *op.DeepCopy(), revision: op.Sync.Revision, prune: op.Sync.Prune, dryRun: op.Sync.DryRun,
+			options: append(syncOptionsOf(app), op.Sync.SyncOptions...), retry: retryPolicyOf(&op.Retry, false)}
+		if t.revision == "" {
+			t.revision = app.Spec.Source.TargetRevision
+		}
+		for _, res := range op.Sync.Resources {
+			t.only = append(t.only, fsync.Key{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name})
+		}
+		if last := r.lastSync(app); last != nil && isFailed(last.Phase) && last.Operation.Sync != nil && !last.Operation.InitiatedBy.Automated {
+			t.retryCount = last.RetryCount + 1
+		}
+		return t, 0
+	}
+	if app.Spec.SyncPolicy == nil || app.Spec.SyncPolicy.Automated == nil {
+		return nil, 0
+	}
+	auto := app.Spec.SyncPolicy.Automated
+	if !needsSync(states, auto.Prune) {
+		return nil, 0
+	}
+	t := &syncTrigger{
+		op: v1alpha1.Operation{
+			Sync:        &v1alpha1.SyncOperation{Revision: revision, Prune: auto.Prune, SyncOptions: syncOptionsOf(app)},
+			InitiatedBy: v1alpha1.OperationInitiator{Automated: true},
+		},
+		revision: revision, prune: auto.Prune, options: syncOptionsOf(app), automated: true,
+		retry: retryPolicyOf(app.Spec.SyncPolicy.Retry, true),
+	}
+	last := r.lastSync(app)
+	lastRevision := ""
+	if last != nil && last.SyncResult != nil {
+		lastRevision = last.SyncResult.Revision
+	}
+	if last != nil && isFailed(last.Phase) && lastRevision == revision {
+		if last.RetryCount >= t.retry.limit {
+			return nil, 0
+		}
+		due := last.FinishedAt.Add(t.retry.backoff(last.RetryCount))
+		if wait := time.Until(due); wait > 0 {
+			return nil, wait
+		}
+		t.retryCount = last.RetryCount + 1
+		return t, 0
+	}
+	if lastRevision == revision && !auto.SelfHeal {
+		return nil, 0
+	}
+	return t, 0
+}
+
+// lastSync is the last sync's state: the one this process ran, which the
+// watch cache may not show yet, else the one in status.
+func (r *Reconciler) lastSync(app *v1alpha1.Application) *v1alpha1.OperationState {
+	if s := r.tracker.lastSync(appKey(app)); s != nil {
+		return s
+	}
+	return app.Status.OperationState
+}
+
+// needsSync reports whether anything is out of sync that a sync would fix.
+func needsSync(states []resourceState, prune bool) bool {
+	for _, s := range states {
+		if s.desired && s.sync != v1alpha1.SyncStatusCodeSynced && (s.owner == "" || s.owner == s.expectedOwner) {
+			return true
+		}
+		if s.requiresP && prune && !s.pruneOff {
+			return true
+		}
+	}
+	return false
+}
+
+func isFailed(p v1alpha1.OperationPhase) bool {
+	return p == v1alpha1.OperationFailed || p == v1alpha1.OperationError
+}
+
+func syncOptionsOf(app *v1alpha1.Application) []string {
+	if app.Spec.SyncPolicy == nil {
+		return nil
+	}
+	return append([]string(nil), app.Spec.SyncPolicy.SyncOptions...)
+}
+
+// syncResult is what a sync asks of the request's end.
+type syncResult struct {
+	done         bool // the operation is finished (succeeded, or no retry left)
+	requeueAfter time.Duration
+}
+
+// sync runs one sync and records it in operationState, history, conditions
+// and events.
+func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
+	// History and the last operation come from the API server: the cached
+	// copy may predate the previous sync.
+	fresh := &v1alpha1.Application{}
+	if err := r.direct.Get(ctx, appKey(app), fresh); err == nil {
+		app.Status.History = fresh.Status.History
+	}
+	started := metav1.Now()
+	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
+	app.Status.OperationState = state
+	src := *app.Spec.Source
+	outcomes, revision, err := r.runSync(ctx, app, d, ig, t)
+	finished := metav1.Now()
+	state.FinishedAt = &finished
+	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
+	r.tracker.forget(appKey(app))
+	defer r.tracker.recordSync(appKey(app), state)
+	if err != nil {
+		state.Phase = v1alpha1.OperationFailed
+		state.Message = err.Error()
+		conds.set(v1alpha1.ApplicationConditionSyncError, "sync failed: "+err.Error())
+		r.events.Eventf(app, nil, "Warning", "SyncFailed", "Sync", "sync to %s failed: %s", short(revision), err.Error())
+		if t.retryCount < t.retry.limit {
+			return syncResult{requeueAfter: t.retry.backoff(t.retryCount)}
+		}
+		return syncResult{done: true, requeueAfter: r.opts.PollInterval}
+	}
+	conds.clear(v1alpha1.ApplicationConditionSyncError)
+	state.Phase = v1alpha1.OperationSucceeded
+	state.Message = "successfully synced (all tasks run)"
+	if t.dryRun {
+		state.Message = "dry run: nothing applied"
+		return syncResult{done: true, requeueAfter: time.Second}
+	}
+	appendHistory(app, v1alpha1.RevisionHistory{Revision: revision, DeployedAt: finished, DeployStartedAt: &started,
+		Source: src, InitiatedBy: t.op.InitiatedBy})
+	r.events.Eventf(app, nil, "Normal", "Synced", "Sync", "synced to %s: %s", short(revision), summarize(outcomes))
+	// The next comparison, soon, reports the result and records the new
+	// fingerprints; the watch events of the applied objects also lead there.
+	return syncResult{done: true, requeueAfter: time.Second}
+}
+
+// runSync renders the revision to sync (when it is not the one compared),
+// plans and executes.
+func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger) ([]fsync.Outcome, string, error) {
+	src := *app.Spec.Source
+	revision, err := r.sources.Resolve(ctx, src.RepoURL, t.revision, false)
+	if err != nil {
+		return nil, t.revision, fmt.Errorf("resolve %q: %w", t.revision, err)
+	}
+	if d == nil || d.revision != revision {
+		if d, err = r.renderDesired(ctx, app, src, revision); err != nil {
+			return nil, revision, err
+		}
+	}
+	instance := instanceName(r.opts.HomeNamespace, appKey(app))
+	live, err := r.liveInfo(ctx, app, d)
+	if err != nil {
+		return nil, revision, err
+	}
+	desired := make([]*unstructured.Unstructured, len(d.objects))
+	for i, o := range d.objects {
+		desired[i] = o.DeepCopy() // the executor writes the server's response into them
+	}
+	if syncOptionSet(t.options, "RespectIgnoreDifferences=true") {
+		if err := r.keepIgnoredFields(ctx, desired, ig); err != nil {
+			return nil, revision, err
+		}
+	}
+	allowEmpty := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.AllowEmpty
+	plan := fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Live: live, Prune: t.prune, AllowEmpty: allowEmpty, Only: t.only})
+	if t.dryRun {
+		return plannedOutcomes(plan), revision, nil
+	}
+	if ns := app.Spec.Destination.Namespace; ns != "" && syncOptionSet(t.options, "CreateNamespace=true") {
+		if err := r.executor.EnsureNamespace(ctx, ns); err != nil {
+			return nil, revision, err
+		}
+	}
+	outcomes, err := r.executor.Execute(ctx, instance, plan)
+	for _, k := range plan.RequiresPruning {
+		outcomes = append(outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
+	}
+	if err == nil && len(plan.Shared) > 0 {
+		var names []string
+		for _, s := range plan.Shared {
+			names = append(names, fmt.Sprintf("%s (owned by %s)", s.Key, s.Owner))
+		}
+		r.events.Eventf(app, nil, "Warning", "SharedResourceWarning", "Sync", "left untouched: %s", strings.Join(names, ", "))
+	}
+	return outcomes, revision, err
+}
+
+// liveInfo reads, from the watch cache, ownership of every desired object
+// and every object the Application managed before.
+func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, d *desiredState) (map[fsync.Key]fsync.LiveInfo, error) {
+	states := r.statesFor(app, d)
+	live := make(map[fsync.Key]fsync.LiveInfo, len(states))
+	for _, s := range states {
+		u := r.cached(ctx, s.key, s.version)
+		if u == nil {
+			continue
+		}
+		owner, _ := fsync.Owner(u)
+		live[s.key] = fsync.LiveInfo{Owner: owner, PruneDisabled: hasSyncOption(u.GetAnnotations()[syncOptionsAnnotation], "Prune=false")}
+	}
+	return live, nil
+}
+
+// keepIgnoredFields implements RespectIgnoreDifferences=true: fields the
+// ignore rules select keep their live values, so a sync does not revert
+// what the rules say to ignore (a server-side apply that dropped the field
+// instead would release ownership and reset it).
+func (r *Reconciler) keepIgnoredFields(ctx context.Context, desired []*unstructured.Unstructured, ig *diff.Ignorer) error {
+	for _, obj := range desired {
+		if !ig.Selects(obj) {
+			continue
+		}
+		live := r.cached(ctx, fsync.KeyOf(obj), obj.GetAPIVersion())
+		if live == nil {
+			continue
+		}
+		if err := ig.CopySelected(live, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func plannedOutcomes(p fsync.Plan) []fsync.Outcome {
+	var out []fsync.Outcome
+	for _, o := range p.Apply {
+		out = append(out, fsync.Outcome{Key: fsync.KeyOf(o), Version: o.GetAPIVersion(), Action: "would apply"})
+	}
+	for _, k := range p.Prune {
+		out = append(out, fsync.Outcome{Key: k, Action: "would prune"})
+	}
+	return out
+}
+
+func resourceResults(outcomes []fsync.Outcome) []v1alpha1.ResourceResult {
+	out := make([]v1alpha1.ResourceResult, 0, len(outcomes))
+	for _, o := range outcomes {
+		code := v1alpha1.ResultCodeSynced
+		switch o.Action {
+		case fsync.Pruned:
+			code = v1alpha1.ResultCodePruned
+		case "prune-skipped":
+			code = v1alpha1.ResultCodePruneSkipped
+		}
+		out = append(out, v1alpha1.ResourceResult{Group: o.Key.Group, Version: versionOf(o.Version), Kind: o.Key.Kind,
+			Namespace: o.Key.Namespace, Name: o.Key.Name, Status: code, Message: o.Message, SyncPhase: v1alpha1.SyncPhaseSync})
+	}
+	return out
+}
+
+func summarize(outcomes []fsync.Outcome) string {
+	counts := map[fsync.Action]int{}
+	for _, o := range outcomes {
+		counts[o.Action]++
+	}
+	return fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned",
+		counts[fsync.Created], counts[fsync.Configured], counts[fsync.Unchanged], counts[fsync.Pruned])
+}
+
+// appendHistory adds a deployment with the next id and trims the history to
+// revisionHistoryLimit (default 10), oldest first out.
+func appendHistory(app *v1alpha1.Application, h v1alpha1.RevisionHistory) {
+	var next int64
+	for _, old := range app.Status.History {
+		next = max(next, old.ID)
+	}
+	h.ID = next + 1
+	app.Status.History = append(app.Status.History, h)
+	limit := int64(10)
+	if app.Spec.RevisionHistoryLimit != nil {
+		limit = max(*app.Spec.RevisionHistoryLimit, 1)
+	}
+	if n := int64(len(app.Status.History)); n > limit {
+		app.Status.History = app.Status.History[n-limit:]
+	}
+}
+
+// retryPolicy is a sync's retry limit and backoff.
+type retryPolicy struct {
+	limit    int64
+	duration time.Duration
+	factor   int64
+	max      time.Duration
+}
+
+// retryPolicyOf reads a retry strategy. Without one, automated syncs are
+// retried 5 times (a failed sync is retried and reported, never dropped),
+// manual operations not at all, as in Argo CD. Backoff defaults to Argo CD's:
+// 5s, doubling, at most 3m.
+func retryPolicyOf(rs *v1alpha1.RetryStrategy, automated bool) retryPolicy {
+	p := retryPolicy{duration: 5 * time.Second, factor: 2, max: 3 * time.Minute}
+	if automated {
+		p.limit = 5
+	}
+	if rs == nil {
+		return p
+	}
+	if rs.Limit != 0 || !automated {
+		p.limit = rs.Limit
+	}
+	if rs.Limit < 0 {
+		p.limit = 1 << 62 // negative: retry forever, as in Argo CD
+	}
+	if b := rs.Backoff; b != nil {
+		if d, err := time.ParseDuration(b.Duration); err == nil && d > 0 {
+			p.duration = d
+		}
+		if b.Factor != nil && *b.Factor > 0 {
+			p.factor = *b.Factor
+		}
+		if d, err := time.ParseDuration(b.MaxDuration); err == nil && d > 0 {
+			p.max = d
+		}
+	}
+	return p
+}
+
+// backoff is the wait before retry number attempt+1.
+func (p retryPolicy) backoff(attempt int64) time.Duration {
+	d := p.duration
+	for range attempt {
+		d *= time.Duration(p.factor)
+		if d >= p.max {
+			return p.max
+		}
+	}
+	return min(d, p.max)
+}

@@ -1,0 +1,173 @@
+package application
+
+import (
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/health"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// fingerprint summarises what of a live object Ferry compares, so that a
+// watch event that changes nothing Ferry cares about (a Deployment's status
+// updated by its controller) does not trigger a comparison. Objects whose
+// API sets metadata.generation bump it for every spec change; for the rest
+// the resourceVersion stands in. Labels and annotations are hashed in, since
+// they change without a generation bump.
+type fingerprint struct {
+	uid        types.UID
+	generation int64
+	version    string // resourceVersion, only when generation is 0
+	meta       uint64 // hash of labels and annotations
+}
+
+type metaObject interface {
+	GetUID() types.UID
+	GetGeneration() int64
+	GetResourceVersion() string
+	GetLabels() map[string]string
+	GetAnnotations() map[string]string
+}
+
+func fingerprintOf(obj metaObject) fingerprint {
+	f := fingerprint{uid: obj.GetUID(), generation: obj.GetGeneration(), meta: hashMaps(obj.GetLabels(), obj.GetAnnotations())}
+	if f.generation == 0 {
+		f.version = obj.GetResourceVersion()
+	}
+	return f
+}
+
+func hashMaps(ms ...map[string]string) uint64 {
+	h := fnv.New64a()
+	for _, m := range ms {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(h, "%q=%q;", k, m[k])
+		}
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// comparison is what the tracker remembers of an Application's last full
+// comparison: the inputs it was made with, and the fingerprint of every
+// object it covered, the zero fingerprint for an object that did not exist.
+// While both still hold, the status that comparison wrote is still true.
+type comparison struct {
+	inputs  string
+	objects map[fsync.Key]tracked
+}
+
+// tracked is one object of a comparison.
+type tracked struct {
+	version string // API version, to read it from the watch cache
+	desired bool   // false: managed before, no longer in Git
+	fp      fingerprint
+	sync    v1alpha1.SyncStatusCode // as compared
+	health  health.Status           // as last reported
+}
+
+// tracker remembers comparisons per Application, in memory. After a restart
+// every Application is compared once in full, which is correct, only slower.
+type tracker struct {
+	mu    sync.Mutex
+	apps  map[types.NamespacedName]comparison
+	syncs map[types.NamespacedName]*v1alpha1.OperationState
+}
+
+func newTracker() *tracker {
+	return &tracker{apps: map[types.NamespacedName]comparison{}, syncs: map[types.NamespacedName]*v1alpha1.OperationState{}}
+}
+
+func (t *tracker) remember(app types.NamespacedName, inputs string, objects map[fsync.Key]tracked) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.apps[app] = comparison{inputs: inputs, objects: objects}
+}
+
+// forget drops app's comparison, so the next reconcile compares in full.
+func (t *tracker) forget(app types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.apps, app)
+}
+
+// drop forgets everything about a deleted Application.
+func (t *tracker) drop(app types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.apps, app)
+	delete(t.syncs, app)
+}
+
+// unchanged returns app's last comparison if it used these inputs and every
+// object it covered still has the fingerprint it had then, according to
+// current (the watch cache); ok is false otherwise.
+func (t *tracker) unchanged(app types.NamespacedName, inputs string, current func(fsync.Key, tracked) (fingerprint, bool)) (map[fsync.Key]tracked, bool) {
+	t.mu.Lock()
+	c, ok := t.apps[app]
+	t.mu.Unlock()
+	if !ok || c.inputs != inputs {
+		return nil, false
+	}
+	for k, want := range c.objects {
+		got, exists := current(k, want)
+		if !exists {
+			got = fingerprint{}
+		}
+		if got != want.fp {
+			return nil, false
+		}
+	}
+	return c.objects, true
+}
+
+// changed reports whether a watched object differs from what app's last
+// comparison saw, or its health from what was last reported (f is the zero
+// fingerprint for a deleted object); objects the tracker does not know count
+// as changed.
+func (t *tracker) changed(app types.NamespacedName, k fsync.Key, f fingerprint, h health.Status) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.apps[app]
+	if !ok {
+		return true
+	}
+	want, ok := c.objects[k]
+	return !ok || want.fp != f || (want.desired && want.health != h)
+}
+
+// setHealth records the health last reported for app's objects.
+func (t *tracker) setHealth(app types.NamespacedName, healths map[fsync.Key]health.Status) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.apps[app]
+	if !ok {
+		return
+	}
+	for k, h := range healths {
+		if o, ok := c.objects[k]; ok {
+			o.health = h
+			c.objects[k] = o
+		}
+	}
+}
+
+// lastSync is the most recent sync this process ran for app, or nil. The
+// watch cache can lag behind the status the sync wrote; this does not.
+func (t *tracker) lastSync(app types.NamespacedName) *v1alpha1.OperationState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.syncs[app]
+}
+
+func (t *tracker) recordSync(app types.NamespacedName, s *v1alpha1.OperationState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.syncs[app] = s.DeepCopy()
+}

@@ -1,0 +1,104 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/health"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// watcher starts a watch (an informer in the shared cache) on every kind an
+// Application manages, the first time a comparison meets that kind, and
+// turns events on managed objects into reconcile requests for their owner —
+// only when the object changed in a way the last comparison did not see.
+type watcher struct {
+	cache   cache.Cache
+	tracker *tracker
+	home    string // namespace whose Applications are tracked by bare name
+	events  chan event.GenericEvent
+
+	mu      sync.Mutex
+	watched map[schema.GroupVersionKind]bool
+}
+
+func newWatcher(c cache.Cache, t *tracker, home string) *watcher {
+	return &watcher{cache: c, tracker: t, home: home, events: make(chan event.GenericEvent, 1024), watched: map[schema.GroupVersionKind]bool{}}
+}
+
+// ensure starts watching gvk if nothing watches it yet, and waits until the
+// cache holds its objects.
+func (w *watcher) ensure(ctx context.Context, gvk schema.GroupVersionKind) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.watched[gvk] {
+		return nil
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	inf, err := w.cache.GetInformer(ctx, u)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", gvk, err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.notify(obj, false) },
+		UpdateFunc: func(_, obj any) { w.notify(obj, false) },
+		DeleteFunc: func(obj any) { w.notify(obj, true) },
+	}); err != nil {
+		return fmt.Errorf("watch %s: %w", gvk, err)
+	}
+	w.watched[gvk] = true
+	return nil
+}
+
+func (w *watcher) notify(obj any, deleted bool) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj, deleted = d.Obj, true
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	instance, ok := fsync.Owner(u)
+	if !ok {
+		return
+	}
+	app := w.appFor(instance)
+	f, h := fingerprint{}, health.Missing
+	if !deleted {
+		f, h = fingerprintOf(u), health.Assess(u).Status
+	}
+	if !w.tracker.changed(app, fsync.KeyOf(u), f, h) {
+		return
+	}
+	stub := &v1alpha1.Application{}
+	stub.Namespace, stub.Name = app.Namespace, app.Name
+	w.events <- event.GenericEvent{Object: stub}
+}
+
+// instanceName is the name written into tracking annotations: the bare
+// Application name for Applications in the controller's home namespace, as
+// Argo CD does, and "<namespace>_<name>" for the others.
+func instanceName(home string, app types.NamespacedName) string {
+	if app.Namespace == home {
+		return app.Name
+	}
+	return app.Namespace + "_" + app.Name
+}
+
+func (w *watcher) appFor(instance string) types.NamespacedName {
+	if ns, name, ok := strings.Cut(instance, "_"); ok {
+		return types.NamespacedName{Namespace: ns, Name: name}
+	}
+	return types.NamespacedName{Namespace: w.home, Name: instance}
+}

@@ -1,0 +1,132 @@
+// Package controller wires Ferry's controllers into one controller-runtime
+// manager: the Application controller today, the others as they come. The
+// `ferry controller` command, the demo and the tests all start it through Run.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/source"
+)
+
+// Options configure the controller process.
+type Options struct {
+	// Namespaces whose Applications are reconciled; empty means all.
+	Namespaces []string
+	// HomeNamespace holds repository Secrets, and its Applications are
+	// tracked by bare name (Argo CD's control-plane namespace). Default argocd.
+	HomeNamespace string
+	// PollInterval is how often sources are checked for new revisions.
+	PollInterval time.Duration
+	// Concurrency is how many Applications reconcile at once.
+	Concurrency int
+	// CacheDir holds the Git repository cache; default under the user cache dir.
+	CacheDir string
+	// MetricsAddr and HealthAddr are the listen addresses; "0" disables.
+	MetricsAddr, HealthAddr string
+	// LeaderElection makes only one replica active.
+	LeaderElection bool
+	// InstallCRDs installs or updates Ferry's CRDs at start.
+	InstallCRDs bool
+}
+
+// NewScheme returns the scheme of every type Ferry reads and writes.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	return s
+}
+
+// Run runs the controllers until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if opts.HomeNamespace == "" {
+		opts.HomeNamespace = "argocd"
+	}
+	if opts.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		opts.CacheDir = filepath.Join(dir, "ferry", "git")
+	}
+	scheme := NewScheme()
+	if opts.InstallCRDs {
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return fmt.Errorf("create client: %w", err)
+		}
+		if err := crd.Install(ctx, c); err != nil {
+			return fmt.Errorf("install CRDs: %w", err)
+		}
+	}
+	cacheOpts := cache.Options{
+		// Managed fields are most of an object's size and Ferry never reads
+		// them from the cache.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if len(opts.Namespaces) > 0 {
+		namespaces := map[string]cache.Config{}
+		for _, ns := range opts.Namespaces {
+			namespaces[ns] = cache.Config{}
+		}
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&v1alpha1.Application{}: {Namespaces: namespaces}}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.HealthAddr,
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        "ferry-controller",
+		LeaderElectionNamespace: opts.HomeNamespace,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	direct, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	sources, err := source.NewCache(source.Options{
+		Dir:          opts.CacheDir,
+		PollInterval: opts.PollInterval,
+		Credentials:  repositoryCredentials(direct, opts.HomeNamespace),
+	})
+	if err != nil {
+		return fmt.Errorf("create git cache: %w", err)
+	}
+	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
+		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
+	})
+	if err != nil {
+		return err
+	}
+	if err := apps.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up application controller: %w", err)
+	}
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,177 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// gitHTTPServer serves the repositories under root over Git's smart HTTP
+// protocol, with git http-backend behind net/http/cgi on a loopback server.
+// If password is not empty, every request needs basic auth with it.
+func gitHTTPServer(t *testing.T, root, password string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	execPath := runGit(t, root, gitEnv(t), "--exec-path")
+	backend := &cgi.Handler{
+		Path: filepath.Join(execPath, "git-http-backend"),
+		Root: "/",
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + root,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_NOSYSTEM=1",
+		},
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if password != "" {
+			if _, pw, ok := r.BasicAuth(); !ok || pw != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &requests
+}
+
+// bareCopy clones the test repository bare into root/name.
+func bareCopy(t *testing.T, remote *testRepo, root, name string) {
+	t.Helper()
+	runGit(t, root, gitEnv(t), "clone", "-q", "--bare", remote.dir, filepath.Join(root, name))
+}
+
+func TestHTTPAnonymous(t *testing.T) {
+	remote := newTestRepo(t)
+	root := t.TempDir()
+	bareCopy(t, remote, root, "demo.git")
+	srv, _ := gitHTTPServer(t, root, "")
+	c, _ := newTestCache(t, Options{})
+	repoURL := srv.URL + "/demo.git"
+
+	for rev, want := range map[string]string{
+		"main":    remote.sha("main"),
+		"v1.0.0":  remote.sha("v1.0.0"),
+		"staging": remote.sha("staging"),
+	} {
+		got, err := c.Resolve(t.Context(), repoURL, rev, false)
+		if err != nil || got != want {
+			t.Fatalf("Resolve(%s) = %s, %v; want %s", rev, got, err, want)
+		}
+	}
+	fsys, err := c.Snapshot(t.Context(), repoURL, remote.sha("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, fsys, "apps/guestbook/deployment.yaml", "kind: Deployment\nreplicas: 2\n")
+
+	// The same repository spelled without ".git" shares the cache.
+	if _, err := c.Resolve(t.Context(), srv.URL+"/demo/", "main", false); err != nil {
+		t.Fatal(err)
+	}
+	if s := statsOf(t, c, repoURL); s.Clones != 1 || s.RefListings != 1 {
+		t.Errorf("stats = %+v, want one clone and one listing", s)
+	}
+
+	// A push, then a forced refresh: an incremental fetch over HTTP.
+	remote.write("README.md", "# over http\n")
+	sha := remote.commit("over http")
+	runGit(t, remote.dir, gitEnv(t), "push", "-q", filepath.Join(root, "demo.git"), "main")
+	if got, err := c.Resolve(t.Context(), repoURL, "main", true); err != nil || got != sha {
+		t.Fatalf("forced Resolve = %s, %v; want %s", got, err, sha)
+	}
+	if s := statsOf(t, c, repoURL); s.Clones != 1 || s.Fetches != 1 {
+		t.Errorf("stats = %+v, want one clone and one incremental fetch", s)
+	}
+}
+
+func TestHTTPBasicAuth(t *testing.T) {
+	const password = "s3cret-Passw0rd"
+	remote := newTestRepo(t)
+	root := t.TempDir()
+	bareCopy(t, remote, root, "private.git")
+	srv, _ := gitHTTPServer(t, root, password)
+	repoURL := srv.URL + "/private.git"
+	want := remote.sha("main")
+
+	withCreds := func(creds *Credentials) Options {
+		return Options{Credentials: func(_ context.Context, u string) (*Credentials, error) {
+			if key, _ := NormalizeURL(repoURL); u != key {
+				t.Errorf("credentials asked for %q, want the normalized URL %q", u, key)
+			}
+			return creds, nil
+		}}
+	}
+
+	t.Run("anonymous", func(t *testing.T) {
+		c, _ := newTestCache(t, Options{})
+		_, err := c.Resolve(t.Context(), repoURL, "main", false)
+		if !errors.Is(err, transport.ErrAuthenticationRequired) {
+			t.Fatalf("error = %v, want transport.ErrAuthenticationRequired", err)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		const wrong = "wr0ng-Passw0rd-xyz"
+		c, _ := newTestCache(t, withCreds(&Credentials{Username: "ferry", Password: wrong}))
+		_, err := c.Resolve(t.Context(), repoURL, "main", false)
+		if err == nil {
+			t.Fatal("Resolve with a wrong password succeeded")
+		}
+		if strings.Contains(err.Error(), wrong) {
+			t.Errorf("error contains the password: %v", err)
+		}
+		t.Logf("error: %v", err)
+	})
+	t.Run("wrong password in URL", func(t *testing.T) {
+		const wrong = "url-Passw0rd-xyz"
+		c, _ := newTestCache(t, Options{})
+		u := strings.Replace(repoURL, "://", "://ferry:"+wrong+"@", 1)
+		_, err := c.Resolve(t.Context(), u, "main", false)
+		if err == nil {
+			t.Fatal("Resolve with a wrong password succeeded")
+		}
+		if strings.Contains(err.Error(), wrong) {
+			t.Errorf("error contains the password: %v", err)
+		}
+		for key := range c.Stats() {
+			if strings.Contains(key, wrong) || strings.Contains(key, "ferry") {
+				t.Errorf("Stats key %q contains user information", key)
+			}
+		}
+	})
+	t.Run("right password", func(t *testing.T) {
+		c, _ := newTestCache(t, withCreds(&Credentials{Username: "ferry", Password: password}))
+		got, err := c.Resolve(t.Context(), repoURL, "main", false)
+		if err != nil || got != want {
+			t.Fatalf("Resolve = %s, %v; want %s", got, err, want)
+		}
+		fsys, err := c.Snapshot(t.Context(), repoURL, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertFile(t, fsys, "README.md", "# demo\n")
+	})
+	t.Run("token only", func(t *testing.T) {
+		c, _ := newTestCache(t, withCreds(&Credentials{Password: password}))
+		if got, err := c.Resolve(t.Context(), repoURL, "main", false); err != nil || got != want {
+			t.Fatalf("Resolve = %s, %v; want %s", got, err, want)
+		}
+	})
+	t.Run("password in URL", func(t *testing.T) {
+		c, _ := newTestCache(t, Options{})
+		u := strings.Replace(repoURL, "://", "://ferry:"+password+"@", 1)
+		if got, err := c.Resolve(t.Context(), u, "main", false); err != nil || got != want {
+			t.Fatalf("Resolve = %s, %v; want %s", got, err, want)
+		}
+	})
+}
