@@ -262,11 +262,12 @@ func (r *Reconciler) finish(app *v1alpha1.Application, s *resourceState) {
 		s.pruneOff = hasSyncOption(s.live.GetAnnotations()[syncOptionsAnnotation], "Prune=false")
 	}
 	if !s.desired {
-		// Managed before, no longer in Git: out of sync while it exists.
+		// Managed before, no longer in Git: out of sync while it exists and
+		// is still ours.
 		s.requiresP = s.live != nil && s.owner == s.expectedOwner
-		s.sync = v1alpha1.SyncStatusCodeOutOfSync
-		if s.live == nil {
-			s.sync = v1alpha1.SyncStatusCodeSynced
+		s.sync = v1alpha1.SyncStatusCodeSynced
+		if s.requiresP {
+			s.sync = v1alpha1.SyncStatusCodeOutOfSync
 		}
 		return
 	}

@@ -73,8 +73,8 @@ func setCompared(app *v1alpha1.Application, src v1alpha1.ApplicationSource, revi
 	var healths []health.Status
 	var shared []string
 	for _, s := range states {
-		if !s.desired && s.live == nil {
-			continue
+		if !s.desired && !s.requiresP {
+			continue // gone, or never ours: not part of this Application
 		}
 		rs := v1alpha1.ResourceStatus{
 			Group: s.key.Group, Version: versionOf(s.version), Kind: s.key.Kind, Namespace: s.key.Namespace, Name: s.key.Name,
