@@ -1,0 +1,279 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Source types, as Argo CD reports them in status.sourceType.
+const (
+	TypeDirectory = "Directory"
+	TypeKustomize = "Kustomize"
+)
+
+// Default limits, applied by NewRenderer to every zero (or negative) field of Limits.
+const (
+	DefaultMaxObjects = 10_000
+	DefaultMaxBytes   = 64 << 20
+	DefaultTimeout    = 30 * time.Second
+)
+
+// Source says what to render: a directory inside the repository and how to interpret it. It
+// mirrors Argo CD's spec.source (path, directory, kustomize).
+type Source struct {
+	// Path is the directory inside the repository; "" or "." is the root. It must be relative
+	// and must not contain "..".
+	Path string
+	// Directory holds options for a plain-manifest source (Argo CD spec.source.directory).
+	// Setting any of them on a Kustomize source is an error.
+	Directory *DirectoryOptions
+	// Kustomize holds options for a Kustomize source (Argo CD spec.source.kustomize). Setting
+	// any of them on a Directory source is an error.
+	Kustomize *KustomizeOptions
+}
+
+// DirectoryOptions select which files of a Directory source are read, with Argo CD's semantics.
+type DirectoryOptions struct {
+	// Recurse reads subdirectories too; by default only the files directly in Path are read.
+	Recurse bool
+	// Include, when set, is a glob that a file's path relative to Source.Path must match.
+	// Patterns follow Argo CD (gobwas/glob without separators): '*' and '?' also match '/',
+	// "[a-z]" and "[!a-z]" are classes, "{a.yaml,b.yaml}" are alternatives, '\' escapes.
+	Include string
+	// Exclude, when set, is a glob (same syntax) that removes matching files; it wins over
+	// Include.
+	Exclude string
+}
+
+// KustomizeOptions are the overrides Argo CD applies to a kustomization with `kustomize edit`.
+type KustomizeOptions struct {
+	// NamePrefix is prepended to the name of every object.
+	NamePrefix string
+	// NameSuffix is appended to the name of every object.
+	NameSuffix string
+	// Namespace sets the namespace of every namespaced object.
+	Namespace string
+	// Images override container images, in `kustomize edit set image` syntax: "nginx=nginx:1.2"
+	// (rename and tag), "nginx:1.2" (tag), "nginx@sha256:…" (digest), "nginx=registry/nginx".
+	Images []string
+	// CommonLabels are added to every object and to its selectors and templates, like
+	// kustomize's commonLabels.
+	CommonLabels map[string]string
+	// CommonAnnotations are added to every object.
+	CommonAnnotations map[string]string
+}
+
+// Limits bound the work one render may do, so a hostile or broken repository cannot exhaust the
+// process. Zero fields take the defaults.
+type Limits struct {
+	// MaxObjects bounds the number of objects rendered (default 10,000).
+	MaxObjects int
+	// MaxBytes bounds both the bytes read from the repository and the size of the rendered
+	// objects, encoded as JSON (default 64 MiB each).
+	MaxBytes int64
+	// Timeout bounds the wall time of one render (default 30s).
+	Timeout time.Duration
+}
+
+// Result is what a render produced.
+type Result struct {
+	// Objects are the rendered objects in a stable order: for a Directory, file order (lexical
+	// by path) then document order; for a Kustomize source, kustomize's output order.
+	Objects []*unstructured.Unstructured
+	// Type is "Directory" or "Kustomize" (Argo CD's status.sourceType values).
+	Type string
+}
+
+// Renderer renders sources. It holds no per-render state and is safe for concurrent use by many
+// goroutines; create one per process (see NewRenderer).
+type Renderer struct {
+	limits Limits
+}
+
+// NewRenderer returns a Renderer that enforces limits (zero fields take the defaults).
+//
+// The first call in a process also parses kustomize's built-in OpenAPI schema, which kustomize
+// keeps in process-wide state: that costs tens of milliseconds once, instead of on the first
+// render (Flux pays it on every build). Renders never reset the schema (see renderKustomize).
+func NewRenderer(limits Limits) *Renderer {
+	if limits.MaxObjects <= 0 {
+		limits.MaxObjects = DefaultMaxObjects
+	}
+	if limits.MaxBytes <= 0 {
+		limits.MaxBytes = DefaultMaxBytes
+	}
+	if limits.Timeout <= 0 {
+		limits.Timeout = DefaultTimeout
+	}
+	warmKustomize()
+	return &Renderer{limits: limits}
+}
+
+// Render reads src from the repository revision fsys (rooted at the repository root) and returns
+// its objects. Nothing is returned unless the whole source renders: any error means no objects.
+// Errors are *Error values naming the file at fault; when ctx ends or the Timeout passes, the
+// error wraps context.Cause.
+func (r *Renderer) Render(ctx context.Context, fsys fs.FS, src Source) (*Result, error) {
+	dir, err := cleanSourcePath(src.Path)
+	if err != nil {
+		return nil, &Error{File: src.Path, Err: err}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, fmt.Errorf(
+		"%w: render did not finish within %s (Limits.Timeout): %w",
+		ErrLimitExceeded, r.limits.Timeout, context.DeadlineExceeded))
+	defer cancel()
+
+	kustomization, err := sourceKustomization(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	b := &budget{limits: r.limits}
+	res := &Result{}
+	if kustomization == "" {
+		if src.Kustomize.isSet() {
+			return nil, &Error{File: dir, Err: fmt.Errorf(
+				"%w: kustomize options are set but %s has no kustomization file", ErrInvalidSource, dir)}
+		}
+		res.Type = TypeDirectory
+		res.Objects, err = renderDirectory(ctx, fsys, dir, src.Directory, b)
+	} else {
+		if src.Directory.isSet() {
+			return nil, &Error{File: dir, Err: fmt.Errorf(
+				"%w: directory options are set but %s is a Kustomize source", ErrInvalidSource, dir)}
+		}
+		res.Type = TypeKustomize
+		res.Objects, err = renderKustomize(ctx, fsys, path.Join(dir, kustomization), src.Kustomize, b)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{File: dir, Err: context.Cause(ctx)}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (o *DirectoryOptions) isSet() bool { return o != nil && *o != DirectoryOptions{} }
+
+func (o *KustomizeOptions) isSet() bool {
+	return o != nil && (o.NamePrefix != "" || o.NameSuffix != "" || o.Namespace != "" ||
+		len(o.Images) > 0 || len(o.CommonLabels) > 0 || len(o.CommonAnnotations) > 0)
+}
+
+// cleanSourcePath turns Source.Path into an fs.FS path. It refuses any ".." element, even one
+// that would resolve inside the repository, so that a path's meaning never depends on cleaning.
+func cleanSourcePath(p string) (string, error) {
+	if p == "" {
+		return ".", nil
+	}
+	if strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%w: source path %q is absolute; it must be relative to the repository root",
+			ErrOutsideRepository, p)
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == ".." {
+			return "", fmt.Errorf("%w: source path %q contains \"..\"", ErrOutsideRepository, p)
+		}
+	}
+	clean := path.Clean(p)
+	if !fs.ValidPath(clean) {
+		return "", fmt.Errorf("%w: source path %q is not a valid path", ErrInvalidSource, p)
+	}
+	return clean, nil
+}
+
+// kustomizationNames are the file names that make a directory a Kustomize source, in kustomize's
+// order of preference (the same list Argo CD uses to detect the source type).
+var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// sourceKustomization checks that dir is a directory and returns the name of its kustomization
+// file, or "" for a Directory source.
+func sourceKustomization(fsys fs.FS, dir string) (string, error) {
+	info, err := fs.Stat(fsys, dir)
+	if err != nil {
+		if absent(err) {
+			return "", &Error{File: dir, Err: fmt.Errorf("%w: source path does not exist", ErrInvalidSource)}
+		}
+		return "", &Error{File: dir, Err: err}
+	}
+	if !info.IsDir() {
+		return "", &Error{File: dir, Err: fmt.Errorf("%w: source path is not a directory", ErrInvalidSource)}
+	}
+	return findKustomization(fsys, dir)
+}
+
+// findKustomization returns the name of dir's kustomization file, or "" when it has none.
+func findKustomization(fsys fs.FS, dir string) (string, error) {
+	for _, name := range kustomizationNames {
+		file := path.Join(dir, name)
+		info, err := fs.Stat(fsys, file)
+		if err != nil {
+			if absent(err) {
+				continue
+			}
+			return "", &Error{File: file, Err: err}
+		}
+		if !info.IsDir() {
+			return name, nil
+		}
+	}
+	return "", nil
+}
+
+// absent reports whether err only says that a file is not there (as opposed to an error reading
+// it, such as a symlink that the repository refuses to follow).
+func absent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// budget tracks one render's consumption against its Limits. It is used by one goroutine at a
+// time.
+type budget struct {
+	limits   Limits
+	read     int64 // bytes read from the repository
+	rendered int64 // bytes of rendered objects, as JSON
+	objects  int
+}
+
+// readFile reads a repository file, failing before it is read whole if it would take the render
+// over MaxBytes.
+func (b *budget) readFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	remaining := b.limits.MaxBytes - b.read
+	data, err := io.ReadAll(io.LimitReader(f, remaining+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > remaining {
+		return nil, fmt.Errorf("%w: repository files read exceed %d bytes (Limits.MaxBytes)",
+			ErrLimitExceeded, b.limits.MaxBytes)
+	}
+	b.read += int64(len(data))
+	return data, nil
+}
+
+// addObject accounts for one rendered object of size bytes (as JSON).
+func (b *budget) addObject(size int) error {
+	b.objects++
+	if b.objects > b.limits.MaxObjects {
+		return fmt.Errorf("%w: more than %d objects (Limits.MaxObjects)", ErrLimitExceeded, b.limits.MaxObjects)
+	}
+	b.rendered += int64(size)
+	if b.rendered > b.limits.MaxBytes {
+		return fmt.Errorf("%w: rendered objects exceed %d bytes (Limits.MaxBytes)", ErrLimitExceeded, b.limits.MaxBytes)
+	}
+	return nil
+}
