@@ -14,6 +14,8 @@ import (
 
 func newControllerCmd() *cobra.Command {
 	var kubeconfig, kubeContext string
+	var qps float32
+	var burst int
 	opts := controller.Options{}
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -27,6 +29,10 @@ func newControllerCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("load kubeconfig: %w", err)
 			}
+			// The API server's priority and fairness, not a client-side
+			// limit, should pace a controller: client-go's default 20 QPS
+			// would make a 1,000-application sync take minutes.
+			cfg.QPS, cfg.Burst = qps, burst
 			// controller-runtime keeps its logger in a package variable; the
 			// command sets it once, here, and nothing else does.
 			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr())))
@@ -36,6 +42,8 @@ func newControllerCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	f.StringVar(&kubeContext, "context", "", "kubeconfig context to use")
+	f.Float32Var(&qps, "kube-api-qps", 500, "client-side limit on API requests per second")
+	f.IntVar(&burst, "kube-api-burst", 1000, "client-side burst of API requests")
 	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")
 	f.StringVar(&opts.HomeNamespace, "home-namespace", "argocd", "namespace of repository Secrets; its Applications are tracked by bare name")
 	f.DurationVar(&opts.PollInterval, "poll-interval", time.Minute, "how often Git sources are checked for new revisions")

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -118,6 +119,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)
+	}
+	if err := metrics.Registry.Register(newGitCollector(sources)); err != nil {
+		return fmt.Errorf("register git metrics: %w", err)
 	}
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,

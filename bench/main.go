@@ -1,0 +1,50 @@
+// Command bench measures Ferry's application engine on the local control
+// plane, with the shapes of ../shared/PERF-NOTES.md, and prints a table for
+// docs/benchmarks.md:
+//
+//  1. commit → objects applied after a refresh request, one Application;
+//  2. self-heal: a manual change → reverted;
+//  3. N Applications × 4 objects (ServiceAccount, Service, Deployment with 0
+//     replicas, Ingress; one repository, one path each, 10 namespaces,
+//     prune on) from cold to all Synced;
+//  4. an idle resync of those N Applications: writes, API requests per
+//     managed object, controller CPU seconds, peak RSS, git operations.
+//
+// The controller runs as its own process (bin/ferry controller) as the
+// non-admin user, so API Priority and Fairness applies and its CPU and memory
+// are its own. Usage: go run ./bench -apps 1000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	ferry        string
+	apps         int
+	samples      int
+	pollInterval time.Duration
+	kubeDir      string
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.ferry, "ferry", "bin/ferry", "the ferry binary to benchmark")
+	flag.IntVar(&cfg.apps, "apps", 1000, "Applications in the scale benchmark")
+	flag.IntVar(&cfg.samples, "samples", 20, "samples for the latency benchmarks")
+	flag.DurationVar(&cfg.pollInterval, "poll-interval", 30*time.Second, "controller poll interval (one idle resync is measured over one interval)")
+	flag.StringVar(&cfg.kubeDir, "kube-dir", "", "control-plane binaries (default: the make kube cache)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

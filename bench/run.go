@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/localcluster"
+)
+
+const namespaces = 10
+
+func run(ctx context.Context, cfg config) error {
+	ferry, err := filepath.Abs(cfg.ferry)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "ferry-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Fprintln(os.Stderr, "starting the local control plane")
+	c, err := localcluster.Start(ctx, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1, BinDir: cfg.kubeDir})
+	if err != nil {
+		return err
+	}
+	defer c.Stop(context.WithoutCancel(ctx))
+	admin, err := client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	if err != nil {
+		return err
+	}
+	if err := crd.Install(ctx, admin); err != nil {
+		return err
+	}
+	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	if err != nil {
+		return err
+	}
+	for _, ns := range append([]string{"argocd", "latency"}, benchNamespaces()...) {
+		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", cfg.apps)
+	repo, err := newRepo(filepath.Join(work, "repo"), cfg.apps)
+	if err != nil {
+		return err
+	}
+
+	ctrlProc, metricsURL, err := startController(ctx, ferry, c, work, cfg.pollInterval)
+	if err != nil {
+		return err
+	}
+	defer ctrlProc.stop()
+
+	var results []row
+	lat, err := latencyBenchmarks(ctx, admin, repo, cfg.samples)
+	if err != nil {
+		return err
+	}
+	results = append(results, lat...)
+	scale, err := scaleBenchmark(ctx, admin, repo, cfg, ctrlProc, c, metricsURL)
+	results = append(results, scale...)
+	printTable(os.Stdout, cfg, results)
+	return err
+}
+
+func benchNamespaces() []string {
+	ns := make([]string, namespaces)
+	for i := range ns {
+		ns[i] = "bench-" + strconv.Itoa(i)
+	}
+	return ns
+}
+
+// row is one line of the results table.
+type row struct {
+	name, value, target string
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// controllerProcess is the ferry controller under measurement.
+type controllerProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startController(ctx context.Context, ferry string, c *localcluster.Cluster, work string, poll time.Duration) (*controllerProcess, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	log, err := os.Create(filepath.Join(work, "controller.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(ferry, "controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
+		"--poll-interval", poll.String(), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s controller: %w", ferry, err)
+	}
+	p := &controllerProcess{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := scrape(ctx, url); err == nil {
+			return p, url, nil
+		}
+		select {
+		case <-p.done:
+			return nil, "", fmt.Errorf("controller exited; see %s", log.Name())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, "", fmt.Errorf("controller metrics not served at %s", url)
+		}
+	}
+}
+
+func (p *controllerProcess) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *controllerProcess) pid() int { return p.cmd.Process.Pid }
