@@ -1,59 +1,39 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"time"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/demo"
 )
 
-// newDemoCmd runs Ferry's main job on an embedded local control plane. Until
-// the sync engine exists it brings up the control plane only and says so.
+// newDemoCmd runs the seed's workflow on an embedded local control plane.
 func newDemoCmd() *cobra.Command {
-	var binDir string
-	var nodes int
+	opts := demo.Options{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run Ferry on an embedded local control plane until interrupted",
+		Short: "Run the seed's GitOps workflow with Ferry on an embedded local control plane until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), cmd.OutOrStdout(), binDir, nodes)
+			// The controller's log goes to a file, so the status table stays readable.
+			logPath := filepath.Join(os.TempDir(), "ferry-demo-controller.log")
+			logFile, err := os.Create(logPath)
+			if err != nil {
+				return err
+			}
+			defer logFile.Close()
+			ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+			cmd.Printf("Controller log: %s\n", logPath)
+			return demo.Run(cmd.Context(), cmd.OutOrStdout(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&binDir, "kube-dir", "", "directory of the control-plane binaries (default: the cache `make kube` builds into)")
-	cmd.Flags().IntVar(&nodes, "nodes", 2, "number of fake Nodes")
+	cmd.Flags().StringVar(&opts.BinDir, "kube-dir", "", "directory of the control-plane binaries (default: the cache `make kube` builds into)")
+	cmd.Flags().IntVar(&opts.Nodes, "nodes", 2, "number of fake Nodes")
+	cmd.Flags().BoolVar(&opts.ExitWhenReady, "exit-when-ready", false, "stop once staging is Synced and production awaits a manual sync")
+	_ = cmd.Flags().MarkHidden("exit-when-ready")
 	return cmd
-}
-
-func runDemo(ctx context.Context, out io.Writer, binDir string, nodes int) error {
-	fmt.Fprintf(out, "Starting a local Kubernetes %s control plane with %d fake nodes...\n", localcluster.KubeVersion, nodes)
-	began := time.Now()
-	c, err := localcluster.Start(ctx, localcluster.Options{Mode: localcluster.ModeFull, Nodes: nodes, BinDir: binDir})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		fmt.Fprintln(out, "Stopping the local control plane...")
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := c.Stop(stopCtx); err != nil {
-			fmt.Fprintf(out, "stop: %v\n", err)
-		}
-	}()
-	fmt.Fprintf(out, "Ready in %s at %s; components: %v\n", time.Since(began).Round(100*time.Millisecond), c.Server(), c.PIDs())
-	ready, total, err := readyNodes(ctx, c.KubeconfigPath())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "Nodes Ready: %d/%d\n\n", ready, total)
-	fmt.Fprintf(out, "Ferry's sync engine is not built yet, so there is nothing to sync: this demo\n")
-	fmt.Fprintf(out, "shows the control plane Ferry's tests and benchmarks run on. Try, in another shell:\n\n")
-	fmt.Fprintf(out, "  %s/kubectl --kubeconfig %s get nodes\n\n", c.BinDir(), c.KubeconfigPath())
-	fmt.Fprintln(out, "Press Ctrl-C to stop; everything started is cleaned up.")
-	<-ctx.Done()
-	return nil
 }
