@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,6 +115,7 @@ type resourceState struct {
 	health        health.Result
 	pruneOff      bool
 	requiresP     bool
+	unserved      bool // the cluster does not serve the kind (yet)
 }
 
 // fastCompare returns the Application's resource states without any API
@@ -157,6 +159,12 @@ func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, d *
 	for i := range states {
 		s := &states[i]
 		if err := r.watcher.ensure(ctx, schema.FromAPIVersionAndKind(s.version, s.key.Kind)); err != nil {
+			if meta.IsNoMatchError(err) && s.desired {
+				// A kind the cluster does not serve yet, such as one whose
+				// CRD this very sync creates: missing until then.
+				s.unserved = true
+				continue
+			}
 			return nil, err
 		}
 		s.live = r.cached(ctx, s.key, s.version)
@@ -238,7 +246,7 @@ func (r *Reconciler) diffAll(ctx context.Context, states []resourceState, ig *di
 	g.SetLimit(r.opts.ApplyConcurrency)
 	for i := range states {
 		s := &states[i]
-		if !s.desired {
+		if !s.desired || s.unserved {
 			continue
 		}
 		g.Go(func() error {

@@ -37,7 +37,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	defer conds.apply(app)
 
 	r.checkUnsupported(ctx, app, conds)
-	if msg := r.validate(app); msg != "" {
+	if msg := r.validate(ctx, app); msg != "" {
 		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, msg)
 		app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
 		out.clearOperation = app.Operation != nil

@@ -21,7 +21,7 @@ import (
 const inClusterServer = "https://kubernetes.default.svc"
 
 // validate returns why the Application cannot be reconciled, or "".
-func (r *Reconciler) validate(app *v1alpha1.Application) string {
+func (r *Reconciler) validate(ctx context.Context, app *v1alpha1.Application) string {
 	if app.Spec.Source == nil || app.Spec.Source.RepoURL == "" {
 		return "spec.source.repoURL is required"
 	}
@@ -36,7 +36,7 @@ func (r *Reconciler) validate(app *v1alpha1.Application) string {
 	}
 	if p := app.Spec.Project; p != "" && p != "default" {
 		project := &v1alpha1.AppProject{}
-		if err := r.client.Get(context.Background(), types.NamespacedName{Namespace: app.Namespace, Name: p}, project); err != nil {
+		if err := r.client.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: p}, project); err != nil {
 			return fmt.Sprintf("spec.project: AppProject %q not found in namespace %s", p, app.Namespace)
 		}
 	}
@@ -54,7 +54,7 @@ func (r *Reconciler) checkUnsupported(ctx context.Context, app *v1alpha1.Applica
 		if err := r.direct.Get(ctx, appKey(app), raw); err != nil {
 			return
 		}
-		fields = v1alpha1.UnsupportedFields(raw.Object)
+		fields = append(v1alpha1.UnsupportedFields(raw.Object), unsupportedSettings(app)...)
 		r.unsupported.put(app.UID, app.Generation, fields)
 	}
 	if len(fields) == 0 {
@@ -63,6 +63,39 @@ func (r *Reconciler) checkUnsupported(ctx context.Context, app *v1alpha1.Applica
 	}
 	conds.set(v1alpha1.ApplicationConditionUnsupportedField,
 		fmt.Sprintf("Ferry does not support these fields yet and ignores them: %s", strings.Join(fields, ", ")))
+}
+
+// supportedSyncOptions are the syncOptions Ferry honours. ServerSideApply is
+// always on in Ferry, so asking for it is no news.
+var supportedSyncOptions = map[string]bool{
+	"CreateNamespace=true": true, "CreateNamespace=false": true,
+	"RespectIgnoreDifferences=true": true, "RespectIgnoreDifferences=false": true,
+	"ServerSideApply=true": true,
+}
+
+// unsupportedSettings lists modelled fields whose values Ferry does not
+// honour yet.
+func unsupportedSettings(app *v1alpha1.Application) []string {
+	var out []string
+	check := func(field string, opts []string) {
+		for _, o := range opts {
+			if !supportedSyncOptions[strings.TrimSpace(o)] {
+				out = append(out, fmt.Sprintf("%s %q", field, o))
+			}
+		}
+	}
+	if p := app.Spec.SyncPolicy; p != nil {
+		check("spec.syncPolicy.syncOptions", p.SyncOptions)
+	}
+	if op := app.Operation; op != nil && op.Sync != nil {
+		check("operation.sync.syncOptions", op.Sync.SyncOptions)
+	}
+	for i, d := range app.Spec.IgnoreDifferences {
+		if len(d.ManagedFieldsManagers) > 0 {
+			out = append(out, fmt.Sprintf("spec.ignoreDifferences[%d].managedFieldsManagers", i))
+		}
+	}
+	return out
 }
 
 // setCompared records a comparison in status: per-resource sync and health,
