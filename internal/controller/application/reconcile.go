@@ -84,7 +84,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		return out
 	}
 	log.Info("syncing", "application", appKey(app), "revision", trigger.revision, "automated", trigger.automated, "outOfSync", outOfSyncKeys(states))
-	res := r.sync(ctx, app, d, ig, trigger, conds)
+	res := r.sync(ctx, app, d, states, ig, trigger, conds)
 	out.clearOperation = res.done && app.Operation != nil
 	out.requeueAfter = res.requeueAfter
 	return out

@@ -127,7 +127,7 @@ type syncResult struct {
 
 // sync runs one sync and records it in operationState, history, conditions
 // and events.
-func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
+func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *desiredState, states []resourceState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
 	// History and the last operation come from the API server: the cached
 	// copy may predate the previous sync.
 	fresh := &v1alpha1.Application{}
@@ -138,7 +138,8 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
 	app.Status.OperationState = state
 	src := *app.Spec.Source
-	outcomes, revision, err := r.runSync(ctx, app, d, ig, t)
+	run, err := r.runSync(ctx, app, d, ig, t)
+	outcomes, revision := run.outcomes, run.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
 	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
@@ -164,28 +165,76 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	appendHistory(app, v1alpha1.RevisionHistory{Revision: revision, DeployedAt: finished, DeployStartedAt: &started,
 		Source: src, InitiatedBy: t.op.InitiatedBy})
 	r.events.Eventf(app, nil, "Normal", "Synced", "Sync", "synced to %s: %s", short(revision), summarize(outcomes))
-	// The next comparison, soon, reports the result and records the new
-	// fingerprints; the watch events of the applied objects also lead there.
+	if r.recordSynced(app, states, run, conds) {
+		return syncResult{done: true, requeueAfter: r.opts.PollInterval}
+	}
+	// A partial sync: the next comparison, soon, reports the result.
 	return syncResult{done: true, requeueAfter: time.Second}
+}
+
+// recordSynced reports a sync that applied every desired object as the
+// comparison it implies: after a server-side apply, each applied object is
+// what the server returned, which is what a dry-run would predict, so it is
+// in sync by construction; unchanged objects are as the comparison before
+// the sync read them. Recording this saves comparing everything again right
+// away. It declines (false) for partial syncs, which the next comparison
+// reports instead.
+func (r *Reconciler) recordSynced(app *v1alpha1.Application, before []resourceState, run syncRun, conds *conditions) bool {
+	p := run.plan
+	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || run.partial {
+		return false
+	}
+	compared := make(map[fsync.Key]*unstructured.Unstructured, len(before))
+	for _, s := range before {
+		compared[s.key] = s.live
+	}
+	states := make([]resourceState, 0, len(p.Apply))
+	objects := make(map[fsync.Key]tracked, len(p.Apply))
+	for _, obj := range p.Apply {
+		k := fsync.KeyOf(obj)
+		live := obj // applied: the server's response
+		if obj.GetResourceVersion() == "" {
+			if live = compared[k]; live == nil {
+				return false
+			}
+		}
+		s := resourceState{key: k, version: obj.GetAPIVersion(), desired: true, live: live, sync: v1alpha1.SyncStatusCodeSynced}
+		r.finish(app, &s)
+		states = append(states, s)
+		objects[k] = tracked{version: s.version, desired: true, fp: fingerprintOf(live), sync: s.sync, health: s.health.Status}
+	}
+	src := *app.Spec.Source
+	r.tracker.remember(appKey(app), inputsKey(app, src, run.revision), objects)
+	setCompared(app, src, run.revision, states, conds)
+	return true
+}
+
+// syncRun is what runSync did.
+type syncRun struct {
+	outcomes []fsync.Outcome
+	revision string
+	plan     fsync.Plan
+	partial  bool // a selective sync (operation.sync.resources)
 }
 
 // runSync renders the revision to sync (when it is not the one compared),
 // plans and executes.
-func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger) ([]fsync.Outcome, string, error) {
+func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger) (syncRun, error) {
 	src := *app.Spec.Source
-	revision, err := r.sources.Resolve(ctx, src.RepoURL, t.revision, false)
-	if err != nil {
-		return nil, t.revision, fmt.Errorf("resolve %q: %w", t.revision, err)
+	run := syncRun{revision: t.revision, partial: len(t.only) > 0}
+	var err error
+	if run.revision, err = r.sources.Resolve(ctx, src.RepoURL, t.revision, false); err != nil {
+		return syncRun{revision: t.revision}, fmt.Errorf("resolve %q: %w", t.revision, err)
 	}
-	if d == nil || d.revision != revision {
-		if d, err = r.renderDesired(ctx, app, src, revision); err != nil {
-			return nil, revision, err
+	if d == nil || d.revision != run.revision {
+		if d, err = r.renderDesired(ctx, app, src, run.revision); err != nil {
+			return run, err
 		}
 	}
 	instance := instanceName(r.opts.HomeNamespace, appKey(app))
 	live, err := r.liveInfo(ctx, app, d)
 	if err != nil {
-		return nil, revision, err
+		return run, err
 	}
 	desired := make([]*unstructured.Unstructured, len(d.objects))
 	for i, o := range d.objects {
@@ -193,31 +242,32 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 	}
 	if syncOptionSet(t.options, "RespectIgnoreDifferences=true") {
 		if err := r.keepIgnoredFields(ctx, desired, ig); err != nil {
-			return nil, revision, err
+			return run, err
 		}
 	}
 	allowEmpty := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.AllowEmpty
-	plan := fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Live: live, Prune: t.prune, AllowEmpty: allowEmpty, Only: t.only})
+	run.plan = fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Live: live, Prune: t.prune, AllowEmpty: allowEmpty, Only: t.only})
 	if t.dryRun {
-		return plannedOutcomes(plan), revision, nil
+		run.outcomes = plannedOutcomes(run.plan)
+		return run, nil
 	}
 	if ns := app.Spec.Destination.Namespace; ns != "" && syncOptionSet(t.options, "CreateNamespace=true") {
 		if err := r.executor.EnsureNamespace(ctx, ns); err != nil {
-			return nil, revision, err
+			return run, err
 		}
 	}
-	outcomes, err := r.executor.Execute(ctx, instance, plan)
-	for _, k := range plan.RequiresPruning {
-		outcomes = append(outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
+	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan)
+	for _, k := range run.plan.RequiresPruning {
+		run.outcomes = append(run.outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
 	}
-	if err == nil && len(plan.Shared) > 0 {
+	if err == nil && len(run.plan.Shared) > 0 {
 		var names []string
-		for _, s := range plan.Shared {
+		for _, s := range run.plan.Shared {
 			names = append(names, fmt.Sprintf("%s (owned by %s)", s.Key, s.Owner))
 		}
 		r.events.Eventf(app, nil, "Warning", "SharedResourceWarning", "Sync", "left untouched: %s", strings.Join(names, ", "))
 	}
-	return outcomes, revision, err
+	return run, err
 }
 
 // liveInfo reads, from the watch cache, ownership of every desired object
