@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -42,8 +45,9 @@ type Outcome struct {
 // Namespaces and ClusterRoles first and waits until they are established,
 // so objects that need them can follow in the same sync.
 type Executor struct {
-	client client.Client
-	rm     *ssa.ResourceManager
+	client      client.Client
+	rm          *ssa.ResourceManager
+	concurrency int
 }
 
 // NewExecutor returns an executor that writes through c (which must read
@@ -51,7 +55,7 @@ type Executor struct {
 func NewExecutor(c client.Client, mapper meta.RESTMapper, concurrency int) *Executor {
 	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}), ssa.Owner{Field: FieldManager})
 	rm.SetConcurrency(concurrency)
-	return &Executor{client: c, rm: rm}
+	return &Executor{client: c, rm: rm, concurrency: max(concurrency, 1)}
 }
 
 // Execute applies plan.Apply, then prunes plan.Prune. Pruning happens only
@@ -64,12 +68,23 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan) ([]Outcom
 		return nil, errors.New(plan.Refusal)
 	}
 	var outcomes []Outcome
-	if len(plan.Apply) > 0 {
+	objects := plan.Objects()
+	if !slices.ContainsFunc(objects, needsStage) && len(plan.Create) > 0 {
+		// Nothing to order, so objects that do not exist yet are created
+		// with one apply each; comparing them first would find nothing.
+		created, err := e.create(ctx, plan.Create)
+		outcomes = append(outcomes, created...)
+		if err != nil {
+			return outcomes, err
+		}
+		objects = plan.Apply
+	}
+	if len(objects) > 0 {
 		opts := ssa.DefaultApplyOptions()
 		opts.WaitInterval, opts.WaitTimeout = 500*time.Millisecond, time.Minute
-		changes, err := e.rm.ApplyAllStaged(ctx, plan.Apply, opts)
+		changes, err := e.rm.ApplyAllStaged(ctx, objects, opts)
 		if changes != nil {
-			outcomes = append(outcomes, changeOutcomes(plan.Apply, changes)...)
+			outcomes = append(outcomes, changeOutcomes(objects, changes)...)
 		}
 		if err != nil {
 			return outcomes, fmt.Errorf("apply: %w", err)
@@ -83,6 +98,38 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan) ([]Outcom
 		outcomes = append(outcomes, Outcome{Key: k, Action: Pruned, Message: msg})
 	}
 	return outcomes, nil
+}
+
+// needsStage reports kinds that must exist before others can be applied:
+// CRDs, Namespaces, ClusterRoles and class definitions, which the ssa
+// package applies first and waits for.
+func needsStage(obj *unstructured.Unstructured) bool {
+	return utils.IsClusterDefinition(obj) || utils.IsClassDefinition(obj)
+}
+
+// create applies objects that do not exist, a few at a time, writing the
+// server's response into them.
+func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured) ([]Outcome, error) {
+	outcomes := make([]Outcome, len(objs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.concurrency)
+	for i, obj := range objs {
+		g.Go(func() error {
+			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
+			}
+			outcomes[i] = Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"}
+			return nil
+		})
+	}
+	err := g.Wait()
+	done := outcomes[:0]
+	for _, o := range outcomes {
+		if o.Action != "" {
+			done = append(done, o)
+		}
+	}
+	return done, err
 }
 
 func changeOutcomes(applied []*unstructured.Unstructured, changes *ssa.ChangeSet) []Outcome {

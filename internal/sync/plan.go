@@ -34,6 +34,11 @@ type PlanInput struct {
 	Only []Key
 }
 
+// Objects returns every object the plan applies, created or not.
+func (p Plan) Objects() []*unstructured.Unstructured {
+	return append(append([]*unstructured.Unstructured(nil), p.Create...), p.Apply...)
+}
+
 // Shared is a desired object that another Application owns.
 type Shared struct {
 	Key   Key
@@ -42,7 +47,9 @@ type Shared struct {
 
 // Plan is what a sync will do.
 type Plan struct {
-	// Apply are the objects to apply.
+	// Create are the objects to apply that do not exist yet.
+	Create []*unstructured.Unstructured
+	// Apply are the existing objects to apply.
 	Apply []*unstructured.Unstructured
 	// Prune are the live objects to delete.
 	Prune []Key
@@ -70,11 +77,15 @@ func MakePlan(in PlanInput) Plan {
 		if !selected(k) {
 			continue
 		}
-		if live, ok := in.Live[k]; ok && live.Owner != "" && live.Owner != in.App {
+		live, exists := in.Live[k]
+		switch {
+		case !exists:
+			p.Create = append(p.Create, obj)
+		case live.Owner != "" && live.Owner != in.App:
 			p.Shared = append(p.Shared, Shared{Key: k, Owner: live.Owner})
-			continue
+		default:
+			p.Apply = append(p.Apply, obj)
 		}
-		p.Apply = append(p.Apply, obj)
 	}
 	for k, live := range in.Live {
 		if desired[k] || live.Owner != in.App || !selected(k) || live.PruneDisabled {

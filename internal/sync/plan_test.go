@@ -31,22 +31,23 @@ func keysOf(objs []*unstructured.Unstructured) []Key {
 func TestMakePlan(t *testing.T) {
 	a, b := cm("staging", "a"), cm("staging", "b")
 	tests := []struct {
-		name                string
-		in                  PlanInput
-		apply, prune, needs []Key
-		shared              []Shared
-		refused             bool
+		name                        string
+		in                          PlanInput
+		apply, create, prune, needs []Key
+		shared                      []Shared
+		refused                     bool
 	}{
 		{
-			name:  "new objects are applied",
-			in:    PlanInput{App: "app", Desired: []*unstructured.Unstructured{a, b}},
-			apply: []Key{key("a"), key("b")},
+			name:   "new objects are applied",
+			in:     PlanInput{App: "app", Desired: []*unstructured.Unstructured{a, b}},
+			apply:  []Key{key("a"), key("b")},
+			create: []Key{key("a"), key("b")},
 		},
 		{
 			name: "removed object pruned when pruning is on",
 			in: PlanInput{App: "app", Desired: []*unstructured.Unstructured{a}, Prune: true,
 				Live: map[Key]LiveInfo{key("a"): {Owner: "app"}, key("gone"): {Owner: "app"}}},
-			apply: []Key{key("a")}, prune: []Key{key("gone")},
+			apply: []Key{key("a")}, create: []Key{}, prune: []Key{key("gone")},
 		},
 		{
 			name: "removed object only reported without pruning",
@@ -94,8 +95,11 @@ func TestMakePlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := MakePlan(tt.in)
-			if got := keysOf(p.Apply); !slices.Equal(got, tt.apply) {
+			if got := keysOf(p.Objects()); !slices.Equal(got, tt.apply) {
 				t.Errorf("apply = %v, want %v", got, tt.apply)
+			}
+			if got := keysOf(p.Create); tt.create != nil && !slices.Equal(got, tt.create) {
+				t.Errorf("create = %v, want %v", got, tt.create)
 			}
 			if !slices.Equal(p.Prune, tt.prune) {
 				t.Errorf("prune = %v, want %v", p.Prune, tt.prune)

@@ -175,7 +175,7 @@ func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, d *
 			}
 		}
 	}
-	if err := r.diffAll(ctx, states, ig); err != nil {
+	if err := r.diffAll(ctx, app, states, ig); err != nil {
 		return nil, err
 	}
 	seen := make(map[fsync.Key]tracked, len(states))
@@ -239,14 +239,21 @@ func (r *Reconciler) confirmed(ctx context.Context, k fsync.Key, version string)
 }
 
 // diffAll compares every desired object through the API server, a few at a
-// time, and takes the live object the server returned: the watch cache may
-// not have caught up with a sync that just ran.
-func (r *Reconciler) diffAll(ctx context.Context, states []resourceState, ig *diff.Ignorer) error {
+// time, and takes the live object the server returned. An object the watch
+// cache does not hold is missing without a request, unless the last
+// comparison saw it exist: then the cache may lag behind a sync that just
+// created it, and the server decides.
+func (r *Reconciler) diffAll(ctx context.Context, app *v1alpha1.Application, states []resourceState, ig *diff.Ignorer) error {
+	known := r.tracker.existing(appKey(app))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.ApplyConcurrency)
 	for i := range states {
 		s := &states[i]
 		if !s.desired || s.unserved {
+			continue
+		}
+		if s.live == nil && !known[s.key] {
+			s.sync = v1alpha1.SyncStatusCodeOutOfSync
 			continue
 		}
 		g.Go(func() error {

@@ -91,7 +91,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		events:   mgr.GetEventRecorder("ferry"),
 		tracker:  t,
 		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace),
-		renders:  newRenderCache(256),
+		renders:  newRenderCache(1024),
 		opts:     opts,
 	}, nil
 }

@@ -1,61 +1,27 @@
 package application
 
 import (
-	"container/list"
-	"sync"
+	"k8s.io/utils/lru"
 
 	"github.com/ferrycd/ferry/internal/render"
 )
 
-// renderCache keeps the most recently used renders, by inputs key. Entries
-// are shared and must not be modified.
-type renderCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front = most recent; values are *renderEntry
-	items map[string]*list.Element
-}
+// renderCache keeps the most recently used renders by repository, revision
+// and source (a thread-safe LRU). Entries are shared and must not be
+// modified; Prepare deep-copies them.
+type renderCache struct{ lru *lru.Cache }
 
-type renderEntry struct {
-	key string
-	val *render.Result
-}
-
-func newRenderCache(max int) *renderCache {
-	return &renderCache{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
+func newRenderCache(size int) *renderCache { return &renderCache{lru: lru.New(size)} }
 
 func (c *renderCache) get(key string) (*render.Result, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[key]
+	v, ok := c.lru.Get(key)
 	if !ok {
 		return nil, false
 	}
-	c.order.MoveToFront(e)
-	return e.Value.(*renderEntry).val, true
+	return v.(*render.Result), true
 }
 
-func (c *renderCache) add(key string, val *render.Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[key]; ok {
-		e.Value.(*renderEntry).val = val
-		c.order.MoveToFront(e)
-		return
-	}
-	c.items[key] = c.order.PushFront(&renderEntry{key: key, val: val})
-	for c.order.Len() > c.max {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*renderEntry).key)
-	}
-}
+func (c *renderCache) add(key string, val *render.Result) { c.lru.Add(key, val) }
 
 // clear drops every entry (a hard refresh).
-func (c *renderCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.order.Init()
-	c.items = map[string]*list.Element{}
-}
+func (c *renderCache) clear() { c.lru.Clear() }

@@ -26,6 +26,7 @@ import (
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 )
 
 // env is the control plane and controller every test in this package shares:
@@ -227,21 +228,7 @@ func getApp(ctx context.Context, t *testing.T, app *v1alpha1.Application) *v1alp
 // what cond last described.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, string)) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	var last string
-	for {
-		var ok bool
-		ok, last = cond(ctx)
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not reached within %s; last seen: %s", what, timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	localclustertest.Eventually(t, timeout, what, cond)
 }
 
 // waitApp waits until the Application's status satisfies cond.

@@ -128,11 +128,13 @@ type syncResult struct {
 // sync runs one sync and records it in operationState, history, conditions
 // and events.
 func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *desiredState, states []resourceState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
-	// History and the last operation come from the API server: the cached
-	// copy may predate the previous sync.
-	fresh := &v1alpha1.Application{}
-	if err := r.direct.Get(ctx, appKey(app), fresh); err == nil {
-		app.Status.History = fresh.Status.History
+	// After a sync by this process, the cached copy may predate the history
+	// it wrote: read history from the API server then.
+	if r.tracker.lastSync(appKey(app)) != nil {
+		fresh := &v1alpha1.Application{}
+		if err := r.direct.Get(ctx, appKey(app), fresh); err == nil {
+			app.Status.History = fresh.Status.History
+		}
 	}
 	started := metav1.Now()
 	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
@@ -143,7 +145,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	finished := metav1.Now()
 	state.FinishedAt = &finished
 	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
-	r.tracker.forget(appKey(app))
+	r.tracker.invalidate(appKey(app), run.plan.Objects())
 	defer r.tracker.recordSync(appKey(app), state)
 	if err != nil {
 		state.Phase = v1alpha1.OperationFailed
@@ -188,9 +190,10 @@ func (r *Reconciler) recordSynced(app *v1alpha1.Application, before []resourceSt
 	for _, s := range before {
 		compared[s.key] = s.live
 	}
-	states := make([]resourceState, 0, len(p.Apply))
-	objects := make(map[fsync.Key]tracked, len(p.Apply))
-	for _, obj := range p.Apply {
+	applied := p.Objects()
+	states := make([]resourceState, 0, len(applied))
+	objects := make(map[fsync.Key]tracked, len(applied))
+	for _, obj := range applied {
 		k := fsync.KeyOf(obj)
 		live := obj // applied: the server's response
 		if obj.GetResourceVersion() == "" {

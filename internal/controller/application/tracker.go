@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -88,6 +89,35 @@ func (t *tracker) remember(app types.NamespacedName, inputs string, objects map[
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.apps[app] = comparison{inputs: inputs, objects: objects}
+}
+
+// invalidate makes the next reconcile of app compare in full, remembering
+// that the applied objects (those carrying the server's response) exist.
+func (t *tracker) invalidate(app types.NamespacedName, applied []*unstructured.Unstructured) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.apps[app]
+	objects := make(map[fsync.Key]tracked, len(c.objects)+len(applied))
+	maps.Copy(objects, c.objects)
+	for _, obj := range applied {
+		if obj.GetResourceVersion() != "" {
+			objects[fsync.KeyOf(obj)] = tracked{version: obj.GetAPIVersion(), desired: true, fp: fingerprintOf(obj)}
+		}
+	}
+	t.apps[app] = comparison{objects: objects} // no inputs: never unchanged
+}
+
+// existing returns the objects app's last comparison saw exist.
+func (t *tracker) existing(app types.NamespacedName) map[fsync.Key]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[fsync.Key]bool{}
+	for k, o := range t.apps[app].objects {
+		if o.fp != (fingerprint{}) {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // forget drops app's comparison, so the next reconcile compares in full.
