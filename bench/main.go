@@ -31,6 +31,7 @@ type config struct {
 	samples      int
 	pollInterval time.Duration
 	kubeDir      string
+	concurrency  int
 }
 
 func main() {
@@ -40,6 +41,7 @@ func main() {
 	flag.IntVar(&cfg.samples, "samples", 20, "samples for the latency benchmarks")
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", 30*time.Second, "controller poll interval (one idle resync is measured over one interval)")
 	flag.StringVar(&cfg.kubeDir, "kube-dir", "", "control-plane binaries (default: the make kube cache)")
+	flag.IntVar(&cfg.concurrency, "concurrency", 16, "the controller's --concurrency")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -61,7 +61,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	ctrlProc, metricsURL, err := startController(ctx, ferry, c, work, cfg.pollInterval)
+	ctrlProc, metricsURL, err := startController(ctx, ferry, c, work, cfg)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ type controllerProcess struct {
 	done chan struct{}
 }
 
-func startController(ctx context.Context, ferry string, c *localcluster.Cluster, work string, poll time.Duration) (*controllerProcess, string, error) {
+func startController(ctx context.Context, ferry string, c *localcluster.Cluster, work string, cfg config) (*controllerProcess, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -114,7 +114,7 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 		return nil, "", err
 	}
 	cmd := exec.Command(ferry, "controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
-		"--poll-interval", poll.String(), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--poll-interval", cfg.pollInterval.String(), "--concurrency", strconv.Itoa(cfg.concurrency), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -8,8 +8,8 @@ import (
 )
 
 func printTable(w io.Writer, cfg config, rows []row) {
-	fmt.Fprintf(w, "Ferry application engine benchmark: %d CPUs, %s, poll interval %s, %d latency samples\n\n",
-		runtime.NumCPU(), runtime.Version(), cfg.pollInterval, cfg.samples)
+	fmt.Fprintf(w, "Ferry application engine benchmark: %d CPUs, %s, controller concurrency %d, poll interval %s, %d latency samples\n\n",
+		runtime.NumCPU(), runtime.Version(), cfg.concurrency, cfg.pollInterval, cfg.samples)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "| measure\t| result\t| target\t|")
 	fmt.Fprintln(tw, "|---\t|---\t|---\t|")
