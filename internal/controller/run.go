@@ -5,11 +5,13 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -120,7 +122,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)
 	}
-	if err := metrics.Registry.Register(newGitCollector(sources)); err != nil {
+	if err := registerCollector(newGitCollector(sources)); err != nil {
 		return fmt.Errorf("register git metrics: %w", err)
 	}
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
@@ -133,4 +135,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("set up application controller: %w", err)
 	}
 	return mgr.Start(ctx)
+}
+
+// registerCollector registers c in controller-runtime's registry (a process
+// global), replacing the collector of an earlier Run in the same process.
+func registerCollector(c prometheus.Collector) error {
+	err := metrics.Registry.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		metrics.Registry.Unregister(dup.ExistingCollector)
+		err = metrics.Registry.Register(c)
+	}
+	return err
 }
