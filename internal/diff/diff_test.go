@@ -1,0 +1,137 @@
+package diff
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+func obj(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	j, err := yaml.YAMLToJSON([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(j); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+const live = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+  resourceVersion: "42"
+  generation: 7
+  uid: abc
+  labels: {app: web}
+  annotations: {deployment.kubernetes.io/revision: "3"}
+spec:
+  replicas: 5
+  template:
+    spec:
+      containers:
+        - {name: web, image: "web:1", env: [{name: A, value: "1"}]}
+status: {replicas: 5}
+`
+
+func TestEqualIgnoresMetadataAndStatusButNotLabels(t *testing.T) {
+	predicted := obj(t, strings.ReplaceAll(strings.ReplaceAll(live, `resourceVersion: "42"`, `resourceVersion: "43"`), "replicas: 5}", "replicas: 1}"))
+	if eq, err := Equal(obj(t, live), predicted, nil); err != nil || !eq {
+		t.Errorf("objects differing only in metadata and status: equal=%v err=%v", eq, err)
+	}
+	relabelled := obj(t, strings.Replace(live, "labels: {app: web}", "labels: {app: web, hand: made}", 1))
+	if eq, _ := Equal(obj(t, live), relabelled, nil); eq {
+		t.Error("a changed label compares equal")
+	}
+}
+
+func TestIgnoreRules(t *testing.T) {
+	scaled := obj(t, strings.Replace(live, "replicas: 5\n", "replicas: 2\n", 1))
+	envChanged := obj(t, strings.Replace(live, `value: "1"`, `value: "2"`, 1))
+	tests := []struct {
+		name  string
+		rules []IgnoreRule
+		other *unstructured.Unstructured
+		equal bool
+	}{
+		{"no rule", nil, scaled, false},
+		{"json pointer", []IgnoreRule{{Group: "apps", Kind: "Deployment", JSONPointers: []string{"/spec/replicas"}}}, scaled, true},
+		{"rule for another kind", []IgnoreRule{{Kind: "ConfigMap", JSONPointers: []string{"/spec/replicas"}}}, scaled, false},
+		{"rule for another name", []IgnoreRule{{Group: "apps", Kind: "Deployment", Name: "api", JSONPointers: []string{"/spec/replicas"}}}, scaled, false},
+		{"jq path expression", []IgnoreRule{{Group: "apps", Kind: "Deployment",
+			JQPathExpressions: []string{`.spec.template.spec.containers[] | select(.name == "web") | .env`}}}, envChanged, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ig, err := CompileIgnoreRules(tt.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eq, err := Equal(obj(t, live), tt.other, ig); err != nil || eq != tt.equal {
+				t.Errorf("equal = %v (err %v), want %v", eq, err, tt.equal)
+			}
+		})
+	}
+}
+
+func TestCompileIgnoreRulesNamesTheBadExpression(t *testing.T) {
+	_, err := CompileIgnoreRules([]IgnoreRule{{Kind: "Deployment", JQPathExpressions: []string{".spec[["}}})
+	if err == nil || !strings.Contains(err.Error(), "ignoreDifferences[0].jqPathExpressions") {
+		t.Errorf("err = %v", err)
+	}
+	_, err = CompileIgnoreRules([]IgnoreRule{{Kind: "Deployment", JSONPointers: []string{"spec/replicas"}}})
+	if err == nil || !strings.Contains(err.Error(), "must start with /") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestCopySelectedKeepsLiveValues(t *testing.T) {
+	ig, err := CompileIgnoreRules([]IgnoreRule{{Group: "apps", Kind: "Deployment",
+		JSONPointers:      []string{"/spec/replicas", "/spec/paused"},
+		JQPathExpressions: []string{`.spec.template.spec.containers[0].env`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired := obj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  replicas: 2
+  paused: true
+  template:
+    spec:
+      containers:
+        - {name: web, image: "web:2", env: [{name: A, value: "9"}]}
+`)
+	if err := ig.CopySelected(obj(t, live), desired); err != nil {
+		t.Fatal(err)
+	}
+	replicas, _, _ := unstructured.NestedInt64(desired.Object, "spec", "replicas")
+	_, hasPaused, _ := unstructured.NestedBool(desired.Object, "spec", "paused")
+	containers, _, _ := unstructured.NestedSlice(desired.Object, "spec", "template", "spec", "containers")
+	c := containers[0].(map[string]any)
+	env := c["env"].([]any)[0].(map[string]any)
+	if replicas != 5 || hasPaused || env["value"] != "1" || c["image"] != "web:2" {
+		t.Errorf("after CopySelected: replicas=%d paused present=%v env=%v image=%v; want 5, false, 1, web:2", replicas, hasPaused, env["value"], c["image"])
+	}
+}
+
+func FuzzParsePointer(f *testing.F) {
+	f.Add("/spec/replicas")
+	f.Add("/a~1b/~0c/0")
+	f.Fuzz(func(t *testing.T, p string) {
+		tokens, err := parsePointer(p)
+		if err != nil {
+			return
+		}
+		removePath(map[string]any{"spec": map[string]any{"replicas": int64(1)}, "a": []any{1}}, tokens)
+	})
+}
