@@ -90,21 +90,27 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 
 // Equal reports whether live and predicted agree on everything Ferry
 // compares: labels, annotations, and the whole object but metadata and
-// status, after the ignore rules.
+// status, after the ignore rules (fields owned by ignored field managers are
+// found in live's managedFields).
 func Equal(live, predicted *unstructured.Unstructured, ig *Ignorer) (bool, error) {
-	a, err := comparable(live, ig)
+	owned, err := ig.managedPaths(live)
 	if err != nil {
 		return false, err
 	}
-	b, err := comparable(predicted, ig)
+	a, err := comparable(live, ig, owned)
+	if err != nil {
+		return false, err
+	}
+	b, err := comparable(predicted, ig, owned)
 	if err != nil {
 		return false, err
 	}
 	return apiequality.Semantic.DeepEqual(a.Object, b.Object), nil
 }
 
-func comparable(obj *unstructured.Unstructured, ig *Ignorer) (*unstructured.Unstructured, error) {
+func comparable(obj *unstructured.Unstructured, ig *Ignorer, owned [][]any) (*unstructured.Unstructured, error) {
 	c := obj.DeepCopy()
+	removePaths(c, owned)
 	labels, annotations := c.GetLabels(), c.GetAnnotations()
 	unstructured.RemoveNestedField(c.Object, "metadata")
 	unstructured.RemoveNestedField(c.Object, "status")

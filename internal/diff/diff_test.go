@@ -135,3 +135,52 @@ func FuzzParsePointer(f *testing.F) {
 		removePath(map[string]any{"spec": map[string]any{"replicas": int64(1)}, "a": []any{1}}, tokens)
 	})
 }
+
+func TestManagedFieldsManagers(t *testing.T) {
+	withManagers := live + `
+`
+	l := obj(t, withManagers)
+	l.SetManagedFields(nil)
+	entries := `[
+ {"manager":"ferry","operation":"Apply","apiVersion":"apps/v1","fieldsType":"FieldsV1",
+  "fieldsV1":{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}},
+ {"manager":"hpa","operation":"Update","apiVersion":"apps/v1","fieldsType":"FieldsV1",
+  "fieldsV1":{"f:spec":{"f:replicas":{}}}},
+ {"manager":"injector","operation":"Update","apiVersion":"apps/v1","fieldsType":"FieldsV1",
+  "fieldsV1":{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{"f:env":{"k:{\"name\":\"A\"}":{".":{},"f:name":{},"f:value":{}}}}}}}}}}
+]`
+	var mf []any
+	if err := yaml.Unmarshal([]byte(entries), &mf); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedSlice(l.Object, mf, "metadata", "managedFields"); err != nil {
+		t.Fatal(err)
+	}
+	predicted := obj(t, strings.Replace(strings.Replace(live, "replicas: 5\n", "replicas: 2\n", 1), `value: "1"`, `value: "2"`, 1))
+	for _, tt := range []struct {
+		managers []string
+		equal    bool
+	}{
+		{nil, false},
+		{[]string{"hpa"}, false}, // env still differs
+		{[]string{"hpa", "injector"}, true},
+		{[]string{"someone-else"}, false},
+	} {
+		ig, err := CompileIgnoreRules([]IgnoreRule{{Group: "apps", Kind: "Deployment", ManagedFieldsManagers: tt.managers}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eq, err := Equal(l, predicted, ig); err != nil || eq != tt.equal {
+			t.Errorf("managers %v: equal = %v (err %v), want %v", tt.managers, eq, err, tt.equal)
+		}
+	}
+	// RespectIgnoreDifferences: the owned values are kept from live.
+	ig, _ := CompileIgnoreRules([]IgnoreRule{{Group: "apps", Kind: "Deployment", ManagedFieldsManagers: []string{"hpa"}}})
+	desired := predicted.DeepCopy()
+	if err := ig.CopySelected(l, desired); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := unstructured.NestedInt64(desired.Object, "spec", "replicas"); r != 5 {
+		t.Errorf("replicas after CopySelected = %d, want the hpa's 5", r)
+	}
+}

@@ -15,6 +15,7 @@ type IgnoreRule struct {
 	Group, Kind, Name, Namespace string
 	JSONPointers                 []string
 	JQPathExpressions            []string
+	ManagedFieldsManagers        []string
 }
 
 // Ignorer removes ignored fields from objects; build it once per rule set.
@@ -84,6 +85,13 @@ func (ig *Ignorer) Strip(obj *unstructured.Unstructured) error {
 	return nil
 }
 
+// removePaths deletes each path from obj.
+func removePaths(obj *unstructured.Unstructured, paths [][]any) {
+	for _, p := range paths {
+		removePath(obj.Object, pathTokens(p))
+	}
+}
+
 // Selects reports whether any rule applies to obj; callers use it to decide
 // whether a sync must keep the live value of ignored fields
 // (RespectIgnoreDifferences=true).
@@ -136,6 +144,13 @@ func (ig *Ignorer) CopySelected(live, desired *unstructured.Unstructured) error 
 		for _, path := range paths {
 			copyPath(live.Object, desired.Object, path)
 		}
+	}
+	owned, err := ig.managedPaths(live)
+	if err != nil {
+		return err
+	}
+	for _, path := range owned {
+		copyPath(live.Object, desired.Object, path)
 	}
 	return nil
 }

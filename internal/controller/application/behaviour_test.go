@@ -114,6 +114,18 @@ func TestSelfHealRevertsDriftAndWithoutItReports(t *testing.T) {
 		return replicas == 2, fmt.Sprintf("replicas=%d labels=%v", replicas, d.GetLabels())
 	})
 	waitApp(t, healing, "Synced again after self-heal", syncedAt(head))
+	eventually(t, 30e9, "a DriftDetected event for heal-on", func(ctx context.Context) (bool, string) {
+		events := &corev1.EventList{}
+		if err := env.client.List(ctx, events, client.InNamespace("argocd")); err != nil {
+			return false, err.Error()
+		}
+		for _, e := range events.Items {
+			if e.Reason == "DriftDetected" && e.InvolvedObject.Name == "heal-on" && strings.Contains(e.Message, "Deployment heal-on/myapp") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events, none DriftDetected for heal-on", len(events.Items))
+	})
 	got := waitApp(t, reporting, "OutOfSync without selfHeal", func(a *v1alpha1.Application) bool {
 		return a.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync
 	})

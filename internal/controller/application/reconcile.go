@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,7 +75,13 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		app.Status.SourceType = v1alpha1.ApplicationSourceType(d.sourceType)
 	}
 	conds.clear(v1alpha1.ApplicationConditionComparisonError)
+	previous := app.Status.Sync
 	setCompared(app, src, revision, states, conds)
+	if previous.Status == v1alpha1.SyncStatusCodeSynced && previous.Revision == revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
+		// Git did not move, the cluster did: someone changed a managed object.
+		r.events.Eventf(app, nil, "Warning", "DriftDetected", "Compare", "live state differs from Git at %s: %s",
+			short(revision), strings.Join(outOfSyncKeys(states), ", "))
+	}
 
 	trigger, wait := r.syncTrigger(app, revision, states)
 	if wait > 0 && wait < out.requeueAfter {
@@ -92,7 +99,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 
 // comparisonFailed reports an error that prevented comparing: nothing is
 // applied or pruned, the live state stays as it was, and the Application is
-// retried with backoff by the workqueue.
+// compared again in 10 s (sooner when it or its source changes).
 func (r *Reconciler) comparisonFailed(app *v1alpha1.Application, conds *conditions, err error) outcome {
 	conds.set(v1alpha1.ApplicationConditionComparisonError, err.Error())
 	app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
@@ -105,7 +112,7 @@ func ignorerFor(app *v1alpha1.Application) (*diff.Ignorer, error) {
 	rules := make([]diff.IgnoreRule, len(app.Spec.IgnoreDifferences))
 	for i, d := range app.Spec.IgnoreDifferences {
 		rules[i] = diff.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
-			JSONPointers: d.JSONPointers, JQPathExpressions: d.JQPathExpressions}
+			JSONPointers: d.JSONPointers, JQPathExpressions: d.JQPathExpressions, ManagedFieldsManagers: d.ManagedFieldsManagers}
 	}
 	return diff.CompileIgnoreRules(rules)
 }

@@ -90,11 +90,6 @@ func unsupportedSettings(app *v1alpha1.Application) []string {
 	if op := app.Operation; op != nil && op.Sync != nil {
 		check("operation.sync.syncOptions", op.Sync.SyncOptions)
 	}
-	for i, d := range app.Spec.IgnoreDifferences {
-		if len(d.ManagedFieldsManagers) > 0 {
-			out = append(out, fmt.Sprintf("spec.ignoreDifferences[%d].managedFieldsManagers", i))
-		}
-	}
 	return out
 }
 

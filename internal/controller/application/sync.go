@@ -298,7 +298,12 @@ func (r *Reconciler) keepIgnoredFields(ctx context.Context, desired []*unstructu
 		if !ig.Selects(obj) {
 			continue
 		}
-		live := r.cached(ctx, fsync.KeyOf(obj), obj.GetAPIVersion())
+		// From the API server: the cache strips the managedFields that
+		// managedFieldsManagers rules need.
+		live, err := r.confirmed(ctx, fsync.KeyOf(obj), obj.GetAPIVersion())
+		if err != nil {
+			return err
+		}
 		if live == nil {
 			continue
 		}
