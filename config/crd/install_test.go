@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -24,10 +23,8 @@ import (
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
+	"github.com/ferrycd/ferry/internal/seed"
 )
-
-// seedManifests are the Argo CD Applications Ferry must accept verbatim.
-const seedManifests = "../../api/argoproj/v1alpha1/testdata/seed-applications.yaml"
 
 // TestInstall installs the CRDs into a real API server and checks that it
 // serves Argo CD's Applications as Ferry needs: the seed manifests accepted
@@ -87,10 +84,7 @@ func newClient(t *testing.T, cluster *localcluster.Cluster) client.Client {
 // seedApplications parses the seed manifests as written.
 func seedApplications(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	data, err := os.ReadFile(seedManifests)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := seed.Applications()
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var apps []*unstructured.Unstructured
 	for {

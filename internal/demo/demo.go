@@ -6,10 +6,10 @@ package demo
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,10 +27,8 @@ import (
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/seed"
 )
-
-//go:embed seed
-var seed embed.FS
 
 // Options configure the demo.
 type Options struct {
@@ -109,16 +107,14 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 // and apps/production/myapp as Kustomize directories, on main, and a staging
 // branch.
 func writeRepository(ctx context.Context, dir string) (string, error) {
-	files, err := seed.ReadDir("seed")
+	myapp := seed.MyApp()
+	files, err := fs.ReadDir(myapp, ".")
 	if err != nil {
 		return "", err
 	}
 	for _, env := range []string{"staging", "production"} {
 		for _, f := range files {
-			if f.Name() == "applications.yaml" {
-				continue
-			}
-			data, err := seed.ReadFile("seed/" + f.Name())
+			data, err := fs.ReadFile(myapp, f.Name())
 			if err != nil {
 				return "", err
 			}
@@ -154,12 +150,8 @@ func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	data, err := seed.ReadFile("seed/applications.yaml")
-	if err != nil {
-		return nil, err
-	}
 	var apps []*v1alpha1.Application
-	for _, doc := range strings.Split(string(data), "\n---") {
+	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
 		app := &v1alpha1.Application{}
 		if err := yaml.Unmarshal([]byte(doc), app); err != nil {
 			return nil, fmt.Errorf("seed applications: %w", err)

@@ -6,22 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"slices"
 	"testing"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/internal/seed"
 )
 
-// seedDocuments returns the documents of testdata/seed-applications.yaml, the
-// Argo CD manifests Ferry must accept verbatim, as YAML.
+// seedDocuments returns the documents of the seed's Applications, the Argo
+// CD manifests Ferry must accept verbatim, as YAML.
 func seedDocuments(t testing.TB) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile("testdata/seed-applications.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := seed.Applications()
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs [][]byte
 	for {

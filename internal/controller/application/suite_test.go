@@ -27,6 +27,7 @@ import (
 	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
+	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // env is the control plane and controller every test in this package shares:
@@ -197,11 +198,7 @@ func (r *gitRepo) commit(msg string) string {
 // only repoURL pointed at repo.
 func seedApplication(t *testing.T, name string, repo *gitRepo) *v1alpha1.Application {
 	t.Helper()
-	data, err := os.ReadFile("../../../api/argoproj/v1alpha1/testdata/seed-applications.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(data), "\n---") {
+	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
 		app := &v1alpha1.Application{}
 		if err := yaml.Unmarshal([]byte(doc), app); err != nil {
 			t.Fatalf("parse seed: %v", err)
