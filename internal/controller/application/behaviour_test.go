@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,7 +37,26 @@ func create(t *testing.T, app *v1alpha1.Application) {
 	if err := env.client.Create(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.client.Delete(context.Background(), app) })
+	t.Cleanup(func() { deleteCascading(t, app) })
+}
+
+// deleteCascading deletes an Application and, through Argo CD's resources
+// finalizer, what it deployed, so a test leaves the cluster as it found it.
+func deleteCascading(t *testing.T, app client.Object) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}`))
+	if err := env.client.Patch(ctx, app, patch); err != nil {
+		return // already gone
+	}
+	_ = env.client.Delete(ctx, app)
+	for ctx.Err() == nil {
+		if err := env.client.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("application %s not deleted within a minute", app.GetName())
 }
 
 func configMap(name, value string) string {
@@ -319,7 +339,7 @@ spec:
 	if err := env.client.Create(t.Context(), helm); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.client.Delete(context.Background(), helm) })
+	t.Cleanup(func() { deleteCascading(t, helm) })
 	waitApp(t, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "with-helm"}}, "UnsupportedField spec.source.helm",
 		func(a *v1alpha1.Application) bool {
 			return hasCondition(a, v1alpha1.ApplicationConditionUnsupportedField, "spec.source.helm")

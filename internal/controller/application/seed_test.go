@@ -91,7 +91,7 @@ func TestSeedStagingFollowsGit(t *testing.T) {
 	if err := env.client.Create(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.client.Delete(context.Background(), app) })
+	t.Cleanup(func() { deleteCascading(t, app) })
 
 	got := waitApp(t, app, "Synced and Healthy at the first commit", func(a *v1alpha1.Application) bool {
 		return syncedAt(first)(a) && healthy(a)
