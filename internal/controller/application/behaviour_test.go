@@ -34,7 +34,7 @@ func newApp(name, ns string, repo *gitRepo, path string, automated *v1alpha1.Syn
 
 func create(t *testing.T, app *v1alpha1.Application) {
 	t.Helper()
-	if err := env.client.Create(t.Context(), app); err != nil {
+	if err := env.Client.Create(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteCascading(t, app) })
@@ -46,12 +46,12 @@ func deleteCascading(t *testing.T, app client.Object) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}`))
-	if err := env.client.Patch(ctx, app, patch); err != nil {
+	if err := env.Client.Patch(ctx, app, patch); err != nil {
 		return // already gone
 	}
-	_ = env.client.Delete(ctx, app)
+	_ = env.Client.Delete(ctx, app)
 	for ctx.Err() == nil {
-		if err := env.client.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}); err != nil {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -90,7 +90,7 @@ func TestSeedProductionWaitsForOperation(t *testing.T) {
 	// An operation, as `argocd app sync` writes it.
 	patch := client.RawPatch("application/merge-patch+json",
 		[]byte(`{"operation":{"initiatedBy":{"username":"tester"},"sync":{"revision":"main","syncOptions":["CreateNamespace=true"]}}}`))
-	if err := env.client.Patch(ctx, app, patch); err != nil {
+	if err := env.Client.Patch(ctx, app, patch); err != nil {
 		t.Fatal(err)
 	}
 	got := waitApp(t, app, "Synced after the operation", func(a *v1alpha1.Application) bool {
@@ -124,7 +124,7 @@ func TestSelfHealRevertsDriftAndWithoutItReports(t *testing.T) {
 		d.SetKind("Deployment")
 		d.SetNamespace(ns)
 		d.SetName("myapp")
-		if err := env.client.Patch(ctx, d, scale, client.FieldOwner("kubectl")); err != nil {
+		if err := env.Client.Patch(ctx, d, scale, client.FieldOwner("kubectl")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +136,7 @@ func TestSelfHealRevertsDriftAndWithoutItReports(t *testing.T) {
 	waitApp(t, healing, "Synced again after self-heal", syncedAt(head))
 	eventually(t, 30e9, "a DriftDetected event for heal-on", func(ctx context.Context) (bool, string) {
 		events := &corev1.EventList{}
-		if err := env.client.List(ctx, events, client.InNamespace("argocd")); err != nil {
+		if err := env.Client.List(ctx, events, client.InNamespace("argocd")); err != nil {
 			return false, err.Error()
 		}
 		for _, e := range events.Items {
@@ -284,15 +284,15 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 	waitApp(t, app, "Synced", syncedAt(head))
 	// Drift on the Secret, reverted by self-heal.
 	s := &corev1.Secret{}
-	if err := env.client.Get(ctx, client.ObjectKey{Namespace: "secret", Name: "creds"}, s); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "secret", Name: "creds"}, s); err != nil {
 		t.Fatal(err)
 	}
 	s.Data["password"] = []byte("changed-by-hand")
-	if err := env.client.Update(ctx, s); err != nil {
+	if err := env.Client.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 60e9, "self-heal restores the secret", func(ctx context.Context) (bool, string) {
-		if err := env.client.Get(ctx, client.ObjectKey{Namespace: "secret", Name: "creds"}, s); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "secret", Name: "creds"}, s); err != nil {
 			return false, err.Error()
 		}
 		return string(s.Data["password"]) == value, "password changed"
@@ -300,11 +300,11 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 	got := getApp(ctx, t, app)
 	statusYAML, _ := yaml.Marshal(got)
 	events := &corev1.EventList{}
-	if err := env.client.List(ctx, events, client.InNamespace("argocd")); err != nil {
+	if err := env.Client.List(ctx, events, client.InNamespace("argocd")); err != nil {
 		t.Fatal(err)
 	}
 	eventsYAML, _ := yaml.Marshal(events)
-	for what, text := range map[string]string{"status": string(statusYAML), "events": string(eventsYAML), "controller log": env.logs.String()} {
+	for what, text := range map[string]string{"status": string(statusYAML), "events": string(eventsYAML), "controller log": env.Logs.String()} {
 		for _, v := range []string{value, "changed-by-hand"} {
 			if strings.Contains(text, v) {
 				t.Errorf("%s contains the secret value %q", what, v)
@@ -336,7 +336,7 @@ spec:
 	if err := yaml.Unmarshal([]byte(data), &helm.Object); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.client.Create(t.Context(), helm); err != nil {
+	if err := env.Client.Create(t.Context(), helm); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteCascading(t, helm) })

@@ -69,16 +69,16 @@ func TestRepositorySecretCredentials(t *testing.T) {
 			Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
 		StringData: map[string]string{"type": "git", "url": url, "username": "deploy", "password": password},
 	}
-	if err := env.client.Create(ctx, secret); err != nil {
+	if err := env.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.client.Delete(context.Background(), secret) })
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), secret) })
 	refresh(ctx, t, app, "normal")
 	got := waitApp(t, app, "Synced with the repository Secret", syncedAt(head))
 	if strings.Contains(describeApp(got), password) {
 		t.Error("the password appears in the Application's status")
 	}
-	if strings.Contains(env.logs.String(), password) {
+	if strings.Contains(env.Logs.String(), password) {
 		t.Error("the password appears in the controller log")
 	}
 }

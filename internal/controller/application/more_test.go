@@ -33,7 +33,7 @@ func TestIgnoreDifferencesInDiffAndSync(t *testing.T) {
 	d.SetKind("Deployment")
 	d.SetNamespace("ignore")
 	d.SetName("myapp")
-	if err := env.client.Patch(ctx, d, scale, client.FieldOwner("hpa")); err != nil {
+	if err := env.Client.Patch(ctx, d, scale, client.FieldOwner("hpa")); err != nil {
 		t.Fatal(err)
 	}
 	cm := &unstructured.Unstructured{}
@@ -41,7 +41,7 @@ func TestIgnoreDifferencesInDiffAndSync(t *testing.T) {
 	cm.SetKind("ConfigMap")
 	cm.SetNamespace("ignore")
 	cm.SetName("myapp-config")
-	if err := env.client.Patch(ctx, cm, client.RawPatch("application/merge-patch+json", []byte(`{"data":{"DATABASE_HOST":"elsewhere"}}`)), client.FieldOwner("ops")); err != nil {
+	if err := env.Client.Patch(ctx, cm, client.RawPatch("application/merge-patch+json", []byte(`{"data":{"DATABASE_HOST":"elsewhere"}}`)), client.FieldOwner("ops")); err != nil {
 		t.Fatal(err)
 	}
 	// A commit is synced; the ignored fields keep their live values.
@@ -107,11 +107,11 @@ func TestCascadingDeletionWithTheResourcesFinalizer(t *testing.T) {
 	app.Finalizers = []string{"resources-finalizer.argocd.argoproj.io"}
 	create(t, app)
 	waitApp(t, app, "Synced", syncedAt(head))
-	if err := env.client.Delete(ctx, app); err != nil {
+	if err := env.Client.Delete(ctx, app); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, time.Minute, "application and its ConfigMap deleted", func(ctx context.Context) (bool, string) {
-		err := env.client.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{})
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{})
 		cm := live(ctx, t, "v1", "ConfigMap", "cascade", "a")
 		return err != nil && cm == nil, fmt.Sprintf("application get: %v; configmap present: %v", err, cm != nil)
 	})

@@ -88,7 +88,7 @@ func TestSeedStagingFollowsGit(t *testing.T) {
 	first := repo.commit("staging: greet")
 
 	app := seedApplication(t, "myapp-staging", repo)
-	if err := env.client.Create(ctx, app); err != nil {
+	if err := env.Client.Create(ctx, app); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteCascading(t, app) })
@@ -150,7 +150,7 @@ func refresh(ctx context.Context, t *testing.T, app *v1alpha1.Application, mode 
 	t.Helper()
 	patch := client.RawPatch("application/merge-patch+json",
 		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":%q}}}`, mode)))
-	if err := env.client.Patch(ctx, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}, patch); err != nil {
+	if err := env.Client.Patch(ctx, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}, patch); err != nil {
 		t.Fatal(err)
 	}
 }

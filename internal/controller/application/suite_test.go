@@ -1,31 +1,23 @@
 package application_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/config/crd"
-	"github.com/ferrycd/ferry/internal/controller"
-	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/controller/controllertest"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	"github.com/ferrycd/ferry/internal/seed"
 )
@@ -33,116 +25,13 @@ import (
 // env is the control plane and controller every test in this package shares:
 // starting them once keeps the suite fast; tests use their own Applications,
 // repositories and namespaces.
-var env struct {
-	cluster *localcluster.Cluster
-	client  client.Client
-	logs    *syncBuffer
-}
+var env controllertest.Env
 
 // TestMain starts a full local control plane and Ferry's controller (as the
 // non-admin user, with a 2 s poll interval), runs the tests, stops both, and
 // fails the run if any process it started is still alive.
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c, err := localcluster.Start(ctx, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	pids := c.PIDs()
-	defer func() {
-		if err := c.Stop(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		for name, pid := range pids {
-			if localcluster.Alive(pid) {
-				fmt.Fprintf(os.Stderr, "%s (pid %d) still running after the suite\n", name, pid)
-				os.Exit(1)
-			}
-		}
-	}()
-	env.cluster = c
-	env.logs = &syncBuffer{}
-	ctrl.SetLogger(zap.New(zap.WriteTo(env.logs), zap.UseDevMode(true)))
-	admin, err := client.New(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := crd.Install(ctx, admin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env.client, err = client.New(c.UserConfig(), client.Options{Scheme: controller.NewScheme()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cacheDir, err := os.MkdirTemp("", "ferry-git-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(cacheDir)
-	done := make(chan error, 1)
-	go func() {
-		done <- controller.Run(ctx, c.UserConfig(), controller.Options{
-			PollInterval: 2 * time.Second, Concurrency: 4,
-			MetricsAddr: "0", HealthAddr: "0", CacheDir: cacheDir,
-		})
-	}()
-	if err := createNamespace(ctx, "argocd"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "controller:", err)
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- controller log (last 8 KiB) ---\n%s\n", env.logs.tail(8192))
-	}
-	return code
-}
-
-func createNamespace(ctx context.Context, name string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := env.client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-// syncBuffer collects the controller's log for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) tail(n int) string {
-	s := b.String()
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
+	os.Exit(controllertest.Run(m, &env))
 }
 
 // gitRepo is a real Git repository made by a test, served over file://.
@@ -215,7 +104,7 @@ func seedApplication(t *testing.T, name string, repo *gitRepo) *v1alpha1.Applica
 func getApp(ctx context.Context, t *testing.T, app *v1alpha1.Application) *v1alpha1.Application {
 	t.Helper()
 	got := &v1alpha1.Application{}
-	if err := env.client.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
 		t.Fatalf("get application %s: %v", app.Name, err)
 	}
 	return got
@@ -234,7 +123,7 @@ func waitApp(t *testing.T, app *v1alpha1.Application, what string, cond func(*v1
 	var got *v1alpha1.Application
 	eventually(t, 60*time.Second, app.Name+" "+what, func(ctx context.Context) (bool, string) {
 		got = &v1alpha1.Application{}
-		if err := env.client.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
 			return false, err.Error()
 		}
 		return cond(got), describeApp(got)
@@ -276,7 +165,7 @@ func live(ctx context.Context, t *testing.T, apiVersion, kind, namespace, name s
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind))
-	err := env.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
