@@ -27,6 +27,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	root.AddCommand(
+		newAppCmd(),
 		newControllerCmd(),
 		newLocalCmd(),
 		newDemoCmd(),

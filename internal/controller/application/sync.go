@@ -226,7 +226,9 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 	src := *app.Spec.Source
 	run := syncRun{revision: t.revision, partial: len(t.only) > 0}
 	var err error
-	if run.revision, err = r.sources.Resolve(ctx, src.RepoURL, t.revision, false); err != nil {
+	// An operation names a revision as a person does ("main"): resolve it
+	// now, not from the last listing. An automated sync carries a commit.
+	if run.revision, err = r.sources.Resolve(ctx, src.RepoURL, t.revision, !t.automated); err != nil {
 		return syncRun{revision: t.revision}, fmt.Errorf("resolve %q: %w", t.revision, err)
 	}
 	if d == nil || d.revision != run.revision {

@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+)
+
+// newAppCmd is `ferry app`, shaped like `argocd app`: it reads and writes
+// Applications through the Kubernetes API, and the controller does the rest.
+func newAppCmd() *cobra.Command {
+	o := &kubeOptions{}
+	cmd := &cobra.Command{
+		Use:   "app",
+		Short: "Manage Applications (as `argocd app` does)",
+	}
+	o.addFlags(cmd)
+	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o))
+	return cmd
+}
+
+func newAppListCmd(o *kubeOptions) *cobra.Command {
+	var selector, output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List Applications",
+		Example: "  ferry app list -n argocd\n  ferry app list -A -o wide",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			sel, err := labels.Parse(selector)
+			if err != nil {
+				return fmt.Errorf("-l %q: %w", selector, err)
+			}
+			apps := &v1alpha1.ApplicationList{}
+			if err := c.List(cmd.Context(), apps, client.InNamespace(o.listNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				return fmt.Errorf("list applications: %w", err)
+			}
+			return printAppList(cmd.OutOrStdout(), output, apps)
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, name, json or yaml")
+	return cmd
+}
+
+func printAppList(w io.Writer, output string, apps *v1alpha1.ApplicationList) error {
+	switch output {
+	case "json", "yaml":
+		return printStructured(w, output, apps)
+	case "name":
+		for _, a := range apps.Items {
+			fmt.Fprintf(w, "%s/%s\n", a.Namespace, a.Name)
+		}
+		return nil
+	case "", "wide":
+	default:
+		return fmt.Errorf("unknown output format %q: want wide, name, json or yaml", output)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "NAME\tCLUSTER\tNAMESPACE\tPROJECT\tSTATUS\tHEALTH\tSYNCPOLICY\tCONDITIONS\tREPO\tPATH\tTARGET"
+	if output == "wide" {
+		header += "\tREVISION"
+	}
+	fmt.Fprintln(tw, header)
+	for _, a := range apps.Items {
+		repo, path, target := "", "", ""
+		if s := a.Spec.Source; s != nil {
+			repo, path, target = s.RepoURL, s.Path, s.TargetRevision
+		}
+		cluster := a.Spec.Destination.Server
+		if cluster == "" {
+			cluster = a.Spec.Destination.Name
+		}
+		conds := make([]string, 0, len(a.Status.Conditions))
+		for _, c := range a.Status.Conditions {
+			conds = append(conds, string(c.Type))
+		}
+		row := fmt.Sprintf("%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", a.Namespace, a.Name, cluster, a.Spec.Destination.Namespace,
+			a.Spec.Project, a.Status.Sync.Status, a.Status.Health.Status, syncPolicy(&a), orNone(strings.Join(conds, ",")), repo, path, target)
+		if output == "wide" {
+			row += "\t" + a.Status.Sync.Revision
+		}
+		fmt.Fprintln(tw, row)
+	}
+	return tw.Flush()
+}
+
+func syncPolicy(a *v1alpha1.Application) string {
+	p := a.Spec.SyncPolicy
+	if p == nil || p.Automated == nil {
+		return "Manual"
+	}
+	s := "Auto"
+	if p.Automated.Prune {
+		s += "-Prune"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+func newAppGetCmd(o *kubeOptions) *cobra.Command {
+	var output string
+	var refresh, hardRefresh bool
+	cmd := &cobra.Command{
+		Use:     "get NAME",
+		Short:   "Show an Application: summary, conditions, last operation and resources",
+		Example: "  ferry app get myapp-staging\n  ferry app get myapp-staging --refresh -o yaml",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
+			if refresh || hardRefresh {
+				mode := "normal"
+				if hardRefresh {
+					mode = "hard"
+				}
+				if err := requestRefresh(ctx, c, key, mode); err != nil {
+					return err
+				}
+			}
+			app := &v1alpha1.Application{}
+			if err := c.Get(ctx, key, app); err != nil {
+				return fmt.Errorf("get application %s: %w", key, err)
+			}
+			if output == "json" || output == "yaml" {
+				return printStructured(cmd.OutOrStdout(), output, app)
+			}
+			return printApp(cmd.OutOrStdout(), app)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "compare with Git now (argocd.argoproj.io/refresh: normal) and wait for it")
+	cmd.Flags().BoolVar(&hardRefresh, "hard-refresh", false, "also drop cached renders (refresh: hard)")
+	return cmd
+}
+
+// requestRefresh sets the refresh annotation and waits until the controller
+// has handled it (it removes the annotation), at most a minute.
+func requestRefresh(ctx context.Context, c client.Client, key client.ObjectKey, mode string) error {
+	app := &v1alpha1.Application{}
+	app.Namespace, app.Name = key.Namespace, key.Name
+	patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":%q}}}`, mode)))
+	if err := c.Patch(ctx, app, patch); err != nil {
+		return fmt.Errorf("refresh application %s: %w", key, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		if err := c.Get(ctx, key, app); err != nil {
+			return fmt.Errorf("refresh application %s: %w", key, err)
+		}
+		if app.Annotations["argocd.argoproj.io/refresh"] == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("refresh application %s: the controller did not handle it: %w", key, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func printApp(w io.Writer, a *v1alpha1.Application) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	src := a.Spec.Source
+	if src == nil {
+		src = &v1alpha1.ApplicationSource{}
+	}
+	fmt.Fprintf(tw, "Name:\t%s/%s\n", a.Namespace, a.Name)
+	fmt.Fprintf(tw, "Project:\t%s\n", a.Spec.Project)
+	fmt.Fprintf(tw, "Server:\t%s\n", orNone(a.Spec.Destination.Server+a.Spec.Destination.Name))
+	fmt.Fprintf(tw, "Namespace:\t%s\n", a.Spec.Destination.Namespace)
+	fmt.Fprintf(tw, "Repo:\t%s\n", src.RepoURL)
+	fmt.Fprintf(tw, "Target:\t%s\n", src.TargetRevision)
+	fmt.Fprintf(tw, "Path:\t%s\n", src.Path)
+	fmt.Fprintf(tw, "SyncWindow:\tSync Allowed\n")
+	fmt.Fprintf(tw, "Sync Policy:\t%s\n", syncPolicy(a))
+	fmt.Fprintf(tw, "Sync Status:\t%s to %s\n", a.Status.Sync.Status, shortRev(a.Status.Sync.Revision))
+	fmt.Fprintf(tw, "Health Status:\t%s\n", a.Status.Health.Status)
+	if op := a.Status.OperationState; op != nil {
+		fmt.Fprintf(tw, "Last Operation:\t%s: %s\n", op.Phase, op.Message)
+	}
+	for _, c := range a.Status.Conditions {
+		fmt.Fprintf(tw, "Condition:\t%s: %s\n", c.Type, c.Message)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "GROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tHEALTH\tMESSAGE")
+	for _, r := range a.Status.Resources {
+		health, msg := "", ""
+		if r.Health != nil {
+			health, msg = string(r.Health.Status), r.Health.Message
+		}
+		if r.RequiresPruning {
+			msg = "requires pruning"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.Status, health, msg)
+	}
+	return tw.Flush()
+}
+
+func shortRev(rev string) string {
+	if len(rev) > 7 {
+		return rev[:7]
+	}
+	return rev
+}
+
+func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "history NAME",
+		Short:   "Show an Application's deployment history",
+		Example: "  ferry app history myapp-production",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			app := &v1alpha1.Application{}
+			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
+			if err := c.Get(cmd.Context(), key, app); err != nil {
+				return fmt.Errorf("get application %s: %w", key, err)
+			}
+			if output == "json" || output == "yaml" {
+				return printStructured(cmd.OutOrStdout(), output, app.Status.History)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDATE\tREVISION")
+			for _, h := range app.Status.History {
+				rev := h.Revision
+				if output != "wide" {
+					rev = fmt.Sprintf("%s (%s)", h.Source.TargetRevision, shortRev(h.Revision))
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", h.ID, h.DeployedAt.Format("2006-01-02 15:04:05 -0700 MST"), rev)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
+	return cmd
+}

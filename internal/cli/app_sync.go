@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/user"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+)
+
+type syncOptions struct {
+	revision  string
+	prune     bool
+	dryRun    bool
+	resources []string
+	async     bool
+	timeout   time.Duration
+}
+
+func newAppSyncCmd(o *kubeOptions) *cobra.Command {
+	s := &syncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync NAME...",
+		Short: "Sync Applications: ask the controller to apply Git's state, and follow it",
+		Example: `  ferry app sync myapp-production
+  ferry app sync myapp-production --revision abc123
+  ferry app sync myapp-staging --prune --resource apps:Deployment:myapp`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			resources, err := parseResources(s.resources)
+			if err != nil {
+				return err
+			}
+			var failed []string
+			for _, name := range args {
+				op := v1alpha1.Operation{
+					Sync:        &v1alpha1.SyncOperation{Revision: s.revision, Prune: s.prune, DryRun: s.dryRun, Resources: resources},
+					InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
+				}
+				if err := runOperation(cmd.Context(), cmd.OutOrStdout(), c, client.ObjectKey{Namespace: o.namespace, Name: name}, op, s.async, s.timeout); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", name, err)
+					failed = append(failed, name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("sync failed: %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.revision, "revision", "", "sync to this revision (branch, tag or commit) instead of the target revision")
+	f.BoolVar(&s.prune, "prune", false, "delete managed objects that are no longer in Git")
+	f.BoolVar(&s.dryRun, "dry-run", false, "plan the sync without applying anything")
+	f.StringArrayVar(&s.resources, "resource", nil, "sync only this object, as GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (repeatable)")
+	f.BoolVar(&s.async, "async", false, "do not wait for the sync to finish")
+	f.DurationVar(&s.timeout, "timeout", 5*time.Minute, "how long to wait for the sync")
+	return cmd
+}
+
+// parseResources reads --resource GROUP:KIND:[NAMESPACE/]NAME values.
+func parseResources(specs []string) ([]v1alpha1.SyncOperationResource, error) {
+	out := make([]v1alpha1.SyncOperationResource, 0, len(specs))
+	for _, spec := range specs {
+		parts := strings.Split(spec, ":")
+		if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("--resource %q: want GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME", spec)
+		}
+		r := v1alpha1.SyncOperationResource{Group: parts[0], Kind: parts[1], Name: parts[2]}
+		if ns, name, ok := strings.Cut(parts[2], "/"); ok {
+			r.Namespace, r.Name = ns, name
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func username() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "ferry-cli"
+}
+
+// runOperation writes op into the Application, as Argo CD's API server does,
+// and unless async follows it to its end, printing the result.
+func runOperation(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, op v1alpha1.Operation, async bool, timeout time.Duration) error {
+	app := &v1alpha1.Application{}
+	if err := c.Get(ctx, key, app); err != nil {
+		return fmt.Errorf("get application %s: %w", key, err)
+	}
+	if app.Operation != nil {
+		return errors.New("another operation is already in progress")
+	}
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	asked := time.Now().Add(-time.Second) // status times have a one-second resolution
+	app.Operation = &op
+	if err := c.Patch(ctx, app, patch); err != nil {
+		return fmt.Errorf("start the operation on %s: %w", key, err)
+	}
+	if async {
+		fmt.Fprintf(out, "Sync of %s requested\n", key.Name)
+		return nil
+	}
+	state, err := followOperation(ctx, c, key, asked, timeout)
+	if err != nil {
+		return err
+	}
+	printOperation(out, key.Name, state)
+	if state.Phase != v1alpha1.OperationSucceeded {
+		return fmt.Errorf("operation %s: %s", state.Phase, state.Message)
+	}
+	return nil
+}
+
+// followOperation waits until the operation asked for at asked has finished:
+// the controller removed it from the Application and recorded its state.
+func followOperation(ctx context.Context, c client.Client, key client.ObjectKey, asked time.Time, timeout time.Duration) (*v1alpha1.OperationState, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	app := &v1alpha1.Application{}
+	for {
+		if err := c.Get(ctx, key, app); err != nil {
+			return nil, fmt.Errorf("follow the operation on %s: %w", key, err)
+		}
+		st := app.Status.OperationState
+		if app.Operation == nil && st != nil && st.FinishedAt != nil && !st.StartedAt.Time.Before(asked) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the operation on %s did not finish within %s", key, timeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Name:\t%s\n", name)
+	fmt.Fprintf(tw, "Operation:\tSync\n")
+	if st.SyncResult != nil {
+		fmt.Fprintf(tw, "Sync Revision:\t%s\n", st.SyncResult.Revision)
+	}
+	fmt.Fprintf(tw, "Phase:\t%s\n", st.Phase)
+	fmt.Fprintf(tw, "Start:\t%s\n", st.StartedAt.Format(time.RFC3339))
+	if st.FinishedAt != nil {
+		fmt.Fprintf(tw, "Finished:\t%s\n", st.FinishedAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "Message:\t%s\n\n", st.Message)
+	if st.SyncResult != nil {
+		fmt.Fprintln(tw, "GROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tMESSAGE")
+		for _, r := range st.SyncResult.Resources {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.Status, r.Message)
+		}
+	}
+	_ = tw.Flush()
+}
+
+func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
+	var prune, disableAutoSync bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "rollback NAME [ID]",
+		Short: "Sync an Application to the revision of a history entry (default: the previous one)",
+		Example: `  ferry app history myapp-production
+  ferry app rollback myapp-production 3`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
+			app := &v1alpha1.Application{}
+			if err := c.Get(ctx, key, app); err != nil {
+				return fmt.Errorf("get application %s: %w", key, err)
+			}
+			automated := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil
+			if automated && !disableAutoSync {
+				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: it would sync back to %s at once; pass --disable-auto-sync to turn auto-sync off and roll back", app.Spec.Source.TargetRevision)
+			}
+			entry, err := historyEntry(app, args[1:])
+			if err != nil {
+				return err
+			}
+			if automated {
+				patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"syncPolicy":{"automated":null}}}`))
+				if err := c.Patch(ctx, app, patch); err != nil {
+					return fmt.Errorf("disable auto-sync of %s: %w", key, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Auto-sync of %s disabled\n", key.Name)
+			}
+			op := v1alpha1.Operation{
+				Sync:        &v1alpha1.SyncOperation{Revision: entry.Revision, Prune: prune},
+				InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
+			}
+			return runOperation(ctx, cmd.OutOrStdout(), c, key, op, false, timeout)
+		},
+	}
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete managed objects that the old revision does not have")
+	cmd.Flags().BoolVar(&disableAutoSync, "disable-auto-sync", false, "turn automated sync off, then roll back")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the rollback")
+	return cmd
+}
+
+// historyEntry finds the entry of id args[0], or the one before the latest.
+func historyEntry(app *v1alpha1.Application, args []string) (v1alpha1.RevisionHistory, error) {
+	h := app.Status.History
+	if len(args) == 0 {
+		if len(h) < 2 {
+			return v1alpha1.RevisionHistory{}, fmt.Errorf("application %s has no previous deployment to roll back to", app.Name)
+		}
+		return h[len(h)-2], nil
+	}
+	id, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil {
+		return v1alpha1.RevisionHistory{}, fmt.Errorf("history id %q is not a number", args[0])
+	}
+	for _, e := range h {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return v1alpha1.RevisionHistory{}, fmt.Errorf("application %s has no history entry %d (see `ferry app history %s`)", app.Name, id, app.Name)
+}
+
+func newAppWaitCmd(o *kubeOptions) *cobra.Command {
+	var sync, health, operation bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:     "wait NAME...",
+		Short:   "Wait until Applications are synced, healthy and have no operation running",
+		Example: "  ferry app wait myapp-staging --health --timeout 2m",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			if !sync && !health && !operation {
+				sync, health, operation = true, true, true
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			for _, name := range args {
+				if err := waitApp(ctx, c, client.ObjectKey{Namespace: o.namespace, Name: name}, sync, health, operation); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ready\n", name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&sync, "sync", false, "wait for sync status Synced")
+	cmd.Flags().BoolVar(&health, "health", false, "wait for health Healthy")
+	cmd.Flags().BoolVar(&operation, "operation", false, "wait until no operation is running")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	return cmd
+}
+
+func waitApp(ctx context.Context, c client.Client, key client.ObjectKey, sync, health, operation bool) error {
+	app := &v1alpha1.Application{}
+	for {
+		if err := c.Get(ctx, key, app); err != nil {
+			return fmt.Errorf("wait for %s: %w", key, err)
+		}
+		ok := (!sync || app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced) &&
+			(!health || app.Status.Health.Status == v1alpha1.HealthStatusHealthy) &&
+			(!operation || app.Operation == nil)
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			state, _ := json.Marshal(map[string]any{"sync": app.Status.Sync.Status, "health": app.Status.Health.Status, "operation": app.Operation != nil})
+			return fmt.Errorf("%s not ready: %s", key.Name, state)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/seed"
+)
+
+var env controllertest.Env
+
+func TestMain(m *testing.M) { os.Exit(controllertest.Run(m, &env)) }
+
+// ferry runs the CLI in-process as the non-admin user of the local cluster.
+func ferry(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := NewRootCmd(IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
+	cmd.SetArgs(append(args, "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext))
+	err := cmd.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v: %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commitGreeting commits apps/production/myapp with the seed's files and a
+// ConfigMap carrying greeting; it returns the commit.
+func commitGreeting(t *testing.T, dir, greeting string) string {
+	t.Helper()
+	app := filepath.Join(dir, "apps", "production", "myapp")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cm := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: myapp-config\ndata:\n  GREETING: %q\n", greeting)
+	files := map[string]string{"kustomization.yaml": "resources:\n  - configmap.yaml\n", "configmap.yaml": cm}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(app, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", greeting)
+	return git(t, dir, "rev-parse", "HEAD")
+}
+
+func liveGreeting(t *testing.T) string {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "production", Name: "myapp-config"}, cm); err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return cm.Data["GREETING"]
+}
+
+// TestSeedCommands runs the seed's three CLI forms verbatim with ferry in
+// place of argocd: history, rollback to id 3 after four syncs, and sync to a
+// specific commit.
+func TestSeedCommands(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commits := []string{commitGreeting(t, dir, "one")}
+
+	var app *v1alpha1.Application
+	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
+		a := &v1alpha1.Application{}
+		if err := yaml.Unmarshal([]byte(doc), a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Name == "myapp-production" {
+			app = a
+		}
+	}
+	app.Spec.Source.RepoURL = "file://" + dir
+	if err := env.Client.Create(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, greeting := range []string{"one", "two", "three", "four"} {
+		if i > 0 {
+			commits = append(commits, commitGreeting(t, dir, greeting))
+		}
+		out, err := ferry(t, "app", "sync", "myapp-production")
+		if err != nil {
+			t.Fatalf("ferry app sync (%s): %v\n%s", greeting, err, out)
+		}
+		if !strings.Contains(out, "Phase:") || !strings.Contains(out, "Succeeded") || liveGreeting(t) != greeting {
+			t.Fatalf("after sync %d: greeting %q; output:\n%s", i+1, liveGreeting(t), out)
+		}
+	}
+
+	out, err := ferry(t, "app", "history", "myapp-production")
+	if err != nil {
+		t.Fatalf("ferry app history: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("history:\n%s", out)
+	}
+	for i, line := range lines[1:] {
+		if !strings.HasPrefix(line, fmt.Sprint(i+1)) || !strings.Contains(line, commits[i][:7]) {
+			t.Errorf("history line %d = %q, want id %d and %s", i+1, line, i+1, commits[i][:7])
+		}
+	}
+
+	out, err = ferry(t, "app", "rollback", "myapp-production", "3")
+	if err != nil || liveGreeting(t) != "three" {
+		t.Fatalf("ferry app rollback myapp-production 3: %v, greeting %q\n%s", err, liveGreeting(t), out)
+	}
+
+	out, err = ferry(t, "app", "sync", "myapp-production", "--revision", commits[1][:7])
+	if err != nil || liveGreeting(t) != "two" || !strings.Contains(out, commits[1]) {
+		t.Fatalf("ferry app sync --revision %s: %v, greeting %q\n%s", commits[1][:7], err, liveGreeting(t), out)
+	}
+
+	out, err = ferry(t, "app", "list")
+	if err != nil || !strings.Contains(out, "argocd/myapp-production") || !strings.Contains(out, "Manual") {
+		t.Errorf("ferry app list: %v\n%s", err, out)
+	}
+	out, err = ferry(t, "app", "get", "myapp-production", "--refresh")
+	if err != nil || !strings.Contains(out, "ConfigMap") || !strings.Contains(out, "myapp-config") {
+		t.Errorf("ferry app get: %v\n%s", err, out)
+	}
+}
+
+func TestRollbackRefusedWhenAutoSyncIsOn(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commitGreeting(t, dir, "auto")
+	app := &v1alpha1.Application{}
+	app.Namespace, app.Name = "argocd", "auto"
+	app.Spec = v1alpha1.ApplicationSpec{
+		Project:     "default",
+		Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + dir, TargetRevision: "main", Path: "apps/production/myapp"},
+		Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "auto"},
+		SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{}, SyncOptions: []string{"CreateNamespace=true"}},
+	}
+	if err := env.Client.Create(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ferry(t, "app", "wait", "auto", "--sync", "--timeout", "1m")
+	if err != nil {
+		t.Fatalf("ferry app wait: %v\n%s", err, out)
+	}
+	out, err = ferry(t, "app", "rollback", "auto")
+	if err == nil || !strings.Contains(err.Error(), "auto-sync is enabled") || !strings.Contains(err.Error(), "--disable-auto-sync") {
+		t.Errorf("rollback of an automated app: err = %v\n%s", err, out)
+	}
+}

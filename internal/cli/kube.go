@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/internal/controller"
+)
+
+// kubeOptions are the flags of commands that talk to the Kubernetes API with
+// the user's kubeconfig, so Kubernetes RBAC governs what they may do.
+type kubeOptions struct {
+	kubeconfig, context, namespace string
+	allNamespaces                  bool
+}
+
+func (o *kubeOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&o.context, "context", "", "kubeconfig context to use")
+	f.StringVarP(&o.namespace, "namespace", "n", "argocd", "namespace of the Applications")
+	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "Applications of every namespace")
+}
+
+// client returns a client for the kubeconfig's cluster.
+func (o *kubeOptions) client() (client.WithWatch, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
+	}
+	return client.NewWithWatch(cfg, client.Options{Scheme: controller.NewScheme()})
+}
+
+// listNamespace is the namespace to list in: all with -A.
+func (o *kubeOptions) listNamespace() string {
+	if o.allNamespaces {
+		return ""
+	}
+	return o.namespace
+}
+
+// printStructured writes obj as JSON or YAML.
+func printStructured(w io.Writer, format string, obj any) error {
+	switch format {
+	case "json":
+		data, err := json.MarshalIndent(obj, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(data))
+		return err
+	case "yaml":
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	return fmt.Errorf("unknown output format %q", format)
+}
