@@ -17,7 +17,9 @@ func main() {
 	err := cli.NewRootCmd(cli.IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}).ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "Error:", msg)
+		}
+		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -24,7 +24,7 @@ func newAppCmd() *cobra.Command {
 		Short: "Manage Applications (as `argocd app` does)",
 	}
 	o.addFlags(cmd)
-	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o))
+	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o))
 	return cmd
 }
 

@@ -167,3 +167,62 @@ func TestRollbackRefusedWhenAutoSyncIsOn(t *testing.T) {
 		t.Errorf("rollback of an automated app: err = %v\n%s", err, out)
 	}
 }
+
+func TestAppDiffExitCodesAndLocal(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commitGreeting(t, dir, "same")
+	out, err := ferry(t, "app", "create", "differ", "--repo", "file://"+dir, "--path", "apps/production/myapp",
+		"--revision", "main", "--dest-namespace", "differ", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true")
+	if err != nil {
+		t.Fatalf("ferry app create: %v\n%s", err, out)
+	}
+	if out, err := ferry(t, "app", "wait", "differ", "--timeout", "1m"); err != nil {
+		t.Fatalf("ferry app wait: %v\n%s", err, out)
+	}
+	out, err = ferry(t, "app", "diff", "differ")
+	if err != nil {
+		t.Fatalf("diff of a synced app: exit %d (want 0), %v\n%s", ExitCode(err), err, out)
+	}
+
+	// A pull request's working tree, previewed against the cluster.
+	cm := filepath.Join(dir, "apps", "production", "myapp", "configmap.yaml")
+	if err := os.WriteFile(cm, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: myapp-config\ndata:\n  GREETING: \"changed\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ferry(t, "app", "diff", "differ", "--local", dir)
+	if ExitCode(err) != 1 || !strings.Contains(out, `-  GREETING: same`) || !strings.Contains(out, `+  GREETING: changed`) {
+		t.Errorf("diff --local: exit %d (%v), want 1 with the change:\n%s", ExitCode(err), err, out)
+	}
+	if _, err := ferry(t, "app", "diff", "no-such-app"); ExitCode(err) != 2 {
+		t.Errorf("diff of a missing app: exit %d, want 2", ExitCode(err))
+	}
+}
+
+func TestAppDeleteCascadeAndKeep(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commitGreeting(t, dir, "x")
+	for _, tc := range []struct {
+		name    string
+		cascade string
+		kept    bool
+	}{{"cascade", "--cascade=true", false}, {"keep", "--cascade=false", true}} {
+		out, err := ferry(t, "app", "create", tc.name, "--repo", "file://"+dir, "--path", "apps/production/myapp",
+			"--revision", "main", "--dest-namespace", tc.name, "--sync-policy", "automated", "--sync-option", "CreateNamespace=true")
+		if err != nil {
+			t.Fatalf("create %s: %v\n%s", tc.name, err, out)
+		}
+		if out, err := ferry(t, "app", "wait", tc.name, "--sync", "--timeout", "1m"); err != nil {
+			t.Fatalf("wait %s: %v\n%s", tc.name, err, out)
+		}
+		if out, err := ferry(t, "app", "delete", tc.name, tc.cascade); err != nil {
+			t.Fatalf("delete %s: %v\n%s", tc.name, err, out)
+		}
+		cm := &corev1.ConfigMap{}
+		err = env.Client.Get(t.Context(), client.ObjectKey{Namespace: tc.name, Name: "myapp-config"}, cm)
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("%s: ConfigMap kept = %v, want %v (%v)", tc.name, kept, tc.kept, err)
+		}
+	}
+}

@@ -22,11 +22,11 @@ const (
 	secretTypeRepoCreds = "repo-creds"
 )
 
-// repositoryCredentials looks credentials up in the home namespace when a
+// RepositoryCredentials looks credentials up in the home namespace when a
 // repository is cloned or fetched (once per poll interval per repository),
 // so a rotated Secret takes effect at the next fetch. Secrets are listed by
 // label, never cached wholesale.
-func repositoryCredentials(c client.Client, namespace string) source.CredentialsFunc {
+func RepositoryCredentials(c client.Client, namespace string) source.CredentialsFunc {
 	return func(ctx context.Context, repoURL string) (*source.Credentials, error) {
 		want, err := source.NormalizeURL(repoURL)
 		if err != nil {

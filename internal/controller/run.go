@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	sources, err := source.NewCache(source.Options{
 		Dir:          opts.CacheDir,
 		PollInterval: opts.PollInterval,
-		Credentials:  repositoryCredentials(direct, opts.HomeNamespace),
+		Credentials:  RepositoryCredentials(direct, opts.HomeNamespace),
 	})
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)

@@ -29,7 +29,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 	if !slices.Contains(app.Finalizers, resourcesFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	instance := instanceName(r.opts.HomeNamespace, appKey(app))
+	instance := InstanceName(r.opts.HomeNamespace, appKey(app))
 	var errs []error
 	for _, res := range app.Status.Resources {
 		u := &unstructured.Unstructured{}

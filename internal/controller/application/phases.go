@@ -42,13 +42,13 @@ func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Applicatio
 		if err != nil {
 			return nil, fmt.Errorf("read %s at %s: %w", src.RepoURL, short(revision), err)
 		}
-		res, err = r.renderer.Render(ctx, fsys, renderSource(src))
+		res, err = r.renderer.Render(ctx, fsys, RenderSource(src))
 		if err != nil {
 			return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), short(revision), err)
 		}
 		r.renders.add(key, res)
 	}
-	objs, err := fsync.Prepare(instanceName(r.opts.HomeNamespace, appKey(app)), app.Spec.Destination.Namespace, res.Objects, r.scope)
+	objs, err := fsync.Prepare(InstanceName(r.opts.HomeNamespace, appKey(app)), app.Spec.Destination.Namespace, res.Objects, r.scope)
 	if err != nil {
 		return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), short(revision), err)
 	}
@@ -64,7 +64,8 @@ func renderKey(src v1alpha1.ApplicationSource, revision string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func renderSource(src v1alpha1.ApplicationSource) render.Source {
+// RenderSource translates an Application source into the renderer's terms.
+func RenderSource(src v1alpha1.ApplicationSource) render.Source {
 	out := render.Source{Path: src.Path}
 	if d := src.Directory; d != nil {
 		out.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
@@ -271,7 +272,7 @@ func (r *Reconciler) diffAll(ctx context.Context, app *v1alpha1.Application, sta
 
 // finish derives ownership, pruning and health from the live object.
 func (r *Reconciler) finish(app *v1alpha1.Application, s *resourceState) {
-	s.expectedOwner = instanceName(r.opts.HomeNamespace, appKey(app))
+	s.expectedOwner = InstanceName(r.opts.HomeNamespace, appKey(app))
 	if s.live != nil {
 		s.owner, _ = fsync.Owner(s.live)
 		s.pruneOff = hasSyncOption(s.live.GetAnnotations()[syncOptionsAnnotation], "Prune=false")

@@ -52,7 +52,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	if err != nil {
 		return r.comparisonFailed(app, conds, fmt.Errorf("resolve %s at %q: %w", src.RepoURL, src.TargetRevision, err))
 	}
-	ig, err := ignorerFor(app)
+	ig, err := Ignorer(app)
 	if err != nil {
 		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
 		return out
@@ -107,8 +107,8 @@ func (r *Reconciler) comparisonFailed(app *v1alpha1.Application, conds *conditio
 	return outcome{requeueAfter: 10 * time.Second, clearRefresh: true}
 }
 
-// ignorerFor compiles the Application's ignoreDifferences.
-func ignorerFor(app *v1alpha1.Application) (*diff.Ignorer, error) {
+// Ignorer compiles the Application's ignoreDifferences.
+func Ignorer(app *v1alpha1.Application) (*diff.Ignorer, error) {
 	rules := make([]diff.IgnoreRule, len(app.Spec.IgnoreDifferences))
 	for i, d := range app.Spec.IgnoreDifferences {
 		rules[i] = diff.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,

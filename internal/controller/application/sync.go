@@ -236,7 +236,7 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 			return run, err
 		}
 	}
-	instance := instanceName(r.opts.HomeNamespace, appKey(app))
+	instance := InstanceName(r.opts.HomeNamespace, appKey(app))
 	live, err := r.liveInfo(ctx, app, d)
 	if err != nil {
 		return run, err

@@ -86,10 +86,10 @@ func (w *watcher) notify(obj any, deleted bool) {
 	w.events <- event.GenericEvent{Object: stub}
 }
 
-// instanceName is the name written into tracking annotations: the bare
+// InstanceName is the name written into tracking annotations: the bare
 // Application name for Applications in the controller's home namespace, as
 // Argo CD does, and "<namespace>_<name>" for the others.
-func instanceName(home string, app types.NamespacedName) string {
+func InstanceName(home string, app types.NamespacedName) string {
 	if app.Namespace == home {
 		return app.Name
 	}

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/source"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// exitError ends the process with a code scripts can rely on.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode is the process exit code for err: an exitError's code, else 1.
+func ExitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}
+
+type diffOptions struct {
+	revision, local, home string
+}
+
+func newAppDiffCmd(o *kubeOptions) *cobra.Command {
+	d := &diffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff NAME",
+		Short: "Show what a sync would change: desired (Git or a local tree) against live, Secrets masked",
+		Long: `Show what a sync would change, as a unified diff of live against the result a sync would have
+(computed by the API server with a server-side apply dry-run). Exit code 0: no difference;
+1: differences; 2: error. With --local, a working tree is rendered instead of Git, so a pull
+request can be previewed against the live cluster before it merges.`,
+		Example: "  ferry app diff myapp-staging\n  ferry app diff myapp-staging --local .",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			differs, err := runDiff(cmd.Context(), cmd.OutOrStdout(), o, d, args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if differs {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&d.revision, "revision", "", "compare this revision instead of the target revision")
+	cmd.Flags().StringVar(&d.local, "local", "", "render this local repository checkout (its root) instead of Git")
+	cmd.Flags().StringVar(&d.home, "home-namespace", "argocd", "the controller's home namespace (as its --home-namespace)")
+	return cmd
+}
+
+func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions, name string) (bool, error) {
+	c, err := o.client()
+	if err != nil {
+		return false, err
+	}
+	key := types.NamespacedName{Namespace: o.namespace, Name: name}
+	app := &v1alpha1.Application{}
+	if err := c.Get(ctx, key, app); err != nil {
+		return false, fmt.Errorf("get application %s: %w", key, err)
+	}
+	if app.Spec.Source == nil {
+		return false, fmt.Errorf("application %s has no spec.source", key)
+	}
+	fsys, err := d.sourceFS(ctx, c, app)
+	if err != nil {
+		return false, err
+	}
+	res, err := render.NewRenderer(render.Limits{}).Render(ctx, fsys, application.RenderSource(*app.Spec.Source))
+	if err != nil {
+		return false, err
+	}
+	desired, err := fsync.Prepare(application.InstanceName(d.home, key), app.Spec.Destination.Namespace, res.Objects,
+		func(gvk schema.GroupVersionKind) (bool, error) {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(gvk)
+			return c.IsObjectNamespaced(u)
+		})
+	if err != nil {
+		return false, err
+	}
+	ig, err := application.Ignorer(app)
+	if err != nil {
+		return false, err
+	}
+	differ := &diff.Differ{Client: c, FieldManager: fsync.FieldManager}
+	differs := false
+	for _, obj := range desired {
+		r, err := differ.Diff(ctx, obj, ig)
+		if err != nil {
+			return false, err
+		}
+		if r.State == diff.Synced {
+			continue
+		}
+		differs = true
+		predicted := r.Predicted
+		if r.Missing {
+			predicted = obj.DeepCopy()
+			if isSecret(predicted) {
+				if err := ssa.SanitizeUnstructuredData(predicted, predicted); err != nil {
+					return false, err
+				}
+			}
+		}
+		if err := printUnified(out, fsync.KeyOf(obj).String(), r.Live, predicted); err != nil {
+			return false, err
+		}
+	}
+	return differs, nil
+}
+
+// sourceFS is the repository to render: a local checkout, confined to its
+// root (os.Root refuses symlinks that leave it), or the Git revision.
+func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alpha1.Application) (fs.FS, error) {
+	if d.local != "" {
+		root, err := os.OpenRoot(d.local)
+		if err != nil {
+			return nil, fmt.Errorf("--local %s: %w", d.local, err)
+		}
+		return root.FS(), nil
+	}
+	dir, err := os.MkdirTemp("", "ferry-diff-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: controller.RepositoryCredentials(c, d.home)})
+	if err != nil {
+		return nil, err
+	}
+	revision := d.revision
+	if revision == "" {
+		revision = app.Spec.Source.TargetRevision
+	}
+	sha, err := cache.Resolve(ctx, app.Spec.Source.RepoURL, revision, true)
+	if err != nil {
+		return nil, err
+	}
+	return cache.Snapshot(ctx, app.Spec.Source.RepoURL, sha)
+}
+
+func isSecret(obj *unstructured.Unstructured) bool {
+	return obj.GetAPIVersion() == "v1" && obj.GetKind() == "Secret"
+}
+
+// printUnified prints a unified diff of live → predicted as YAML, without
+// the fields the server maintains.
+func printUnified(w io.Writer, name string, live, predicted *unstructured.Unstructured) error {
+	a, err := displayYAML(live)
+	if err != nil {
+		return err
+	}
+	b, err := displayYAML(predicted)
+	if err != nil {
+		return err
+	}
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: "live/" + name, ToFile: "desired/" + name, Context: 3,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "===== "+name+" ======\n"+text)
+	return err
+}
+
+func displayYAML(obj *unstructured.Unstructured) (string, error) {
+	if obj == nil {
+		return "", nil
+	}
+	c := obj.DeepCopy()
+	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(c.Object, "status")
+	data, err := yaml.Marshal(c.Object)
+	return strings.TrimRight(string(data), "\n") + "\n", err
+}
