@@ -24,6 +24,14 @@ func newAppCmd() *cobra.Command {
 		Short: "Manage Applications (as `argocd app` does)",
 	}
 	o.addFlags(cmd)
+	// Commands that take Application names complete them from the cluster.
+	defer func() {
+		for _, sub := range cmd.Commands() {
+			if sub.Name() != "list" && sub.Name() != "create" {
+				sub.ValidArgsFunction = o.completeApps
+			}
+		}
+	}()
 	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o))
 	return cmd
 }
@@ -262,4 +270,23 @@ func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
 	return cmd
+}
+
+// completeApps completes Application names for shell completion.
+func (o *kubeOptions) completeApps(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	c, err := o.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	apps := &v1alpha1.ApplicationList{}
+	if err := c.List(cmd.Context(), apps, client.InNamespace(o.namespace)); err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []cobra.Completion
+	for _, a := range apps.Items {
+		if strings.HasPrefix(a.Name, toComplete) {
+			names = append(names, a.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

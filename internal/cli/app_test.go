@@ -226,3 +226,23 @@ func TestAppDeleteCascadeAndKeep(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletionListsApplications(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commitGreeting(t, dir, "c")
+	if out, err := ferry(t, "app", "create", "complete-me", "--repo", "file://"+dir, "--path", "apps/production/myapp", "--dest-namespace", "complete-me"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	// The word being completed must come last, so the kubeconfig comes
+	// from the environment here.
+	t.Setenv("KUBECONFIG", env.Cluster.KubeconfigPath())
+	var buf bytes.Buffer
+	cmd := NewRootCmd(IOStreams{In: strings.NewReader(""), Out: &buf, Err: &buf})
+	cmd.SetArgs([]string{"__complete", "app", "get", "complete-"})
+	err := cmd.ExecuteContext(t.Context())
+	out := buf.String()
+	if err != nil || !strings.Contains(out, "complete-me") {
+		t.Errorf("completion of app names: %v\n%s", err, out)
+	}
+}
