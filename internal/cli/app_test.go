@@ -28,7 +28,10 @@ func ferry(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := NewRootCmd(IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
-	cmd.SetArgs(append(args, "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext))
+	if args[0] == "app" {
+		args = append(args, "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext)
+	}
+	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(t.Context())
 	return out.String(), err
 }

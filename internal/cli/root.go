@@ -28,6 +28,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 	root.SetErr(streams.Err)
 	root.AddCommand(
 		newAppCmd(),
+		newInitCmd(),
 		newControllerCmd(),
 		newLocalCmd(),
 		newDemoCmd(),
