@@ -28,7 +28,7 @@ func ferry(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := NewRootCmd(IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
-	if args[0] == "app" {
+	if args[0] == "app" || args[0] == "promote" {
 		args = append(args, "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext)
 	}
 	cmd.SetArgs(args)
@@ -47,8 +47,8 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// commitGreeting commits apps/production/myapp with the seed's files and a
-// ConfigMap carrying greeting; it returns the commit.
+// commitGreeting commits apps/production/myapp: a ConfigMap carrying
+// greeting and a ServiceAccount that never changes; it returns the commit.
 func commitGreeting(t *testing.T, dir, greeting string) string {
 	t.Helper()
 	app := filepath.Join(dir, "apps", "production", "myapp")
@@ -56,7 +56,11 @@ func commitGreeting(t *testing.T, dir, greeting string) string {
 		t.Fatal(err)
 	}
 	cm := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: myapp-config\ndata:\n  GREETING: %q\n", greeting)
-	files := map[string]string{"kustomization.yaml": "resources:\n  - configmap.yaml\n", "configmap.yaml": cm}
+	files := map[string]string{
+		"kustomization.yaml":  "resources:\n  - configmap.yaml\n  - serviceaccount.yaml\n",
+		"configmap.yaml":      cm,
+		"serviceaccount.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: myapp\n",
+	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(app, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)

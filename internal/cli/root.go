@@ -29,6 +29,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 	root.AddCommand(
 		newAppCmd(),
 		newInitCmd(),
+		newPromoteCmd(),
 		newControllerCmd(),
 		newLocalCmd(),
 		newDemoCmd(),

@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/promote"
+	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/source"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+func newPromoteCmd() *cobra.Command {
+	o := &kubeOptions{}
+	opts := promote.Options{}
+	cmd := &cobra.Command{
+		Use:   "promote --from BRANCH --to BRANCH [--repo URL|DIR] [--dry-run]",
+		Short: "Promote one environment branch into the next: merge and push",
+		Long: `Merge --from into --to (a merge commit, as a person would make it) and push --to, so the
+Applications following --to pick the change up. With --dry-run nothing is pushed; instead, for
+every Application that follows --to in this repository, the rendered objects that the promotion
+would change are printed as a diff.`,
+		Example: `  ferry promote --from staging --to main --dry-run
+  ferry promote --from staging --to main --repo https://github.com/myorg/gitops-repo.git`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.From == "" || opts.To == "" {
+				return fmt.Errorf("--from and --to are required")
+			}
+			res, err := promote.Run(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer res.Cleanup()
+			out := cmd.OutOrStdout()
+			if res.After == res.Before {
+				fmt.Fprintf(out, "%s already contains %s: nothing to promote\n", opts.To, opts.From)
+				return nil
+			}
+			fmt.Fprintf(out, "Promoting %s into %s changes %d file(s):\n", opts.From, opts.To, len(res.Changed))
+			for _, f := range res.Changed {
+				fmt.Fprintf(out, "  %s\n", f)
+			}
+			if !opts.DryRun {
+				fmt.Fprintf(out, "Pushed %s: %s → %s\n", opts.To, shortRev(res.Before), shortRev(res.After))
+				return nil
+			}
+			return previewPromotion(cmd.Context(), out, o, opts, res)
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the repository: a URL or a local checkout")
+	cmd.Flags().StringVar(&opts.From, "from", "", "branch to promote (e.g. staging)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "branch to promote into (e.g. main)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per Application, without pushing")
+	return cmd
+}
+
+// previewPromotion prints, for each Application following opts.To in this
+// repository, the rendered objects that differ between To and the merge.
+func previewPromotion(ctx context.Context, out io.Writer, o *kubeOptions, opts promote.Options, res *promote.Result) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	apps := &v1alpha1.ApplicationList{}
+	if err := c.List(ctx, apps, client.InNamespace(o.listNamespace())); err != nil {
+		return fmt.Errorf("list applications: %w", err)
+	}
+	repo, err := normalizedRepo(opts.Repo)
+	if err != nil {
+		return err
+	}
+	affected := 0
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		if app.Spec.Source == nil || app.Spec.Source.TargetRevision != opts.To {
+			continue
+		}
+		if u, err := source.NormalizeURL(app.Spec.Source.RepoURL); err != nil || u != repo {
+			continue
+		}
+		before, err := renderAt(ctx, res, res.Before, app)
+		if err != nil {
+			return err
+		}
+		after, err := renderAt(ctx, res, res.After, app)
+		if err != nil {
+			return err
+		}
+		affected++
+		fmt.Fprintf(out, "\nApplication %s/%s:\n", app.Namespace, app.Name)
+		if err := printRenderDiff(out, before, after); err != nil {
+			return err
+		}
+	}
+	if affected == 0 {
+		fmt.Fprintf(out, "\nNo Application in the cluster follows %s of this repository.\n", opts.To)
+	}
+	return nil
+}
+
+func normalizedRepo(repo string) (string, error) {
+	if !strings.Contains(repo, "://") && !strings.Contains(repo, "@") {
+		abs, err := filepath.Abs(repo)
+		if err != nil {
+			return "", err
+		}
+		repo = "file://" + abs
+	}
+	return source.NormalizeURL(repo)
+}
+
+// renderAt renders app's source at rev in the promotion's clone.
+func renderAt(ctx context.Context, res *promote.Result, rev string, app *v1alpha1.Application) (map[fsync.Key]*unstructured.Unstructured, error) {
+	if err := res.Checkout(ctx, rev); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(res.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	out, err := render.NewRenderer(render.Limits{}).Render(ctx, root.FS(), application.RenderSource(*app.Spec.Source))
+	if err != nil {
+		return nil, fmt.Errorf("application %s at %s: %w", app.Name, shortRev(rev), err)
+	}
+	objs := make(map[fsync.Key]*unstructured.Unstructured, len(out.Objects))
+	for _, o := range out.Objects {
+		objs[fsync.KeyOf(o)] = o
+	}
+	return objs, nil
+}
+
+// printRenderDiff prints a unified diff for every object that differs.
+func printRenderDiff(out io.Writer, before, after map[fsync.Key]*unstructured.Unstructured) error {
+	keys := map[fsync.Key]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	changed := 0
+	for _, k := range sortedKeys(keys) {
+		a, b := before[k], after[k]
+		maskSecrets(a, b)
+		ya, err := displayYAML(a)
+		if err != nil {
+			return err
+		}
+		yb, err := displayYAML(b)
+		if err != nil {
+			return err
+		}
+		if ya == yb {
+			continue
+		}
+		changed++
+		if err := printUnified(out, k.String(), a, b); err != nil {
+			return err
+		}
+	}
+	if changed == 0 {
+		fmt.Fprintln(out, "  no rendered object changes")
+	}
+	return nil
+}
+
+func sortedKeys(m map[fsync.Key]bool) []fsync.Key {
+	keys := make([]fsync.Key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, fsync.CompareKeys)
+	return keys
+}
+
+// maskSecrets replaces the values of Secrets' data and stringData: a value
+// the promotion changes shows as "(masked, changed)", others as "(masked)",
+// so a diff tells that a secret changes without telling anything of it.
+func maskSecrets(a, b *unstructured.Unstructured) {
+	for _, field := range []string{"data", "stringData"} {
+		var va, vb map[string]any
+		if a != nil && isSecret(a) {
+			va, _, _ = unstructured.NestedMap(a.Object, field)
+		}
+		if b != nil && isSecret(b) {
+			vb, _, _ = unstructured.NestedMap(b.Object, field)
+		}
+		mask := func(own, other map[string]any) map[string]any {
+			if own == nil {
+				return nil
+			}
+			out := make(map[string]any, len(own))
+			for k, v := range own {
+				out[k] = "(masked)"
+				if other == nil || other[k] != v {
+					out[k] = "(masked, changed)"
+				}
+			}
+			return out
+		}
+		if va != nil {
+			_ = unstructured.SetNestedMap(a.Object, mask(va, vb), field)
+		}
+		if vb != nil {
+			_ = unstructured.SetNestedMap(b.Object, mask(vb, va), field)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+)
+
+// TestPromoteStagingToMain: a change on staging, previewed with --dry-run for
+// the Application that follows main, then promoted; the production
+// Application then shows OutOfSync for exactly that change.
+func TestPromoteStagingToMain(t *testing.T) {
+	work := t.TempDir()
+	git(t, work, "init", "-q", "-b", "main")
+	commitGreeting(t, work, "one")
+	git(t, work, "checkout", "-q", "-b", "staging")
+	commitGreeting(t, work, "two")
+	bare := filepath.Join(t.TempDir(), "gitops-repo.git")
+	git(t, work, "clone", "-q", "--bare", work, bare)
+
+	out, err := ferry(t, "app", "create", "promo-prod", "--repo", "file://"+bare, "--path", "apps/production/myapp",
+		"--revision", "main", "--dest-namespace", "promo", "--sync-option", "CreateNamespace=true")
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if out, err := ferry(t, "app", "sync", "promo-prod"); err != nil {
+		t.Fatalf("sync: %v\n%s", err, out)
+	}
+	mainBefore := git(t, bare, "rev-parse", "main")
+
+	out, err = ferry(t, "promote", "--from", "staging", "--to", "main", "--repo", bare, "--dry-run")
+	if err != nil {
+		t.Fatalf("promote --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Application argocd/promo-prod", "-  GREETING: one", "+  GREETING: two", "apps/production/myapp/configmap.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := git(t, bare, "rev-parse", "main"); got != mainBefore {
+		t.Fatalf("--dry-run pushed: main %s → %s", mainBefore, got)
+	}
+
+	out, err = ferry(t, "promote", "--from", "staging", "--to", "main", "--repo", bare)
+	if err != nil || !strings.Contains(out, "Pushed main") {
+		t.Fatalf("promote: %v\n%s", err, out)
+	}
+	head := git(t, bare, "rev-parse", "main")
+	deadline := time.Now().Add(time.Minute)
+	app := &v1alpha1.Application{}
+	for {
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: "promo-prod"}, app); err != nil {
+			t.Fatal(err)
+		}
+		if app.Status.Sync.Revision == head && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("production app not OutOfSync at %s: %+v", head, app.Status.Sync)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var outOfSync []string
+	for _, r := range app.Status.Resources {
+		if r.Status != v1alpha1.SyncStatusCodeSynced {
+			outOfSync = append(outOfSync, r.Kind+"/"+r.Name)
+		}
+	}
+	if len(app.Status.Resources) != 2 || len(outOfSync) != 1 || outOfSync[0] != "ConfigMap/myapp-config" {
+		t.Errorf("out of sync after the promotion: %v, want exactly ConfigMap/myapp-config", outOfSync)
+	}
+}
