@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/source"
 )
 
 // newAppCmd is `ferry app`, shaped like `argocd app`: it reads and writes
@@ -256,16 +259,13 @@ func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
 			if output == "json" || output == "yaml" {
 				return printStructured(cmd.OutOrStdout(), output, app.Status.History)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDATE\tREVISION")
-			for _, h := range app.Status.History {
-				rev := h.Revision
-				if output != "wide" {
-					rev = fmt.Sprintf("%s (%s)", h.Source.TargetRevision, shortRev(h.Revision))
+			var messages map[string]string
+			if output == "wide" {
+				if messages, err = commitMessages(cmd.Context(), c, app); err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\n", h.ID, h.DeployedAt.Format("2006-01-02 15:04:05 -0700 MST"), rev)
 			}
-			return tw.Flush()
+			return printHistory(cmd.OutOrStdout(), app.Status.History, messages)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, json or yaml")
@@ -289,4 +289,58 @@ func (o *kubeOptions) completeApps(cmd *cobra.Command, _ []string, toComplete st
 		}
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// printHistory prints the deployment history; with messages (-o wide) the
+// full revision and the first line of each commit's message.
+func printHistory(w io.Writer, history []v1alpha1.RevisionHistory, messages map[string]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if messages == nil {
+		fmt.Fprintln(tw, "ID\tDATE\tREVISION")
+	} else {
+		fmt.Fprintln(tw, "ID\tDATE\tREVISION\tMESSAGE")
+	}
+	for _, h := range history {
+		date := h.DeployedAt.UTC().Format("2006-01-02 15:04:05 -0700 MST")
+		if messages == nil {
+			fmt.Fprintf(tw, "%d\t%s\t%s (%s)\n", h.ID, date, h.Source.TargetRevision, shortRev(h.Revision))
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", h.ID, date, h.Revision, messages[h.Revision])
+	}
+	return tw.Flush()
+}
+
+// commitMessages reads the first line of each history revision's commit
+// message from the repository (with the credentials of Argo CD's repository
+// Secrets, which the user's RBAC must allow reading).
+func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Application) (map[string]string, error) {
+	dir, err := os.MkdirTemp("", "ferry-history-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: controller.RepositoryCredentials(c, "argocd")})
+	if err != nil {
+		return nil, err
+	}
+	messages := map[string]string{}
+	for _, h := range app.Status.History {
+		repo := h.Source.RepoURL
+		if repo == "" {
+			repo = app.Spec.Source.RepoURL
+		}
+		if _, err := cache.Resolve(ctx, repo, h.Revision, false); err != nil {
+			messages[h.Revision] = "(" + err.Error() + ")"
+			continue
+		}
+		info, err := cache.CommitInfo(ctx, repo, h.Revision)
+		if err != nil {
+			messages[h.Revision] = "(" + err.Error() + ")"
+			continue
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(info.Message), "\n")
+		messages[h.Revision] = first
+	}
+	return messages, nil
 }

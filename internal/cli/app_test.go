@@ -130,6 +130,11 @@ func TestSeedCommands(t *testing.T) {
 		}
 	}
 
+	out, err = ferry(t, "app", "history", "myapp-production", "-o", "wide")
+	if err != nil || !strings.Contains(out, commits[1]+"  two") {
+		t.Errorf("history -o wide lacks commit messages: %v\n%s", err, out)
+	}
+
 	out, err = ferry(t, "app", "rollback", "myapp-production", "3")
 	if err != nil || liveGreeting(t) != "three" {
 		t.Fatalf("ferry app rollback myapp-production 3: %v, greeting %q\n%s", err, liveGreeting(t), out)

@@ -18,9 +18,10 @@ func newControllerCmd() *cobra.Command {
 	var burst int
 	opts := controller.Options{}
 	cmd := &cobra.Command{
-		Use:   "controller",
-		Short: "Run Ferry's controller: keep every Application's cluster state matching Git",
-		Args:  cobra.NoArgs,
+		Use:     "controller",
+		Short:   "Run Ferry's controller: keep every Application's cluster state matching Git",
+		Example: "  ferry controller --kubeconfig ~/.kube/config --poll-interval 1m",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rules := clientcmd.NewDefaultClientConfigLoadingRules()
 			rules.ExplicitPath = kubeconfig

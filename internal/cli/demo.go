@@ -15,9 +15,10 @@ import (
 func newDemoCmd() *cobra.Command {
 	opts := demo.Options{}
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the seed's GitOps workflow with Ferry on an embedded local control plane until interrupted",
-		Args:  cobra.NoArgs,
+		Use:     "demo",
+		Short:   "Run the seed's GitOps workflow with Ferry on an embedded local control plane until interrupted",
+		Example: "  ferry demo",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The controller's log goes to a file, so the status table stays readable.
 			logPath := filepath.Join(os.TempDir(), "ferry-demo-controller.log")

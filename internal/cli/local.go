@@ -74,9 +74,10 @@ func (o *localOptions) resolveStart() error {
 func newLocalStartCmd() *cobra.Command {
 	o := &localOptions{}
 	cmd := &cobra.Command{
-		Use:   "start --dir DIR [--nodes N]",
-		Short: "Start a local control plane in the background and wait until it is ready",
-		Args:  cobra.NoArgs,
+		Use:     "start --dir DIR [--nodes N]",
+		Short:   "Start a local control plane in the background and wait until it is ready",
+		Example: "  ferry local start --dir /tmp/k --nodes 3",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.resolveStart(); err != nil {
 				return err
@@ -208,9 +209,10 @@ func runLocal(ctx context.Context, log io.Writer, o *localOptions) error {
 func newLocalStopCmd() *cobra.Command {
 	o := &localOptions{}
 	cmd := &cobra.Command{
-		Use:   "stop --dir DIR",
-		Short: "Stop the local control plane started in DIR and every process it started",
-		Args:  cobra.NoArgs,
+		Use:     "stop --dir DIR",
+		Short:   "Stop the local control plane started in DIR and every process it started",
+		Example: "  ferry local stop --dir /tmp/k",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.resolve(); err != nil {
 				return err
@@ -266,9 +268,10 @@ func stopLocal(ctx context.Context, out io.Writer, dir string) error {
 func newLocalStatusCmd() *cobra.Command {
 	o := &localOptions{}
 	cmd := &cobra.Command{
-		Use:   "status --dir DIR",
-		Short: "Show whether the local control plane in DIR is running and ready",
-		Args:  cobra.NoArgs,
+		Use:     "status --dir DIR",
+		Short:   "Show whether the local control plane in DIR is running and ready",
+		Example: "  ferry local status --dir /tmp/k",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.resolve(); err != nil {
 				return err

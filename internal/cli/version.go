@@ -11,9 +11,10 @@ import (
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print Ferry's version and the Kubernetes version of its local control plane",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print Ferry's version and the Kubernetes version of its local control plane",
+		Example: "  ferry version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			version := "(devel)"
 			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
