@@ -156,13 +156,18 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 			if err := c.Get(ctx, key, app); err != nil {
 				return fmt.Errorf("get application %s: %w", key, err)
 			}
-			if output == "json" || output == "yaml" {
+			switch output {
+			case "json", "yaml":
 				return printStructured(cmd.OutOrStdout(), output, app)
+			case "tree":
+				return printTree(ctx, cmd.OutOrStdout(), c, app)
+			case "", "wide":
+				return printApp(cmd.OutOrStdout(), app)
 			}
-			return printApp(cmd.OutOrStdout(), app)
+			return fmt.Errorf("unknown output format %q: want wide, tree, json or yaml", output)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, tree (resources with the objects they own), json or yaml")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "compare with Git now (argocd.argoproj.io/refresh: normal) and wait for it")
 	cmd.Flags().BoolVar(&hardRefresh, "hard-refresh", false, "also drop cached renders (refresh: hard)")
 	return cmd

@@ -258,3 +258,40 @@ func TestCompletionListsApplications(t *testing.T) {
 		t.Errorf("completion of app names: %v\n%s", err, out)
 	}
 }
+
+func TestAppGetTree(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	app := filepath.Join(dir, "web")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "web:1"}]
+`
+	if err := os.WriteFile(filepath.Join(app, "deployment.yaml"), []byte(deploy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "web")
+	if out, err := ferry(t, "app", "create", "tree", "--repo", "file://"+dir, "--path", "web", "--revision", "main",
+		"--dest-namespace", "tree", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	if out, err := ferry(t, "app", "wait", "tree", "--timeout", "2m"); err != nil {
+		t.Fatalf("wait: %v\n%s", err, out)
+	}
+	out, err := ferry(t, "app", "get", "tree", "-o", "tree")
+	if err != nil || !strings.Contains(out, "Deployment/web Synced Healthy") || !strings.Contains(out, "ReplicaSet/web-") || strings.Count(out, "Pod/web-") != 2 {
+		t.Errorf("tree: %v\n%s", err, out)
+	}
+}
