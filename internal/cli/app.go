@@ -223,7 +223,7 @@ func printApp(w io.Writer, a *v1alpha1.Application) error {
 		fmt.Fprintf(tw, "Condition:\t%s: %s\n", c.Type, c.Message)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "GROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tHEALTH\tMESSAGE")
+	fmt.Fprintln(tw, "GROUP\tKIND\tNAMESPACE\tNAME\tWAVE\tSTATUS\tHEALTH\tMESSAGE")
 	for _, r := range a.Status.Resources {
 		health, msg := "", ""
 		if r.Health != nil {
@@ -232,7 +232,7 @@ func printApp(w io.Writer, a *v1alpha1.Application) error {
 		if r.RequiresPruning {
 			msg = "requires pruning"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.Status, health, msg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.SyncWave, r.Status, health, msg)
 	}
 	return tw.Flush()
 }

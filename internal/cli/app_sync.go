@@ -116,7 +116,7 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 		fmt.Fprintf(out, "Sync of %s requested\n", key.Name)
 		return nil
 	}
-	state, err := followOperation(ctx, c, key, asked, timeout)
+	state, err := followOperation(ctx, out, c, key, asked, timeout)
 	if err != nil {
 		return err
 	}
@@ -129,15 +129,28 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 
 // followOperation waits until the operation asked for at asked has finished:
 // the controller removed it from the Application and recorded its state.
-func followOperation(ctx context.Context, c client.Client, key client.ObjectKey, asked time.Time, timeout time.Duration) (*v1alpha1.OperationState, error) {
+// While it runs, a line is printed for each resource result as the
+// controller reports it (per phase and wave once syncs run in waves).
+func followOperation(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, asked time.Time, timeout time.Duration) (*v1alpha1.OperationState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	app := &v1alpha1.Application{}
+	printed := map[string]bool{}
+	fmt.Fprintf(out, "Syncing %s...\n", key.Name)
 	for {
 		if err := c.Get(ctx, key, app); err != nil {
 			return nil, fmt.Errorf("follow the operation on %s: %w", key, err)
 		}
 		st := app.Status.OperationState
+		if st != nil && !st.StartedAt.Time.Before(asked) && st.SyncResult != nil && st.FinishedAt == nil {
+			for _, r := range st.SyncResult.Resources {
+				line := fmt.Sprintf("  %s %s %s/%s: %s %s", r.SyncPhase, r.Kind, r.Namespace, r.Name, r.Status, r.Message)
+				if !printed[line] {
+					printed[line] = true
+					fmt.Fprintln(out, line)
+				}
+			}
+		}
 		if app.Operation == nil && st != nil && st.FinishedAt != nil && !st.StartedAt.Time.Before(asked) {
 			return st, nil
 		}

@@ -48,7 +48,7 @@ func sampleApps() *v1alpha1.ApplicationList {
 			Health: v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusHealthy},
 			Resources: []v1alpha1.ResourceStatus{
 				{Version: "v1", Kind: "ConfigMap", Namespace: "staging", Name: "myapp-config", Status: v1alpha1.SyncStatusCodeSynced, Health: &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusHealthy}},
-				{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "staging", Name: "myapp", Status: v1alpha1.SyncStatusCodeSynced, Health: &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusHealthy}},
+				{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "staging", Name: "myapp", SyncWave: 2, Status: v1alpha1.SyncStatusCodeSynced, Health: &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusHealthy}},
 				{Version: "v1", Kind: "Service", Namespace: "staging", Name: "old", Status: v1alpha1.SyncStatusCodeOutOfSync, RequiresPruning: true},
 			},
 			OperationState: &v1alpha1.OperationState{Phase: v1alpha1.OperationSucceeded, Message: "successfully synced (all tasks run)", StartedAt: deployed},

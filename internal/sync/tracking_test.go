@@ -62,3 +62,25 @@ func FuzzParseTrackingID(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncWave(t *testing.T) {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("ConfigMap")
+	obj.SetName("c")
+	for _, tc := range []struct {
+		annotation string
+		set        bool
+		want       int64
+		err        bool
+	}{{"", false, 0, false}, {"-1", true, -1, false}, {" 2 ", true, 2, false}, {"first", true, 0, true}} {
+		obj.SetAnnotations(nil)
+		if tc.set {
+			obj.SetAnnotations(map[string]string{SyncWaveAnnotation: tc.annotation})
+		}
+		got, err := SyncWave(obj)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("SyncWave(%q) = %d, %v; want %d, error %v", tc.annotation, got, err, tc.want, tc.err)
+		}
+	}
+}

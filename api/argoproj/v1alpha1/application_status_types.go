@@ -156,6 +156,11 @@ type ResourceStatus struct {
 	// desired state and will be deleted by a sync with pruning.
 	// +optional
 	RequiresPruning bool `json:"requiresPruning,omitempty"`
+
+	// SyncWave is the resource's argocd.argoproj.io/sync-wave (0 when
+	// unset), so tools can show the order a sync applies resources in.
+	// +optional
+	SyncWave int64 `json:"syncWave,omitempty"`
 }
 
 // OperationState is the state of an operation.

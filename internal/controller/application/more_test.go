@@ -64,7 +64,7 @@ func TestIgnoreDifferencesInDiffAndSync(t *testing.T) {
 func TestCRDAndNamespaceSyncBeforeTheirObjects(t *testing.T) {
 	repo := newGitRepo(t)
 	repo.write(map[string]string{
-		"platform/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: widgets\n",
+		"platform/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: widgets\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\n",
 		"platform/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -92,6 +92,11 @@ spec:
 	got := waitApp(t, app, "Synced with the CRD, Namespace and Widget", syncedAt(head))
 	if len(got.Status.Resources) != 3 {
 		t.Errorf("resources: %s", describeApp(got))
+	}
+	for _, r := range got.Status.Resources {
+		if want := map[string]int64{"Namespace": -1}[r.Kind]; r.SyncWave != want {
+			t.Errorf("%s %s: syncWave %d, want %d", r.Kind, r.Name, r.SyncWave, want)
+		}
 	}
 	if live(t.Context(), t, "example.com/v1", "Widget", "widgets", "gizmo") == nil {
 		t.Error("widget not created")

@@ -116,7 +116,8 @@ type resourceState struct {
 	health        health.Result
 	pruneOff      bool
 	requiresP     bool
-	unserved      bool // the cluster does not serve the kind (yet)
+	unserved      bool  // the cluster does not serve the kind (yet)
+	wave          int64 // sync wave of the desired object
 }
 
 // fastCompare returns the Application's resource states without any API
@@ -141,7 +142,7 @@ func (r *Reconciler) fastCompare(ctx context.Context, app *v1alpha1.Application,
 	states := make([]resourceState, 0, len(objects))
 	healths := make(map[fsync.Key]health.Status, len(objects))
 	for k, t := range objects {
-		s := resourceState{key: k, version: t.version, live: live[k], sync: t.sync, desired: t.desired}
+		s := resourceState{key: k, version: t.version, live: live[k], sync: t.sync, desired: t.desired, wave: t.wave}
 		r.finish(app, &s)
 		states = append(states, s)
 		healths[k] = s.health.Status
@@ -183,7 +184,7 @@ func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, d *
 	for i := range states {
 		s := &states[i]
 		r.finish(app, s)
-		t := tracked{version: s.version, desired: s.desired, sync: s.sync, health: s.health.Status}
+		t := tracked{version: s.version, desired: s.desired, sync: s.sync, health: s.health.Status, wave: s.wave}
 		if s.live != nil {
 			t.fp = fingerprintOf(s.live)
 		}
@@ -201,7 +202,8 @@ func (r *Reconciler) statesFor(app *v1alpha1.Application, d *desiredState) []res
 	for _, o := range d.objects {
 		k := fsync.KeyOf(o)
 		desired[k] = true
-		states = append(states, resourceState{key: k, version: o.GetAPIVersion(), desired: true, object: o})
+		wave, _ := fsync.SyncWave(o) // an invalid wave fails the sync, not the report
+		states = append(states, resourceState{key: k, version: o.GetAPIVersion(), desired: true, object: o, wave: wave})
 	}
 	for _, res := range app.Status.Resources {
 		k := fsync.Key{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}

@@ -133,7 +133,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
 		// A merge patch, not an update: the controller is status's only
 		// writer, and a spec edit racing with it must not fail the write.
-		if err := r.direct.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+		base := before
+		if !equality.Semantic.DeepEqual(before.Status.OperationState, app.Status.OperationState) {
+			// A sync may have reported itself running in between: send the
+			// operation state whole, not as a difference from the cache.
+			base = before.DeepCopy()
+			base.Status.OperationState = nil
+		}
+		if err := r.direct.Status().Patch(ctx, app, client.MergeFrom(base)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}

@@ -106,7 +106,7 @@ func setCompared(app *v1alpha1.Application, src v1alpha1.ApplicationSource, revi
 		}
 		rs := v1alpha1.ResourceStatus{
 			Group: s.key.Group, Version: versionOf(s.version), Kind: s.key.Kind, Namespace: s.key.Namespace, Name: s.key.Name,
-			Status: s.sync, RequiresPruning: s.requiresP,
+			Status: s.sync, RequiresPruning: s.requiresP, SyncWave: s.wave,
 		}
 		if s.desired {
 			rs.Health = &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(s.health.Status), Message: s.health.Message}

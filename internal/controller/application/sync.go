@@ -2,12 +2,16 @@ package application
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
@@ -139,6 +143,17 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	started := metav1.Now()
 	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
 	app.Status.OperationState = state
+	if !t.automated {
+		// Someone asked for this sync and may be following it (ferry app
+		// sync): show it running now. Automated syncs skip the extra write.
+		data, err := json.Marshal(map[string]any{"status": map[string]any{"operationState": state}})
+		if err == nil {
+			err = r.direct.Status().Patch(ctx, app.DeepCopy(), client.RawPatch(types.MergePatchType, data))
+		}
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Info("could not report the running operation", "application", appKey(app), "error", err.Error())
+		}
+	}
 	src := *app.Spec.Source
 	run, err := r.runSync(ctx, app, d, ig, t)
 	outcomes, revision := run.outcomes, run.revision
@@ -201,10 +216,11 @@ func (r *Reconciler) recordSynced(app *v1alpha1.Application, before []resourceSt
 				return false
 			}
 		}
-		s := resourceState{key: k, version: obj.GetAPIVersion(), desired: true, live: live, sync: v1alpha1.SyncStatusCodeSynced}
+		wave, _ := fsync.SyncWave(obj)
+		s := resourceState{key: k, version: obj.GetAPIVersion(), desired: true, live: live, sync: v1alpha1.SyncStatusCodeSynced, wave: wave}
 		r.finish(app, &s)
 		states = append(states, s)
-		objects[k] = tracked{version: s.version, desired: true, fp: fingerprintOf(live), sync: s.sync, health: s.health.Status}
+		objects[k] = tracked{version: s.version, desired: true, fp: fingerprintOf(live), sync: s.sync, health: s.health.Status, wave: wave}
 	}
 	src := *app.Spec.Source
 	r.tracker.remember(appKey(app), inputsKey(app, src, run.revision), objects)

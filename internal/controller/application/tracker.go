@@ -71,6 +71,7 @@ type tracked struct {
 	fp      fingerprint
 	sync    v1alpha1.SyncStatusCode // as compared
 	health  health.Status           // as last reported
+	wave    int64                   // sync wave, for status
 }
 
 // tracker remembers comparisons per Application, in memory. After a restart

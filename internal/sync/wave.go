@@ -1,0 +1,34 @@
+package sync
+
+import (
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// SyncWaveAnnotation orders a sync: lower waves first, as in Argo CD.
+const SyncWaveAnnotation = "argocd.argoproj.io/sync-wave"
+
+// SyncWave returns obj's sync wave: the annotation's integer, 0 when unset.
+// A value that is not an integer is an error naming the object.
+func SyncWave(obj *unstructured.Unstructured) (int64, error) {
+	v, ok := obj.GetAnnotations()[SyncWaveAnnotation]
+	if !ok {
+		return 0, nil
+	}
+	w, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, &waveError{key: KeyOf(obj), value: v}
+	}
+	return w, nil
+}
+
+type waveError struct {
+	key   Key
+	value string
+}
+
+func (e *waveError) Error() string {
+	return "annotation " + SyncWaveAnnotation + " of " + e.key.String() + ": " + strconv.Quote(e.value) + " is not an integer"
+}
