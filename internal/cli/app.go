@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,19 +185,16 @@ func requestRefresh(ctx context.Context, c client.Client, key client.ObjectKey, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for {
-		if err := c.Get(ctx, key, app); err != nil {
-			return fmt.Errorf("refresh application %s: %w", key, err)
+	err := pollApp(ctx, c, key, func(app *v1alpha1.Application, err error) (bool, error) {
+		if err != nil {
+			return false, fmt.Errorf("refresh application %s: %w", key, err)
 		}
-		if app.Annotations["argocd.argoproj.io/refresh"] == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("refresh application %s: the controller did not handle it: %w", key, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+		return app.Annotations["argocd.argoproj.io/refresh"] == "", nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("refresh application %s: the controller did not handle it within a minute (is it running?)", key)
 	}
+	return err
 }
 
 func printApp(w io.Writer, a *v1alpha1.Application) error {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -137,20 +138,19 @@ func deleteApp(ctx context.Context, c client.Client, key client.ObjectKey, casca
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for {
-		err := c.Get(ctx, key, &v1alpha1.Application{})
-		if apierrors.IsNotFound(err) {
-			mode := "its objects kept"
-			if cascade {
-				mode = "with its objects"
-			}
-			fmt.Fprintf(out, "application '%s' deleted, %s\n", key.Name, mode)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("application %s not deleted within %s (is the controller running?)", key, timeout)
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := pollApp(ctx, c, key, func(_ *v1alpha1.Application, err error) (bool, error) {
+		return apierrors.IsNotFound(err), nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("application %s not deleted within %s (is the controller running?)", key, timeout)
 	}
+	if err != nil {
+		return err
+	}
+	mode := "its objects kept"
+	if cascade {
+		mode = "with its objects"
+	}
+	fmt.Fprintf(out, "application '%s' deleted, %s\n", key.Name, mode)
+	return nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,15 +133,18 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 func followOperation(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, asked time.Time, timeout time.Duration) (*v1alpha1.OperationState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	app := &v1alpha1.Application{}
 	printed := map[string]bool{}
 	fmt.Fprintf(out, "Syncing %s...\n", key.Name)
-	for {
-		if err := c.Get(ctx, key, app); err != nil {
-			return nil, fmt.Errorf("follow the operation on %s: %w", key, err)
+	var final *v1alpha1.OperationState
+	err := pollApp(ctx, c, key, func(app *v1alpha1.Application, err error) (bool, error) {
+		if err != nil {
+			return false, fmt.Errorf("follow the operation on %s: %w", key, err)
 		}
 		st := app.Status.OperationState
-		if st != nil && !st.StartedAt.Time.Before(asked) && st.SyncResult != nil && st.FinishedAt == nil {
+		if st == nil || st.StartedAt.Time.Before(asked) {
+			return false, nil
+		}
+		if st.SyncResult != nil && st.FinishedAt == nil {
 			for _, r := range st.SyncResult.Resources {
 				line := fmt.Sprintf("  %s %s %s/%s: %s %s", r.SyncPhase, r.Kind, r.Namespace, r.Name, r.Status, r.Message)
 				if !printed[line] {
@@ -151,15 +153,16 @@ func followOperation(ctx context.Context, out io.Writer, c client.Client, key cl
 				}
 			}
 		}
-		if app.Operation == nil && st != nil && st.FinishedAt != nil && !st.StartedAt.Time.Before(asked) {
-			return st, nil
+		if app.Operation == nil && st.FinishedAt != nil {
+			final = st
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("the operation on %s did not finish within %s", key, timeout)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("the operation on %s did not finish within %s", key, timeout)
 	}
+	return final, err
 }
 
 func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
@@ -288,22 +291,18 @@ func newAppWaitCmd(o *kubeOptions) *cobra.Command {
 }
 
 func waitApp(ctx context.Context, c client.Client, key client.ObjectKey, sync, health, operation bool) error {
-	app := &v1alpha1.Application{}
-	for {
-		if err := c.Get(ctx, key, app); err != nil {
-			return fmt.Errorf("wait for %s: %w", key, err)
+	var last string
+	err := pollApp(ctx, c, key, func(app *v1alpha1.Application, err error) (bool, error) {
+		if err != nil {
+			return false, fmt.Errorf("wait for %s: %w", key, err)
 		}
-		ok := (!sync || app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced) &&
+		last = fmt.Sprintf("sync %s, health %s, operation running: %v", app.Status.Sync.Status, app.Status.Health.Status, app.Operation != nil)
+		return (!sync || app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced) &&
 			(!health || app.Status.Health.Status == v1alpha1.HealthStatusHealthy) &&
-			(!operation || app.Operation == nil)
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			state, _ := json.Marshal(map[string]any{"sync": app.Status.Sync.Status, "health": app.Status.Health.Status, "operation": app.Operation != nil})
-			return fmt.Errorf("%s not ready: %s", key.Name, state)
-		case <-time.After(200 * time.Millisecond):
-		}
+			(!operation || app.Operation == nil), nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s not ready: %s", key.Name, last)
 	}
+	return err
 }

@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/controller"
 )
 
@@ -67,4 +70,26 @@ func printStructured(w io.Writer, format string, obj any) error {
 		return err
 	}
 	return fmt.Errorf("unknown output format %q", format)
+}
+
+// pollApp reads an Application every 200 ms and hands it (or the read
+// error) to check until check reports done or fails, or ctx ends. It is the
+// one waiting loop of the app commands.
+func pollApp(ctx context.Context, c client.Client, key client.ObjectKey, check func(*v1alpha1.Application, error) (bool, error)) error {
+	for {
+		app := &v1alpha1.Application{}
+		err := c.Get(ctx, key, app)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		done, err := check(app, err)
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
