@@ -116,12 +116,14 @@ type SyncBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p; safe for concurrent use.
 func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
+// String returns everything written so far.
 func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
