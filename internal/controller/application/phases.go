@@ -277,7 +277,7 @@ func (r *Reconciler) finish(app *v1alpha1.Application, s *resourceState) {
 	s.expectedOwner = InstanceName(r.opts.HomeNamespace, appKey(app))
 	if s.live != nil {
 		s.owner, _ = fsync.Owner(s.live)
-		s.pruneOff = hasSyncOption(s.live.GetAnnotations()[syncOptionsAnnotation], "Prune=false")
+		s.pruneOff = hasSyncOption(s.live.GetAnnotations()[fsync.SyncOptionsAnnotation], "Prune=false")
 	}
 	if !s.desired {
 		// Managed before, no longer in Git: out of sync while it exists and
@@ -294,8 +294,6 @@ func (r *Reconciler) finish(app *v1alpha1.Application, s *resourceState) {
 	}
 	s.health = health.Assess(s.live)
 }
-
-const syncOptionsAnnotation = "argocd.argoproj.io/sync-options"
 
 // hasSyncOption reports whether a comma-separated option list (annotation)
 // or one list entry contains opt, e.g. "Prune=false".

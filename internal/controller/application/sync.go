@@ -302,7 +302,7 @@ func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, d 
 			continue
 		}
 		owner, _ := fsync.Owner(u)
-		live[s.key] = fsync.LiveInfo{Owner: owner, PruneDisabled: hasSyncOption(u.GetAnnotations()[syncOptionsAnnotation], "Prune=false")}
+		live[s.key] = fsync.LiveInfo{Owner: owner, PruneDisabled: hasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Prune=false")}
 	}
 	return live, nil
 }
