@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,6 +37,16 @@ func ferry(t *testing.T, args ...string) (string, error) {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(t.Context())
 	return out.String(), err
+}
+
+// cleanupApp deletes the Application and what it deployed when the test
+// ends, so tests can run again on the same cluster.
+func cleanupApp(t *testing.T, name string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = deleteApp(ctx, env.Client, client.ObjectKey{Namespace: "argocd", Name: name}, true, time.Minute, io.Discard)
+	})
 }
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -102,6 +115,7 @@ func TestSeedCommands(t *testing.T) {
 	if err := env.Client.Create(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
+	cleanupApp(t, app.Name)
 
 	for i, greeting := range []string{"one", "two", "three", "four"} {
 		if i > 0 {
@@ -170,6 +184,7 @@ func TestRollbackRefusedWhenAutoSyncIsOn(t *testing.T) {
 	if err := env.Client.Create(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
+	cleanupApp(t, app.Name)
 	out, err := ferry(t, "app", "wait", "auto", "--sync", "--timeout", "1m")
 	if err != nil {
 		t.Fatalf("ferry app wait: %v\n%s", err, out)
@@ -189,6 +204,7 @@ func TestAppDiffExitCodesAndLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ferry app create: %v\n%s", err, out)
 	}
+	cleanupApp(t, "differ")
 	if out, err := ferry(t, "app", "wait", "differ", "--timeout", "1m"); err != nil {
 		t.Fatalf("ferry app wait: %v\n%s", err, out)
 	}
@@ -246,6 +262,7 @@ func TestCompletionListsApplications(t *testing.T) {
 	if out, err := ferry(t, "app", "create", "complete-me", "--repo", "file://"+dir, "--path", "apps/production/myapp", "--dest-namespace", "complete-me"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
+	cleanupApp(t, "complete-me")
 	// The word being completed must come last, so the kubeconfig comes
 	// from the environment here.
 	t.Setenv("KUBECONFIG", env.Cluster.KubeconfigPath())
@@ -287,6 +304,7 @@ spec:
 		"--dest-namespace", "tree", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
+	cleanupApp(t, "tree")
 	if out, err := ferry(t, "app", "wait", "tree", "--timeout", "2m"); err != nil {
 		t.Fatalf("wait: %v\n%s", err, out)
 	}

@@ -28,6 +28,7 @@ func TestPromoteStagingToMain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
+	cleanupApp(t, "promo-prod")
 	if out, err := ferry(t, "app", "sync", "promo-prod"); err != nil {
 		t.Fatalf("sync: %v\n%s", err, out)
 	}
