@@ -144,13 +144,9 @@ func followOperation(ctx context.Context, out io.Writer, c client.Client, key cl
 		if st == nil || st.StartedAt.Time.Before(asked) {
 			return false, nil
 		}
-		if st.SyncResult != nil && st.FinishedAt == nil {
-			for _, r := range st.SyncResult.Resources {
-				line := fmt.Sprintf("  %s %s %s/%s: %s %s", r.SyncPhase, r.Kind, r.Namespace, r.Name, r.Status, r.Message)
-				if !printed[line] {
-					printed[line] = true
-					fmt.Fprintln(out, line)
-				}
+		if st.FinishedAt == nil {
+			for _, line := range progressLines(app, printed) {
+				fmt.Fprintln(out, line)
 			}
 		}
 		if app.Operation == nil && st.FinishedAt != nil {
@@ -163,6 +159,29 @@ func followOperation(ctx context.Context, out io.Writer, c client.Client, key cl
 		return nil, fmt.Errorf("the operation on %s did not finish within %s", key, timeout)
 	}
 	return final, err
+}
+
+// progressLines returns a line for each resource result of the running
+// operation not printed yet: phase, wave, object, result.
+func progressLines(app *v1alpha1.Application, printed map[string]bool) []string {
+	st := app.Status.OperationState
+	if st == nil || st.SyncResult == nil {
+		return nil
+	}
+	waves := map[string]int64{}
+	for _, r := range app.Status.Resources {
+		waves[r.Group+"/"+r.Kind+"/"+r.Namespace+"/"+r.Name] = r.SyncWave
+	}
+	var lines []string
+	for _, r := range st.SyncResult.Resources {
+		id := r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+		if printed[id] {
+			continue
+		}
+		printed[id] = true
+		lines = append(lines, fmt.Sprintf("  %s wave %d  %s %s/%s: %s (%s)", orNone(string(r.SyncPhase)), waves[id], r.Kind, r.Namespace, r.Name, r.Status, r.Message))
+	}
+	return lines
 }
 
 func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {

@@ -313,3 +313,66 @@ spec:
 		t.Errorf("tree: %v\n%s", err, out)
 	}
 }
+
+// TestSyncReportsProgressWhileRunning: a requested sync of many objects
+// shows results in status while it still runs, and `ferry app sync` prints
+// a line per resource.
+func TestSyncReportsProgressWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%03d\ndata:\n  v: %q\n---\n", i, fmt.Sprint(i))
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "many"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "many", "cms.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "many")
+	if out, err := ferry(t, "app", "create", "many", "--repo", "file://"+dir, "--path", "many", "--revision", "main",
+		"--dest-namespace", "many", "--sync-option", "CreateNamespace=true"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	cleanupApp(t, "many")
+	if out, err := ferry(t, "app", "wait", "many", "--operation", "--timeout", "1m"); err != nil {
+		t.Fatalf("wait: %v\n%s", err, out)
+	}
+
+	w, err := env.Client.Watch(t.Context(), &v1alpha1.ApplicationList{}, client.InNamespace("argocd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := make(chan int, 1)
+	go func() {
+		most := 0
+		defer func() { partial <- most }()
+		for ev := range w.ResultChan() {
+			app, ok := ev.Object.(*v1alpha1.Application)
+			if !ok || app.Name != "many" {
+				continue
+			}
+			if st := app.Status.OperationState; st != nil && st.Phase == v1alpha1.OperationRunning && st.SyncResult != nil {
+				most = max(most, len(st.SyncResult.Resources))
+			}
+		}
+	}()
+	out, err := ferry(t, "app", "sync", "many")
+	w.Stop()
+	if err != nil {
+		t.Fatalf("sync: %v\n%s", err, out)
+	}
+	n := <-partial
+	t.Logf("running sync reported %d of 300 results before finishing; %d progress lines printed", n, strings.Count(out, "  Sync wave "))
+	if n == 0 || n >= 300 {
+		t.Errorf("the running sync reported %d of 300 results before it finished; want some, not all", n)
+	}
+	if strings.Count(out, "  Sync wave ") == 0 {
+		t.Errorf("ferry app sync printed no progress line while the sync ran:\n%.2000s", out)
+	}
+	if !strings.Contains(out, "Syncing many...") || strings.Count(out, "ConfigMap") < 300 {
+		t.Errorf("sync output lacks the per-resource results:\n%.2000s", out)
+	}
+}

@@ -63,16 +63,23 @@ func NewExecutor(c client.Client, mapper meta.RESTMapper, concurrency int) *Exec
 // still names app are deleted (checked against the live object, with its UID
 // as a precondition). The applied objects are updated in place with the
 // server's response.
-func (e *Executor) Execute(ctx context.Context, app string, plan Plan) ([]Outcome, error) {
+//
+// report, when not nil, is called with each outcome as soon as it is known
+// (concurrently: it must be safe for concurrent use), so a sync someone
+// follows can show its progress.
+func (e *Executor) Execute(ctx context.Context, app string, plan Plan, report func(Outcome)) ([]Outcome, error) {
 	if plan.Refusal != "" {
 		return nil, errors.New(plan.Refusal)
+	}
+	if report == nil {
+		report = func(Outcome) {}
 	}
 	var outcomes []Outcome
 	objects := plan.Objects()
 	if !slices.ContainsFunc(objects, needsStage) && len(plan.Create) > 0 {
 		// Nothing to order, so objects that do not exist yet are created
 		// with one apply each; comparing them first would find nothing.
-		created, err := e.create(ctx, plan.Create)
+		created, err := e.create(ctx, plan.Create, report)
 		outcomes = append(outcomes, created...)
 		if err != nil {
 			return outcomes, err
@@ -84,7 +91,11 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan) ([]Outcom
 		opts.WaitInterval, opts.WaitTimeout = 500*time.Millisecond, time.Minute
 		changes, err := e.rm.ApplyAllStaged(ctx, objects, opts)
 		if changes != nil {
-			outcomes = append(outcomes, changeOutcomes(objects, changes)...)
+			applied := changeOutcomes(objects, changes)
+			for _, o := range applied {
+				report(o)
+			}
+			outcomes = append(outcomes, applied...)
 		}
 		if err != nil {
 			return outcomes, fmt.Errorf("apply: %w", err)
@@ -95,7 +106,9 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan) ([]Outcom
 		if err != nil {
 			return outcomes, err
 		}
-		outcomes = append(outcomes, Outcome{Key: k, Action: Pruned, Message: msg})
+		o := Outcome{Key: k, Action: Pruned, Message: msg}
+		report(o)
+		outcomes = append(outcomes, o)
 	}
 	return outcomes, nil
 }
@@ -109,7 +122,7 @@ func needsStage(obj *unstructured.Unstructured) bool {
 
 // create applies objects that do not exist, a few at a time, writing the
 // server's response into them.
-func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured) ([]Outcome, error) {
+func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) ([]Outcome, error) {
 	outcomes := make([]Outcome, len(objs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.concurrency)
@@ -119,6 +132,7 @@ func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured
 				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
 			}
 			outcomes[i] = Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"}
+			report(outcomes[i])
 			return nil
 		})
 	}

@@ -2,16 +2,12 @@ package application
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
@@ -143,19 +139,12 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	started := metav1.Now()
 	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
 	app.Status.OperationState = state
+	var report func(fsync.Outcome)
 	if !t.automated {
-		// Someone asked for this sync and may be following it (ferry app
-		// sync): show it running now. Automated syncs skip the extra write.
-		data, err := json.Marshal(map[string]any{"status": map[string]any{"operationState": state}})
-		if err == nil {
-			err = r.direct.Status().Patch(ctx, app.DeepCopy(), client.RawPatch(types.MergePatchType, data))
-		}
-		if err != nil {
-			ctrl.LoggerFrom(ctx).Info("could not report the running operation", "application", appKey(app), "error", err.Error())
-		}
+		report = r.startProgress(ctx, app, state).report
 	}
 	src := *app.Spec.Source
-	run, err := r.runSync(ctx, app, d, ig, t)
+	run, err := r.runSync(ctx, app, d, ig, t, report)
 	outcomes, revision := run.outcomes, run.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
@@ -238,7 +227,7 @@ type syncRun struct {
 
 // runSync renders the revision to sync (when it is not the one compared),
 // plans and executes.
-func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger) (syncRun, error) {
+func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, report func(fsync.Outcome)) (syncRun, error) {
 	src := *app.Spec.Source
 	run := syncRun{revision: t.revision, partial: len(t.only) > 0}
 	var err error
@@ -277,7 +266,7 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 			return run, err
 		}
 	}
-	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan)
+	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan, report)
 	for _, k := range run.plan.RequiresPruning {
 		run.outcomes = append(run.outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
 	}
