@@ -24,8 +24,9 @@ import (
 func newAppCmd() *cobra.Command {
 	o := &kubeOptions{}
 	cmd := &cobra.Command{
-		Use:   "app",
-		Short: "Manage Applications (as `argocd app` does)",
+		Use:     "app",
+		Short:   "Manage Applications (as `argocd app` does)",
+		Example: "  ferry app list\n  ferry app sync myapp-production --revision abc123",
 	}
 	o.addFlags(cmd)
 	// Commands that take Application names complete them from the cluster.

@@ -30,8 +30,9 @@ type localOptions struct {
 
 func newLocalCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "local",
-		Short: "Run a local Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)",
+		Use:     "local",
+		Example: "  ferry local start --dir /tmp/k && KUBECONFIG=/tmp/k/kubeconfig kubectl get nodes",
+		Short:   "Run a local Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)",
 		Long: `Run a real Kubernetes control plane on this machine, with fake Nodes played by kwok,
 for trying Ferry out, scripts and benchmarks. The binaries are built by "make kube".
 Each start is a fresh cluster: the directory's previous cluster data is removed.`,
@@ -82,6 +83,7 @@ func newLocalStartCmd() *cobra.Command {
 			if err := o.resolveStart(); err != nil {
 				return err
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Starting a local control plane in %s (%d fake nodes)...\n", o.dir, o.nodes)
 			s, err := startSupervisor(cmd.Context(), o)
 			if err != nil {
 				return err

@@ -20,6 +20,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ferry",
 		Short:         "Ferry keeps Kubernetes clusters matching Git",
+		Example:       "  ferry demo\n  ferry controller --kubeconfig ~/.kube/config\n  ferry app list",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
