@@ -1,11 +1,7 @@
 package crd_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -84,17 +79,12 @@ func newClient(t *testing.T, cluster *localcluster.Cluster) client.Client {
 // seedApplications parses the seed manifests as written.
 func seedApplications(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	data := seed.Applications()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	docs, err := seed.ApplicationDocuments()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var apps []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("split seed manifests: %v", err)
-		}
+	for _, doc := range docs {
 		app := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(doc, &app.Object); err != nil {
 			t.Fatalf("parse seed manifest: %v", err)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -127,16 +126,7 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 			continue
 		}
 		differs = true
-		predicted := r.Predicted
-		if r.Missing {
-			predicted = obj.DeepCopy()
-			if isSecret(predicted) {
-				if err := ssa.SanitizeUnstructuredData(predicted, predicted); err != nil {
-					return false, err
-				}
-			}
-		}
-		if err := printUnified(out, fsync.KeyOf(obj).String(), r.Live, predicted); err != nil {
+		if err := printUnified(out, fsync.KeyOf(obj).String(), r.Live, r.Predicted); err != nil {
 			return false, err
 		}
 	}
@@ -171,10 +161,6 @@ func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alph
 		return nil, err
 	}
 	return cache.Snapshot(ctx, app.Spec.Source.RepoURL, sha)
-}
-
-func isSecret(obj *unstructured.Unstructured) bool {
-	return obj.GetAPIVersion() == "v1" && obj.GetKind() == "Secret"
 }
 
 // printUnified prints a unified diff of live → predicted as YAML, without

@@ -102,9 +102,13 @@ func TestSeedCommands(t *testing.T) {
 	commits := []string{commitGreeting(t, dir, "one")}
 
 	var app *v1alpha1.Application
-	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
+	docs, err := seed.ApplicationDocuments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range docs {
 		a := &v1alpha1.Application{}
-		if err := yaml.Unmarshal([]byte(doc), a); err != nil {
+		if err := yaml.Unmarshal(doc, a); err != nil {
 			t.Fatal(err)
 		}
 		if a.Name == "myapp-production" {

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -13,7 +11,7 @@ import (
 )
 
 func newControllerCmd() *cobra.Command {
-	var kubeconfig, kubeContext string
+	kube := &kubeOptions{}
 	var qps float32
 	var burst int
 	opts := controller.Options{}
@@ -23,12 +21,9 @@ func newControllerCmd() *cobra.Command {
 		Example: "  ferry controller --kubeconfig ~/.kube/config --poll-interval 1m",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-				&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+			cfg, err := kube.restConfig()
 			if err != nil {
-				return fmt.Errorf("load kubeconfig: %w", err)
+				return err
 			}
 			// The API server's priority and fairness, not a client-side
 			// limit, should pace a controller: client-go's default 20 QPS
@@ -41,8 +36,7 @@ func newControllerCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
-	f.StringVar(&kubeContext, "context", "", "kubeconfig context to use")
+	kube.addConfigFlags(f)
 	f.Float32Var(&qps, "kube-api-qps", 500, "client-side limit on API requests per second")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client-side burst of API requests")
 	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -25,20 +27,34 @@ type kubeOptions struct {
 
 func (o *kubeOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
-	f.StringVar(&o.context, "context", "", "kubeconfig context to use")
+	o.addConfigFlags(f)
 	f.StringVarP(&o.namespace, "namespace", "n", "argocd", "namespace of the Applications")
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "Applications of every namespace")
 }
 
-// client returns a client for the kubeconfig's cluster.
-func (o *kubeOptions) client() (client.WithWatch, error) {
+// addConfigFlags registers the flags that choose the cluster and identity.
+func (o *kubeOptions) addConfigFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	f.StringVar(&o.context, "context", "", "kubeconfig context to use")
+}
+
+// restConfig loads the kubeconfig (or the in-cluster configuration).
+func (o *kubeOptions) restConfig() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
 		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
+	}
+	return cfg, nil
+}
+
+// client returns a client for the kubeconfig's cluster.
+func (o *kubeOptions) client() (client.WithWatch, error) {
+	cfg, err := o.restConfig()
+	if err != nil {
+		return nil, err
 	}
 	return client.NewWithWatch(cfg, client.Options{Scheme: controller.NewScheme()})
 }

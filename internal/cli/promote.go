@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fluxcd/pkg/ssa/utils"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -193,10 +194,10 @@ func sortedKeys(m map[fsync.Key]bool) []fsync.Key {
 func maskSecrets(a, b *unstructured.Unstructured) {
 	for _, field := range []string{"data", "stringData"} {
 		var va, vb map[string]any
-		if a != nil && isSecret(a) {
+		if a != nil && utils.IsSecret(a) {
 			va, _, _ = unstructured.NestedMap(a.Object, field)
 		}
-		if b != nil && isSecret(b) {
+		if b != nil && utils.IsSecret(b) {
 			vb, _, _ = unstructured.NestedMap(b.Object, field)
 		}
 		mask := func(own, other map[string]any) map[string]any {

@@ -150,10 +150,14 @@ func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
+	docs, err := seed.ApplicationDocuments()
+	if err != nil {
+		return nil, err
+	}
 	var apps []*v1alpha1.Application
-	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
+	for _, doc := range docs {
 		app := &v1alpha1.Application{}
-		if err := yaml.Unmarshal([]byte(doc), app); err != nil {
+		if err := yaml.Unmarshal(doc, app); err != nil {
 			return nil, fmt.Errorf("seed applications: %w", err)
 		}
 		app.Spec.Source.RepoURL = repoURL

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/normalize"
+	"github.com/fluxcd/pkg/ssa/utils"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,8 +29,9 @@ type Result struct {
 	// Live is the live object as read (nil when missing), with Secret data
 	// masked. Callers use it for health and change detection.
 	Live *unstructured.Unstructured
-	// Predicted is what the live object would become if synced (the dry-run
-	// result), normalised, Secret data masked; nil when missing.
+	// Predicted is what the live object would become if synced: the
+	// dry-run result, or the desired object when missing; Secret data
+	// masked.
 	Predicted *unstructured.Unstructured
 }
 
@@ -60,7 +62,14 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 	live.SetGroupVersionKind(desired.GroupVersionKind())
 	err := d.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	if apierrors.IsNotFound(err) {
-		return Result{State: OutOfSync, Missing: true}, false, nil
+		// What a sync would create: the desired object itself.
+		res := Result{State: OutOfSync, Missing: true, Predicted: desired.DeepCopy()}
+		if utils.IsSecret(desired) {
+			if err := ssa.SanitizeUnstructuredData(res.Predicted, res.Predicted); err != nil {
+				return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
+			}
+		}
+		return res, false, nil
 	}
 	if err != nil {
 		return Result{}, false, fmt.Errorf("get %s: %w", describe(desired), err)
@@ -80,7 +89,7 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 	if !equal {
 		res.State = OutOfSync
 	}
-	if isSecret(desired) {
+	if utils.IsSecret(desired) {
 		if err := ssa.SanitizeUnstructuredData(res.Live, res.Predicted); err != nil {
 			return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
 		}
@@ -127,11 +136,6 @@ func comparable(obj *unstructured.Unstructured, ig *Ignorer, owned [][]any) (*un
 		return nil, err
 	}
 	return c, nil
-}
-
-func isSecret(obj *unstructured.Unstructured) bool {
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
 }
 
 func describe(obj *unstructured.Unstructured) string {

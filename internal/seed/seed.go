@@ -4,21 +4,39 @@
 package seed
 
 import (
+	"bufio"
+	"bytes"
 	"embed"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 //go:embed manifests
 var manifests embed.FS
 
-// Applications returns the seed's two Application manifests (myapp-staging,
-// myapp-production), verbatim, as one multi-document YAML.
-func Applications() []byte {
+// ApplicationDocuments returns the seed's two Application manifests
+// (myapp-staging, myapp-production), verbatim, one YAML document each.
+func ApplicationDocuments() ([][]byte, error) {
 	data, err := manifests.ReadFile("manifests/applications.yaml")
 	if err != nil {
-		panic(err) // embedded at build time: cannot fail
+		return nil, err
 	}
-	return data
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("split the seed's Applications: %w", err)
+		}
+		docs = append(docs, doc)
+	}
 }
 
 // MyApp returns the files of the seed repository's apps/<env>/myapp

@@ -1,15 +1,11 @@
 package v1alpha1
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"slices"
 	"testing"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/internal/seed"
@@ -19,19 +15,11 @@ import (
 // CD manifests Ferry must accept verbatim, as YAML.
 func seedDocuments(t testing.TB) [][]byte {
 	t.Helper()
-	data := seed.Applications()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var docs [][]byte
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			t.Fatalf("split seed manifests: %v", err)
-		}
-		docs = append(docs, doc)
+	docs, err := seed.ApplicationDocuments()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return docs
 }
 
 // seedObject returns seed document i as unstructured content.

@@ -87,9 +87,13 @@ func (r *gitRepo) commit(msg string) string {
 // only repoURL pointed at repo.
 func seedApplication(t *testing.T, name string, repo *gitRepo) *v1alpha1.Application {
 	t.Helper()
-	for _, doc := range strings.Split(string(seed.Applications()), "\n---") {
+	docs, err := seed.ApplicationDocuments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range docs {
 		app := &v1alpha1.Application{}
-		if err := yaml.Unmarshal([]byte(doc), app); err != nil {
+		if err := yaml.Unmarshal(doc, app); err != nil {
 			t.Fatalf("parse seed: %v", err)
 		}
 		if app.Name == name {
