@@ -37,7 +37,7 @@ func newAppCmd() *cobra.Command {
 			}
 		}
 	}()
-	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o))
+	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o), newAppTerminateOpCmd(o))
 	return cmd
 }
 

@@ -118,6 +118,9 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 	differ := &diff.Differ{Client: c, FieldManager: fsync.FieldManager}
 	differs := false
 	for _, obj := range desired {
+		if fsync.IsHook(obj) {
+			continue // hooks run with a sync; they are never compared, as in the controller
+		}
 		r, err := differ.Diff(ctx, obj, ig)
 		if err != nil {
 			return false, err

@@ -162,26 +162,34 @@ func followOperation(ctx context.Context, out io.Writer, c client.Client, key cl
 }
 
 // progressLines returns a line for each resource result of the running
-// operation not printed yet: phase, wave, object, result.
+// operation not printed yet, and again when its state changes (a hook
+// Running, then Succeeded): phase, wave, object, result.
 func progressLines(app *v1alpha1.Application, printed map[string]bool) []string {
 	st := app.Status.OperationState
 	if st == nil || st.SyncResult == nil {
 		return nil
 	}
-	waves := map[string]int64{}
-	for _, r := range app.Status.Resources {
-		waves[r.Group+"/"+r.Kind+"/"+r.Namespace+"/"+r.Name] = r.SyncWave
-	}
 	var lines []string
 	for _, r := range st.SyncResult.Resources {
-		id := r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+		result := resultOf(r)
+		id := strings.Join([]string{r.Group, r.Kind, r.Namespace, r.Name, string(r.SyncPhase), result}, "/")
 		if printed[id] {
 			continue
 		}
 		printed[id] = true
-		lines = append(lines, fmt.Sprintf("  %s wave %d  %s %s/%s: %s (%s)", orNone(string(r.SyncPhase)), waves[id], r.Kind, r.Namespace, r.Name, r.Status, r.Message))
+		kind := r.Kind
+		if r.HookType != "" {
+			kind = string(r.HookType) + " hook " + kind
+		}
+		lines = append(lines, fmt.Sprintf("  %s wave %d  %s %s/%s: %s (%s)", orNone(string(r.SyncPhase)), r.SyncWave, kind, r.Namespace, r.Name, result, r.Message))
 	}
 	return lines
+}
+
+// resultOf is a result's status, with the hook's or rollout's phase when
+// the sync waited on it ("Synced Running", "Succeeded" for a hook).
+func resultOf(r v1alpha1.ResourceResult) string {
+	return strings.TrimSpace(string(r.Status) + " " + string(r.HookPhase))
 }
 
 func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
@@ -198,9 +206,10 @@ func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
 	}
 	fmt.Fprintf(tw, "Message:\t%s\n\n", st.Message)
 	if st.SyncResult != nil {
-		fmt.Fprintln(tw, "GROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tMESSAGE")
+		fmt.Fprintln(tw, "PHASE\tWAVE\tGROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tHOOK\tMESSAGE")
 		for _, r := range st.SyncResult.Resources {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.Status, r.Message)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orNone(string(r.SyncPhase)), r.SyncWave, r.Group, r.Kind,
+				r.Namespace, r.Name, orNone(resultOf(r)), orNone(string(r.HookType)), r.Message)
 		}
 	}
 	_ = tw.Flush()

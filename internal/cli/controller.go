@@ -42,6 +42,7 @@ func newControllerCmd() *cobra.Command {
 	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")
 	f.StringVar(&opts.HomeNamespace, "home-namespace", "argocd", "namespace of repository Secrets; its Applications are tracked by bare name")
 	f.DurationVar(&opts.PollInterval, "poll-interval", time.Minute, "how often Git sources are checked for new revisions")
+	f.DurationVar(&opts.WaveTimeout, "wave-timeout", 5*time.Minute, "how long a sync waits for one wave to become healthy (and its hooks to finish) before it fails")
 	f.IntVar(&opts.Concurrency, "concurrency", 16, "Applications reconciled at once")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "Git repository cache (default: the user cache directory)")
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "metrics listen address (0 disables)")

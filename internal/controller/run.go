@@ -42,6 +42,8 @@ type Options struct {
 	PollInterval time.Duration
 	// Concurrency is how many Applications reconcile at once.
 	Concurrency int
+	// WaveTimeout bounds the wait for one sync wave to become healthy.
+	WaveTimeout time.Duration
 	// CacheDir holds the Git repository cache; default under the user cache dir.
 	CacheDir string
 	// MetricsAddr and HealthAddr are the listen addresses; "0" disables.
@@ -133,6 +135,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
+		WaveTimeout: opts.WaveTimeout,
 	})
 	if err != nil {
 		return err

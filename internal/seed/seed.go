@@ -49,3 +49,15 @@ func MyApp() fs.FS {
 	}
 	return sub
 }
+
+// SyncWaves returns the manifests of the seed's "Implementing Sync Waves and
+// Dependencies" section, verbatim with their comments: Namespace myapp
+// (wave -1), ConfigMap myapp-config (wave 0), the PreSync Job db-migrate
+// (wave 1, HookSucceeded) and Deployment myapp (wave 2).
+func SyncWaves() []byte {
+	data, err := manifests.ReadFile("manifests/sync-waves.yaml")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	return data
+}

@@ -15,14 +15,22 @@ type LiveInfo struct {
 	// PruneDisabled is set by the annotation
 	// argocd.argoproj.io/sync-options: Prune=false.
 	PruneDisabled bool
+	// Wave is the object's sync wave, which orders its prune.
+	Wave int64
+	// PruneLast is set by argocd.argoproj.io/sync-options: PruneLast=true.
+	PruneLast bool
 }
 
 // PlanInput is everything a sync decision depends on.
 type PlanInput struct {
 	// App is the Application's name, as written in tracking annotations.
 	App string
-	// Desired are the prepared objects (see Prepare).
+	// Desired are the prepared objects (see Prepare), hooks excluded.
 	Desired []*unstructured.Unstructured
+	// Hooks are the prepared objects annotated argocd.argoproj.io/hook. They
+	// run in their phases, unless the sync is selective (Only), as in Argo
+	// CD.
+	Hooks []*unstructured.Unstructured
 	// Live describes the live objects that exist, among the desired ones and
 	// the ones the Application managed before; absent keys do not exist.
 	Live map[Key]LiveInfo
@@ -32,6 +40,8 @@ type PlanInput struct {
 	AllowEmpty bool
 	// Only, when not empty, restricts the sync to these objects.
 	Only []Key
+	// PruneLast is the Application's syncOptions PruneLast=true.
+	PruneLast bool
 }
 
 // Objects returns every object the plan applies, created or not.
@@ -55,11 +65,18 @@ type Plan struct {
 	Prune []Key
 	// RequiresPruning are objects that would be pruned if pruning were on.
 	RequiresPruning []Key
+	// Kept are objects no longer desired that are marked Prune=false: left
+	// in place, and still reported.
+	Kept []Key
 	// Shared are desired objects left untouched because another Application
 	// owns them.
 	Shared []Shared
 	// Refusal, when set, says why the sync does nothing at all.
 	Refusal string
+	// Steps orders Create, Apply, Prune and the hooks (see Steps).
+	Steps []Step
+	// SyncFail are the hooks to run when the sync fails.
+	SyncFail []Task
 }
 
 // MakePlan decides what a sync does. It never prunes an object another
@@ -87,21 +104,64 @@ func MakePlan(in PlanInput) Plan {
 			p.Apply = append(p.Apply, obj)
 		}
 	}
+	var prunes []PruneTask
 	for k, live := range in.Live {
-		if desired[k] || live.Owner != in.App || !selected(k) || live.PruneDisabled {
+		if desired[k] || live.Owner != in.App || !selected(k) {
+			continue
+		}
+		if live.PruneDisabled {
+			p.Kept = append(p.Kept, k)
 			continue
 		}
 		if in.Prune {
 			p.Prune = append(p.Prune, k)
+			prunes = append(prunes, PruneTask{Key: k, Wave: live.Wave, PruneLast: live.PruneLast})
 		} else {
 			p.RequiresPruning = append(p.RequiresPruning, k)
 		}
 	}
 	slices.SortFunc(p.Prune, CompareKeys)
 	slices.SortFunc(p.RequiresPruning, CompareKeys)
+	slices.SortFunc(p.Kept, CompareKeys)
 	if len(in.Desired) == 0 && !in.AllowEmpty {
 		return Plan{RequiresPruning: append(p.Prune, p.RequiresPruning...),
 			Refusal: fmt.Sprintf("the source rendered no objects; refusing to sync (and prune %d managed objects) without syncPolicy.automated.allowEmpty", len(p.Prune)+len(p.RequiresPruning))}
 	}
+	hooks := in.Hooks
+	if len(in.Only) > 0 {
+		hooks = nil
+	}
+	var err error
+	p.Steps, p.SyncFail, err = Steps(StepsInput{Desired: append(p.Objects(), hooks...), Prune: prunes, PruneLast: in.PruneLast})
+	if err != nil {
+		return Plan{Refusal: err.Error()}
+	}
 	return p
+}
+
+// Waits reports whether executing the plan waits on something: hooks to
+// finish, or a step to become healthy before the next.
+func (p Plan) Waits() bool {
+	if len(p.SyncFail) > 0 {
+		return true
+	}
+	applies := 0
+	for _, s := range p.Steps {
+		if s.Prune {
+			continue
+		}
+		applies++
+		if applies > 1 || slices.ContainsFunc(s.Tasks, func(t Task) bool { return t.Hook }) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsHook reports whether obj is a hook (argocd.argoproj.io/hook, Skip
+// included): not part of the Application's inventory, never compared or
+// pruned.
+func IsHook(obj *unstructured.Unstructured) bool {
+	_, ok := obj.GetAnnotations()[HookAnnotation]
+	return ok
 }

@@ -31,11 +31,11 @@ func keysOf(objs []*unstructured.Unstructured) []Key {
 func TestMakePlan(t *testing.T) {
 	a, b := cm("staging", "a"), cm("staging", "b")
 	tests := []struct {
-		name                        string
-		in                          PlanInput
-		apply, create, prune, needs []Key
-		shared                      []Shared
-		refused                     bool
+		name                              string
+		in                                PlanInput
+		apply, create, prune, needs, kept []Key
+		shared                            []Shared
+		refused                           bool
 	}{
 		{
 			name:   "new objects are applied",
@@ -71,7 +71,7 @@ func TestMakePlan(t *testing.T) {
 			name: "Prune=false is honoured",
 			in: PlanInput{App: "app", Desired: []*unstructured.Unstructured{a}, Prune: true,
 				Live: map[Key]LiveInfo{key("keep"): {Owner: "app", PruneDisabled: true}}},
-			apply: []Key{key("a")},
+			apply: []Key{key("a")}, kept: []Key{key("keep")},
 		},
 		{
 			name: "empty render refuses to prune everything",
@@ -106,6 +106,9 @@ func TestMakePlan(t *testing.T) {
 			}
 			if !slices.Equal(p.RequiresPruning, tt.needs) {
 				t.Errorf("requires pruning = %v, want %v", p.RequiresPruning, tt.needs)
+			}
+			if !slices.Equal(p.Kept, tt.kept) {
+				t.Errorf("kept = %v, want %v", p.Kept, tt.kept)
 			}
 			if !slices.Equal(p.Shared, tt.shared) {
 				t.Errorf("shared = %v, want %v", p.Shared, tt.shared)

@@ -81,9 +81,10 @@ type StepsInput struct {
 // then kind (Namespaces, then the kinds others depend on, as Helm and Argo
 // CD order them), then namespace and name. Two rules adjust that order:
 //
-//   - a Namespace the Application defines is created before any hook that
-//     lives in it, in that hook's phase and in an earlier wave, so a PreSync
-//     Job does not fail for a missing namespace;
+//   - what a hook needs that the Application defines (its Namespace, and in
+//     its namespace the ConfigMaps, Secrets and other kinds others depend on
+//     at lower waves than a PreSync hook) runs before it; see
+//     prerequisitesFirst;
 //   - prunes run after the Sync phase, highest wave first; with PruneLast
 //     (the Application's or the object's) they run after PostSync.
 //
@@ -99,7 +100,7 @@ func Steps(in StepsInput) (steps []Step, syncFail []Task, err error) {
 		}
 		tasks = append(tasks, t...)
 	}
-	tasks = namespacesFirst(tasks)
+	tasks = prerequisitesFirst(tasks)
 	var ordered []Task
 	for _, t := range tasks {
 		if t.Phase == PhaseSyncFail {
@@ -176,16 +177,47 @@ func deletePolicies(obj *unstructured.Unstructured, k Key) ([]DeletePolicy, erro
 	return out, nil
 }
 
-// namespacesFirst moves each Namespace the Application defines ahead of the
-// earliest hook that lives in it.
-func namespacesFirst(tasks []Task) []Task {
-	earliest := map[string]Task{}
+// prerequisitesFirst moves what a hook needs ahead of it, when the
+// Application defines it:
+//
+//   - in the hook's namespace, objects of the kinds others depend on
+//     (ConfigMaps, Secrets, ServiceAccounts, PersistentVolumeClaims, RBAC,
+//     Services: everything kindOrder lists before the workloads) whose wave
+//     is lower than a PreSync hook's move into PreSync, keeping their wave;
+//   - the Namespace the hook (or a moved object) lives in goes into its
+//     phase, in a wave of its own before the earliest of them (the objects
+//     of one step are applied together, and the namespace must exist
+//     first).
+//
+// This is where Ferry departs from Argo CD, which runs a PreSync hook before
+// every Sync-phase object, so that a migration Job in wave 1 of a namespace
+// the Application creates in wave -1 fails for a missing namespace. The waves
+// the manifests carry say what their authors meant (the seed's comments read
+// "Namespace created first (wave -1)", "ConfigMap created second (wave 0)",
+// "migration job runs third (wave 1)"), and the objects moved are the ones a
+// hook can only need, never workloads. Moved objects stay in the
+// Application's inventory; only the phase they are applied in changes.
+func prerequisitesFirst(tasks []Task) []Task {
+	preSyncWave := map[string]int64{} // namespace → its latest PreSync hook's wave
 	for _, t := range tasks {
-		if !t.Hook || t.Phase == PhaseSyncFail || t.Key.Namespace == "" {
+		if t.Hook && t.Phase == PhasePreSync && t.Key.Namespace != "" {
+			if w, ok := preSyncWave[t.Key.Namespace]; !ok || t.Wave > w {
+				preSyncWave[t.Key.Namespace] = t.Wave
+			}
+		}
+	}
+	moved := make([]bool, len(tasks))
+	for i, t := range tasks {
+		if w, ok := preSyncWave[t.Key.Namespace]; ok && !t.Hook && t.Phase == PhaseSync && t.Wave < w && isPrerequisiteKind(t.Key) {
+			tasks[i].Phase, moved[i] = PhasePreSync, true
+		}
+	}
+	earliest := map[string]Task{} // namespace → the earliest task that needs it
+	for i, t := range tasks {
+		if !(t.Hook || moved[i]) || t.Phase == PhaseSyncFail || t.Key.Namespace == "" {
 			continue
 		}
-		if e, ok := earliest[t.Key.Namespace]; !ok || phaseRank(t.Phase) < phaseRank(e.Phase) ||
-			(t.Phase == e.Phase && t.Wave < e.Wave) {
+		if e, ok := earliest[t.Key.Namespace]; !ok || before(t, e) {
 			earliest[t.Key.Namespace] = t
 		}
 	}
@@ -193,15 +225,23 @@ func namespacesFirst(tasks []Task) []Task {
 		if t.Hook || t.Key.Group != "" || t.Key.Kind != "Namespace" {
 			continue
 		}
-		hook, ok := earliest[t.Key.Name]
-		if !ok || phaseRank(hook.Phase) > phaseRank(t.Phase) || (hook.Phase == t.Phase && hook.Wave > t.Wave) {
-			continue
+		if first, ok := earliest[t.Key.Name]; ok && before(first, t) {
+			tasks[i].Phase, tasks[i].Wave = first.Phase, min(t.Wave, first.Wave-1)
 		}
-		// A wave of its own before the hook's: a step's objects are applied
-		// together, and the namespace must exist first.
-		tasks[i].Phase, tasks[i].Wave = hook.Phase, min(t.Wave, hook.Wave-1)
 	}
 	return tasks
+}
+
+// before reports whether a runs in an earlier phase, or the same phase and
+// an earlier wave, than b.
+func before(a, b Task) bool {
+	return phaseRank(a.Phase) < phaseRank(b.Phase) || (a.Phase == b.Phase && a.Wave < b.Wave)
+}
+
+// isPrerequisiteKind reports the kinds others depend on: the ones kindOrder
+// lists before the first workload.
+func isPrerequisiteKind(k Key) bool {
+	return kindRank(k) < slices.Index(kindOrder, "DaemonSet")
 }
 
 func compareTasks(a, b Task) int {

@@ -1,13 +1,20 @@
 package sync
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // object builds an object from "Kind ns/name" and annotations.
@@ -66,12 +73,12 @@ func TestStepsOrder(t *testing.T) {
 					object(t, "ConfigMap ns/a", nil),
 					object(t, "Service ns/web", wave("-2")),
 					object(t, "Job ns/smoke", map[string]string{HookAnnotation: "PostSync"}),
-					object(t, "Job ns/migrate", map[string]string{HookAnnotation: "PreSync", SyncWaveAnnotation: "5"}),
-					object(t, "Namespace ns", wave("10")),
+					object(t, "Job jobs/migrate", map[string]string{HookAnnotation: "PreSync", SyncWaveAnnotation: "5"}),
+					object(t, "Namespace jobs", wave("10")),
 				}}
 			},
 			want: []string{
-				"PreSync 4: Namespace ns",
+				"PreSync 4: Namespace jobs",
 				"PreSync 5: Job migrate",
 				"Sync -2: Service web",
 				"Sync 0: ConfigMap a, ConfigMap b, Deployment web",
@@ -79,15 +86,58 @@ func TestStepsOrder(t *testing.T) {
 			},
 		},
 		{
-			name: "the seed's sync-wave manifests (Argo CD's phase-first order)",
+			name: "the seed's sync-wave manifests run in the order their comments state",
 			in: func(t *testing.T) StepsInput {
 				return StepsInput{Desired: seedWaves(t)}
 			},
 			want: []string{
 				"PreSync -1: Namespace myapp",
+				"PreSync 0: ConfigMap myapp-config",
 				"PreSync 1: Job db-migrate",
-				"Sync 0: ConfigMap myapp-config",
 				"Sync 2: Deployment myapp",
+			},
+		},
+		{
+			name: "a PreSync hook's prerequisites: lower waves, its namespace, kinds others depend on only",
+			in: func(t *testing.T) StepsInput {
+				return StepsInput{Desired: []*unstructured.Unstructured{
+					object(t, "Job ns/migrate", map[string]string{HookAnnotation: "PreSync", SyncWaveAnnotation: "1"}),
+					object(t, "Secret ns/db", wave("-3")),          // lower wave: moves, keeps its wave
+					object(t, "ServiceAccount ns/migrator", nil),   // wave 0 < 1: moves
+					object(t, "ConfigMap ns/same-wave", wave("1")), // not lower: stays
+					object(t, "ConfigMap other/elsewhere", nil),    // another namespace: stays
+					object(t, "Deployment ns/web", wave("-5")),     // a workload: stays
+					object(t, "ClusterRole reader", wave("-5")),    // cluster-scoped: stays
+				}}
+			},
+			want: []string{
+				"PreSync -3: Secret db",
+				"PreSync 0: ServiceAccount migrator",
+				"PreSync 1: Job migrate",
+				"Sync -5: ClusterRole reader, Deployment web",
+				"Sync 0: ConfigMap elsewhere",
+				"Sync 1: ConfigMap same-wave",
+			},
+		},
+		{
+			name: "a Namespace goes before the earliest hook in it, in the hook's phase; ties and later hooks leave it",
+			in: func(t *testing.T) StepsInput {
+				return StepsInput{Desired: []*unstructured.Unstructured{
+					object(t, "Namespace late", wave("3")),
+					object(t, "Job late/check", map[string]string{HookAnnotation: "Sync", SyncWaveAnnotation: "-2"}),
+					object(t, "Job late/smoke", map[string]string{HookAnnotation: "PostSync"}),
+					object(t, "Namespace tied", nil),
+					object(t, "Job tied/run", map[string]string{HookAnnotation: "Sync"}),
+					object(t, "Namespace after", wave("-1")),
+					object(t, "Job after/notify", map[string]string{HookAnnotation: "PostSync"}),
+				}}
+			},
+			want: []string{
+				"Sync -3: Namespace late",
+				"Sync -2: Job check",
+				"Sync -1: Namespace after",
+				"Sync 0: Namespace tied, Job run",
+				"PostSync 0: Job notify, Job smoke",
 			},
 		},
 		{
@@ -160,54 +210,17 @@ func TestStepsOrder(t *testing.T) {
 // Dependencies" section, verbatim.
 func seedWaves(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	const manifests = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: myapp
-  annotations:
-    argocd.argoproj.io/sync-wave: "-1"
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: myapp-config
-  namespace: myapp
-  annotations:
-    argocd.argoproj.io/sync-wave: "0"
-data:
-  DATABASE_HOST: postgres.database.svc
----
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: db-migrate
-  namespace: myapp
-  annotations:
-    argocd.argoproj.io/sync-wave: "1"
-    argocd.argoproj.io/hook: PreSync
-    argocd.argoproj.io/hook-delete-policy: HookSucceeded
-spec:
-  template:
-    spec:
-      containers:
-        - name: migrate
-          image: myapp:latest
-          command: ["./migrate.sh"]
-      restartPolicy: Never
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: myapp
-  namespace: myapp
-  annotations:
-    argocd.argoproj.io/sync-wave: "2"
-spec:
-  replicas: 3
-`
 	var out []*unstructured.Unstructured
-	for _, doc := range strings.Split(manifests, "---\n") {
-		j, err := yaml.YAMLToJSON([]byte(doc))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(seed.SyncWaves())))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := yaml.YAMLToJSON(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +230,6 @@ spec:
 		}
 		out = append(out, u)
 	}
-	return out
 }
 
 func TestStepsHooks(t *testing.T) {
@@ -260,6 +272,36 @@ func TestStepsRejectBadAnnotations(t *testing.T) {
 		_, _, err := Steps(StepsInput{Desired: []*unstructured.Unstructured{object(t, "ConfigMap ns/c", tc.annotations)}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want it to contain %q", tc.annotations, err, tc.want)
+		}
+	}
+}
+
+func TestHookState(t *testing.T) {
+	obj := func(apiVersion, kind, status string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte("apiVersion: "+apiVersion+"\nkind: "+kind+"\nstatus: "+status), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		obj   *unstructured.Unstructured
+		state State
+		msg   string
+		ok    bool
+	}{
+		{obj("batch/v1", "Job", "{}"), Running, "job running", true},
+		{obj("batch/v1", "Job", "{conditions: [{type: Complete, status: 'True'}]}"), Succeeded, "job completed", true},
+		{obj("batch/v1", "Job", "{conditions: [{type: Complete, status: 'False'}, {type: Failed, status: 'True', reason: BackoffLimitExceeded, message: Job has reached the specified backoff limit}]}"),
+			Failed, "BackoffLimitExceeded: Job has reached the specified backoff limit", true},
+		{obj("v1", "Pod", "{phase: Running}"), Running, "pod running", true},
+		{obj("v1", "Pod", "{phase: Succeeded}"), Succeeded, "pod succeeded", true},
+		{obj("v1", "Pod", "{phase: Failed, reason: Evicted, message: low on memory}"), Failed, "pod failed: Evicted low on memory", true},
+		{obj("v1", "ConfigMap", "{}"), "", "", false},
+	} {
+		state, msg, ok := hookState(tc.obj)
+		if state != tc.state || msg != tc.msg || ok != tc.ok {
+			t.Errorf("%s %v: got (%q, %q, %v), want (%q, %q, %v)", tc.obj.GetKind(), tc.obj.Object["status"], state, msg, ok, tc.state, tc.msg, tc.ok)
 		}
 	}
 }

@@ -247,6 +247,10 @@ type ResourceResult struct {
 	// HookType is the kind of hook; empty for ordinary resources.
 	// +optional
 	HookType HookType `json:"hookType,omitempty"`
+	// SyncWave is the wave the result was recorded in (a Ferry addition;
+	// Argo CD leaves it out).
+	// +optional
+	SyncWave int64 `json:"syncWave,omitempty"`
 }
 
 // ResultCode is what a sync did to one resource.

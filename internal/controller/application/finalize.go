@@ -43,6 +43,9 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		if owner, ok := fsync.Owner(u); !ok || owner != instance {
 			continue
 		}
+		if hasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
+			continue // kept, as argocd.argoproj.io/sync-options: Delete=false asks
+		}
 		if err := r.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}

@@ -106,7 +106,8 @@ spec:
 func TestCascadingDeletionWithTheResourcesFinalizer(t *testing.T) {
 	ctx := t.Context()
 	repo := newGitRepo(t)
-	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1")})
+	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1"),
+		"cms/kept.yaml": configMapYAML("kept", "    argocd.argoproj.io/sync-options: Delete=false")})
 	head := repo.commit("one")
 	app := newApp("cascade", "cascade", repo, "cms", &v1alpha1.SyncPolicyAutomated{})
 	app.Finalizers = []string{"resources-finalizer.argocd.argoproj.io"}
@@ -120,17 +121,23 @@ func TestCascadingDeletionWithTheResourcesFinalizer(t *testing.T) {
 		cm := live(ctx, t, "v1", "ConfigMap", "cascade", "a")
 		return err != nil && cm == nil, fmt.Sprintf("application get: %v; configmap present: %v", err, cm != nil)
 	})
+	kept := live(ctx, t, "v1", "ConfigMap", "cascade", "kept")
+	if kept == nil {
+		t.Fatal("the ConfigMap marked Delete=false was deleted with the application")
+	}
+	if err := env.Client.Delete(ctx, kept); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestUnsupportedSyncOptionIsReported(t *testing.T) {
 	repo := newGitRepo(t)
 	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1")})
 	repo.commit("one")
-	app := newApp("pruneLast", "prunelast", repo, "cms", &v1alpha1.SyncPolicyAutomated{})
-	app.Name = "prune-last"
-	app.Spec.SyncPolicy.SyncOptions = append(app.Spec.SyncPolicy.SyncOptions, "PruneLast=true")
+	app := newApp("replace", "replace", repo, "cms", &v1alpha1.SyncPolicyAutomated{})
+	app.Spec.SyncPolicy.SyncOptions = append(app.Spec.SyncPolicy.SyncOptions, "Replace=true")
 	create(t, app)
-	waitApp(t, app, "UnsupportedField for PruneLast", func(a *v1alpha1.Application) bool {
-		return hasCondition(a, v1alpha1.ApplicationConditionUnsupportedField, "PruneLast=true")
+	waitApp(t, app, "UnsupportedField for Replace", func(a *v1alpha1.Application) bool {
+		return hasCondition(a, v1alpha1.ApplicationConditionUnsupportedField, "Replace=true")
 	})
 }

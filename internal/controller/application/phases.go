@@ -27,7 +27,8 @@ import (
 type desiredState struct {
 	revision   string
 	sourceType string
-	objects    []*unstructured.Unstructured // prepared for this Application
+	objects    []*unstructured.Unstructured // prepared for this Application, hooks excluded
+	hooks      []*unstructured.Unstructured // prepared hooks: run by syncs, never compared
 }
 
 // renderDesired renders src at revision and prepares the objects for app.
@@ -52,7 +53,15 @@ func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Applicatio
 	if err != nil {
 		return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), short(revision), err)
 	}
-	return &desiredState{revision: revision, sourceType: res.Type, objects: objs}, nil
+	d := &desiredState{revision: revision, sourceType: res.Type}
+	for _, o := range objs {
+		if fsync.IsHook(o) {
+			d.hooks = append(d.hooks, o)
+		} else {
+			d.objects = append(d.objects, o)
+		}
+	}
+	return d, nil
 }
 
 func renderKey(src v1alpha1.ApplicationSource, revision string) string {

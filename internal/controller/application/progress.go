@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,23 +30,68 @@ type progress struct {
 
 	mu      sync.Mutex
 	results []fsync.Outcome
+	index   map[resultKey]int
 	last    time.Time
+	rv      string      // the Application's resourceVersion after the last write
+	stop    bool        // someone set the operation Terminating
+	pending *time.Timer // writes what report held back, once the interval passed
+	closed  bool
+}
+
+type resultKey struct {
+	key   fsync.Key
+	phase fsync.Phase
 }
 
 func (r *Reconciler) startProgress(ctx context.Context, app *v1alpha1.Application, state *v1alpha1.OperationState) *progress {
-	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy()}
+	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy(), index: map[resultKey]int{}, rv: app.ResourceVersion}
 	p.write()
 	return p
 }
 
-// report records one outcome; safe for concurrent use.
+// report records one outcome, replacing an earlier one of the same object
+// and phase (a hook Running, then Succeeded); safe for concurrent use.
 func (p *progress) report(o fsync.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.results = append(p.results, o)
-	if time.Since(p.last) >= progressInterval {
-		p.write()
+	k := resultKey{o.Key, o.Phase}
+	if i, ok := p.index[k]; ok {
+		p.results[i] = o
+	} else {
+		p.index[k] = len(p.results)
+		p.results = append(p.results, o)
 	}
+	if wait := progressInterval - time.Since(p.last); wait <= 0 {
+		p.write()
+	} else if p.pending == nil {
+		// Held back, not dropped: a sync that then waits on a wave must
+		// still show what it waits on.
+		p.pending = time.AfterFunc(wait, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.pending = nil
+			if !p.closed {
+				p.write()
+			}
+		})
+	}
+}
+
+// close ends the reports, before the sync's final state is written.
+func (p *progress) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.pending != nil {
+		p.pending.Stop()
+	}
+}
+
+// terminated reports whether a write found the operation Terminating.
+func (p *progress) terminated() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stop
 }
 
 // write patches the running state into status; the caller holds mu (or no
@@ -57,11 +103,31 @@ func (p *progress) write() {
 	if s := st.Operation.Sync; s != nil {
 		st.SyncResult.Revision = s.Revision
 	}
-	data, err := json.Marshal(map[string]any{"status": map[string]any{"operationState": st}})
-	if err == nil {
-		err = p.c.Status().Patch(p.ctx, p.app.DeepCopy(), client.RawPatch(types.MergePatchType, data))
-	}
-	if err != nil {
-		ctrl.LoggerFrom(p.ctx).Info("could not report sync progress", "application", appKey(p.app), "error", err.Error())
+	for attempt := 0; attempt < 2 && !p.stop; attempt++ {
+		// With the resourceVersion last seen as a precondition: a progress
+		// report must never overwrite a terminate request.
+		data, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": p.rv},
+			"status": map[string]any{"operationState": st}})
+		if err != nil {
+			return
+		}
+		obj := p.app.DeepCopy()
+		err = p.c.Status().Patch(p.ctx, obj, client.RawPatch(types.MergePatchType, data))
+		if err == nil {
+			p.rv = obj.ResourceVersion
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			ctrl.LoggerFrom(p.ctx).Info("could not report sync progress", "application", appKey(p.app), "error", err.Error())
+			return
+		}
+		fresh := &v1alpha1.Application{}
+		if err := p.c.Get(p.ctx, appKey(p.app), fresh); err != nil {
+			return
+		}
+		p.rv = fresh.ResourceVersion
+		if s := fresh.Status.OperationState; s != nil && s.Phase == v1alpha1.OperationTerminating {
+			p.stop = true
+		}
 	}
 }

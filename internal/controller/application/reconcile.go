@@ -83,6 +83,14 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 			short(revision), strings.Join(outOfSyncKeys(states), ", "))
 	}
 
+	if st := app.Status.OperationState; app.Operation != nil && st != nil && st.Phase == v1alpha1.OperationTerminating {
+		// A terminate request no running sync took up (the controller
+		// restarted meanwhile): the operation ends here.
+		now := metav1.Now()
+		st.Phase, st.Message, st.FinishedAt = v1alpha1.OperationFailed, "terminated by request", &now
+		out.clearOperation = true
+		return out
+	}
 	trigger, wait := r.syncTrigger(app, revision, states)
 	if wait > 0 && wait < out.requeueAfter {
 		out.requeueAfter = wait

@@ -37,6 +37,11 @@ type Options struct {
 	Concurrency int
 	// ApplyConcurrency is how many objects one sync applies at once. Default 4.
 	ApplyConcurrency int
+	// WaveTimeout bounds the wait for one sync wave to become healthy and
+	// its hooks to finish; a wave that takes longer fails the sync. Default
+	// 5m. Argo CD waits without bound; a bound turns a stuck rollout into a
+	// reported failure (and SyncFail hooks) instead of a sync that never ends.
+	WaveTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -51,6 +56,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ApplyConcurrency <= 0 {
 		o.ApplyConcurrency = 4
+	}
+	if o.WaveTimeout <= 0 {
+		o.WaveTimeout = 5 * time.Minute
 	}
 	return o
 }

@@ -71,6 +71,7 @@ var supportedSyncOptions = map[string]bool{
 	"CreateNamespace=true": true, "CreateNamespace=false": true,
 	"RespectIgnoreDifferences=true": true, "RespectIgnoreDifferences=false": true,
 	"ServerSideApply=true": true,
+	"PruneLast=true":       true, "PruneLast=false": true,
 }
 
 // unsupportedSettings lists modelled fields whose values Ferry does not

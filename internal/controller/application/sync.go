@@ -1,13 +1,16 @@
 package application
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
@@ -139,18 +142,43 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	started := metav1.Now()
 	state := &v1alpha1.OperationState{Operation: t.op, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: t.retryCount}
 	app.Status.OperationState = state
-	var report func(fsync.Outcome)
+	// A requested sync shows itself Running at once; an automated one only
+	// when its plan makes it wait (hooks, several steps): nobody asked, and
+	// every write costs, but a sync waiting on a wave must be visible.
+	var p *progress
 	if !t.automated {
-		report = r.startProgress(ctx, app, state).report
+		p = r.startProgress(ctx, app, state)
 	}
+	progressFor := func(plan fsync.Plan) *progress {
+		if p == nil && plan.Waits() {
+			p = r.startProgress(ctx, app, state)
+		}
+		return p
+	}
+	defer func() {
+		if p != nil {
+			p.close()
+		}
+	}()
 	src := *app.Spec.Source
-	run, err := r.runSync(ctx, app, d, ig, t, report)
+	run, err := r.runSync(ctx, app, d, ig, t, progressFor)
 	outcomes, revision := run.outcomes, run.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
 	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
 	r.tracker.invalidate(appKey(app), run.plan.Objects())
 	defer r.tracker.recordSync(appKey(app), state)
+	if interrupted := (*fsync.InterruptedError)(nil); errors.As(err, &interrupted) {
+		// Stopped between steps or while waiting, with every applied object
+		// reported; the next sync plans from the start. Not a failure to
+		// retry: a terminated operation is over, a superseded revision
+		// gives way to the new one at once.
+		state.Phase = v1alpha1.OperationFailed
+		state.Message = err.Error()
+		ctrl.LoggerFrom(ctx).Info("sync interrupted", "application", appKey(app), "revision", revision, "reason", interrupted.Reason)
+		r.events.Eventf(app, nil, "Warning", "SyncInterrupted", "Sync", "sync to %s stopped: %s", short(revision), interrupted.Reason)
+		return syncResult{done: true, requeueAfter: 100 * time.Millisecond}
+	}
 	if err != nil {
 		state.Phase = v1alpha1.OperationFailed
 		state.Message = err.Error()
@@ -187,7 +215,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 // reports instead.
 func (r *Reconciler) recordSynced(app *v1alpha1.Application, before []resourceState, run syncRun, conds *conditions) bool {
 	p := run.plan
-	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || run.partial {
+	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || len(p.Kept) > 0 || run.partial {
 		return false
 	}
 	compared := make(map[fsync.Key]*unstructured.Unstructured, len(before))
@@ -227,7 +255,7 @@ type syncRun struct {
 
 // runSync renders the revision to sync (when it is not the one compared),
 // plans and executes.
-func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, report func(fsync.Outcome)) (syncRun, error) {
+func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, progressFor func(fsync.Plan) *progress) (syncRun, error) {
 	src := *app.Spec.Source
 	run := syncRun{revision: t.revision, partial: len(t.only) > 0}
 	var err error
@@ -250,13 +278,18 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 	for i, o := range d.objects {
 		desired[i] = o.DeepCopy() // the executor writes the server's response into them
 	}
+	hooks := make([]*unstructured.Unstructured, len(d.hooks))
+	for i, o := range d.hooks {
+		hooks[i] = o.DeepCopy()
+	}
 	if syncOptionSet(t.options, "RespectIgnoreDifferences=true") {
 		if err := r.keepIgnoredFields(ctx, desired, ig); err != nil {
 			return run, err
 		}
 	}
 	allowEmpty := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.AllowEmpty
-	run.plan = fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Live: live, Prune: t.prune, AllowEmpty: allowEmpty, Only: t.only})
+	run.plan = fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Hooks: hooks, Live: live, Prune: t.prune,
+		AllowEmpty: allowEmpty, Only: t.only, PruneLast: syncOptionSet(t.options, "PruneLast=true")})
 	if t.dryRun {
 		run.outcomes = plannedOutcomes(run.plan)
 		return run, nil
@@ -266,9 +299,18 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 			return run, err
 		}
 	}
-	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan, report)
+	var report func(fsync.Outcome)
+	terminated := func() bool { return false }
+	if p := progressFor(run.plan); p != nil {
+		report, terminated = p.report, p.terminated
+	}
+	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan, fsync.ExecOptions{
+		WaveTimeout: r.opts.WaveTimeout, Report: report, Interrupted: r.interruption(app, t, run.revision, terminated)})
 	for _, k := range run.plan.RequiresPruning {
 		run.outcomes = append(run.outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
+	}
+	for _, k := range run.plan.Kept {
+		run.outcomes = append(run.outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (Prune=false)"})
 	}
 	if err == nil && len(run.plan.Shared) > 0 {
 		var names []string
@@ -278,6 +320,36 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 		r.events.Eventf(app, nil, "Warning", "SharedResourceWarning", "Sync", "left untouched: %s", strings.Join(names, ", "))
 	}
 	return run, err
+}
+
+// interruption returns what a sync asks between steps and while it waits:
+// whether to stop, and why. A sync stops when its operation is terminated
+// (status.operationState.phase Terminating, as argocd app terminate-op
+// writes it), when the Application is being deleted, and, for an automated
+// sync, when the branch it follows moved on: syncing a superseded revision
+// to the end would only delay the one Git now holds. An operation someone
+// asked for runs to the end or until terminated.
+func (r *Reconciler) interruption(app *v1alpha1.Application, t *syncTrigger, revision string, terminated func() bool) func(context.Context) string {
+	key, src := appKey(app), *app.Spec.Source
+	return func(ctx context.Context) string {
+		if terminated() {
+			return "terminated by request"
+		}
+		cur := &v1alpha1.Application{}
+		if err := r.client.Get(ctx, key, cur); err != nil || !cur.DeletionTimestamp.IsZero() {
+			return "the application is being deleted"
+		}
+		if st := cur.Status.OperationState; st != nil && st.Phase == v1alpha1.OperationTerminating {
+			return "terminated by request"
+		}
+		if !t.automated {
+			return ""
+		}
+		if rev, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, false); err == nil && rev != revision {
+			return fmt.Sprintf("revision %s superseded by %s", short(revision), short(rev))
+		}
+		return ""
+	}
 }
 
 // liveInfo reads, from the watch cache, ownership of every desired object
@@ -291,7 +363,10 @@ func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, d 
 			continue
 		}
 		owner, _ := fsync.Owner(u)
-		live[s.key] = fsync.LiveInfo{Owner: owner, PruneDisabled: hasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Prune=false")}
+		opts := u.GetAnnotations()[fsync.SyncOptionsAnnotation]
+		wave, _ := fsync.SyncWave(u) // a live object's bad wave prunes it in wave 0
+		live[s.key] = fsync.LiveInfo{Owner: owner, PruneDisabled: hasSyncOption(opts, "Prune=false"),
+			Wave: wave, PruneLast: hasSyncOption(opts, "PruneLast=true")}
 	}
 	return live, nil
 }
@@ -335,15 +410,22 @@ func plannedOutcomes(p fsync.Plan) []fsync.Outcome {
 func resourceResults(outcomes []fsync.Outcome) []v1alpha1.ResourceResult {
 	out := make([]v1alpha1.ResourceResult, 0, len(outcomes))
 	for _, o := range outcomes {
-		code := v1alpha1.ResultCodeSynced
-		switch o.Action {
-		case fsync.Pruned:
-			code = v1alpha1.ResultCodePruned
-		case "prune-skipped":
-			code = v1alpha1.ResultCodePruneSkipped
+		res := v1alpha1.ResourceResult{Group: o.Key.Group, Version: versionOf(o.Version), Kind: o.Key.Kind,
+			Namespace: o.Key.Namespace, Name: o.Key.Name, Message: o.Message, SyncPhase: v1alpha1.SyncPhase(cmp.Or(o.Phase, fsync.PhaseSync)),
+			SyncWave: o.Wave, HookPhase: v1alpha1.OperationPhase(o.State)}
+		switch {
+		case o.Hook:
+			res.HookType = v1alpha1.HookType(o.Phase) // Status stays empty for hooks, as in Argo CD
+		case o.Action == fsync.Pruned:
+			res.Status = v1alpha1.ResultCodePruned
+		case o.Action == "prune-skipped":
+			res.Status = v1alpha1.ResultCodePruneSkipped
+		case o.Action == fsync.SyncFailed || o.State == fsync.Failed:
+			res.Status = v1alpha1.ResultCodeSyncFailed
+		default:
+			res.Status = v1alpha1.ResultCodeSynced
 		}
-		out = append(out, v1alpha1.ResourceResult{Group: o.Key.Group, Version: versionOf(o.Version), Kind: o.Key.Kind,
-			Namespace: o.Key.Namespace, Name: o.Key.Name, Status: code, Message: o.Message, SyncPhase: v1alpha1.SyncPhaseSync})
+		out = append(out, res)
 	}
 	return out
 }
