@@ -1,7 +1,8 @@
 // Package demo runs the seed's GitOps workflow end to end on a local control
 // plane: a Git repository laid out as the seed recommends, the seed's two
 // Applications verbatim (only repoURL pointed at the local repository), and
-// Ferry's controller keeping the cluster matching Git.
+// Ferry's controller keeping the cluster matching Git; and the seed's
+// sync-wave manifests, synced in the order their comments state.
 package demo
 
 import (
@@ -91,6 +92,9 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		return err
 	}
 	fmt.Fprintf(out, "\nmyapp-staging is Synced and Healthy; myapp-production is OutOfSync, awaiting a manual sync.\n")
+	if err := printWaves(ctx, out, cl, apps[len(apps)-1]); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "Try, in another shell:\n\n  export KUBECONFIG=%s\n  %s -n staging get deploy,svc,cm\n",
 		c.KubeconfigPath(), filepath.Join(c.BinDir(), "kubectl"))
 	fmt.Fprintf(out, "  %s -n argocd patch application myapp-production --type merge -p '{\"operation\":{\"sync\":{}}}'\n\n",
@@ -110,6 +114,13 @@ func writeRepository(ctx context.Context, dir string) (string, error) {
 	myapp := seed.MyApp()
 	files, err := fs.ReadDir(myapp, ".")
 	if err != nil {
+		return "", err
+	}
+	waves := filepath.Join(dir, "apps", "waves", "myapp", "manifests.yaml")
+	if err := os.MkdirAll(filepath.Dir(waves), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(waves, seed.SyncWaves(), 0o644); err != nil {
 		return "", err
 	}
 	for _, env := range []string{"staging", "production"} {
@@ -166,7 +177,42 @@ func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL
 		}
 		apps = append(apps, app)
 	}
-	return apps, nil
+	waves := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "myapp-waves", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     "default",
+			Source:      &v1alpha1.ApplicationSource{RepoURL: repoURL, TargetRevision: "main", Path: "apps/waves/myapp"},
+			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "myapp"},
+			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
+		},
+	}
+	if err := cl.Create(ctx, waves); err != nil {
+		return nil, fmt.Errorf("create application %s: %w", waves.Name, err)
+	}
+	return append(apps, waves), nil
+}
+
+// printWaves shows the order the sync-wave Application's sync ran in.
+func printWaves(ctx context.Context, out io.Writer, cl client.Client, app *v1alpha1.Application) error {
+	got := &v1alpha1.Application{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
+		return err
+	}
+	st := got.Status.OperationState
+	if st == nil || st.SyncResult == nil {
+		return fmt.Errorf("application %s has no sync result", app.Name)
+	}
+	fmt.Fprintf(out, "\n%s synced the seed's sync-wave manifests in this order (the Job ran and was deleted, HookSucceeded):\n", app.Name)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PHASE\tWAVE\tKIND\tNAME\tRESULT")
+	for _, r := range st.SyncResult.Resources {
+		result := strings.TrimSpace(string(r.Status) + " " + string(r.HookPhase))
+		if r.HookType != "" {
+			result = string(r.HookType) + " hook " + result
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.SyncPhase, r.SyncWave, r.Kind, r.Name, result)
+	}
+	return tw.Flush()
 }
 
 // watchUntilReady prints a status table every second until staging is

@@ -396,13 +396,24 @@ func (r *Reconciler) keepIgnoredFields(ctx context.Context, desired []*unstructu
 	return nil
 }
 
+// plannedOutcomes is what a dry run reports: every step's objects and
+// hooks, in the order a sync would run them.
 func plannedOutcomes(p fsync.Plan) []fsync.Outcome {
 	var out []fsync.Outcome
-	for _, o := range p.Apply {
-		out = append(out, fsync.Outcome{Key: fsync.KeyOf(o), Version: o.GetAPIVersion(), Action: "would apply"})
-	}
-	for _, k := range p.Prune {
-		out = append(out, fsync.Outcome{Key: k, Action: "would prune"})
+	for _, s := range p.Steps {
+		for _, t := range s.Tasks {
+			o := fsync.Outcome{Key: t.Key, Action: "would apply", Phase: s.Phase, Wave: s.Wave, Hook: t.Hook}
+			switch {
+			case s.Prune:
+				o.Action = "would prune"
+			case t.Hook:
+				o.Action = "would run"
+			}
+			if t.Object != nil {
+				o.Version = t.Object.GetAPIVersion()
+			}
+			out = append(out, o)
+		}
 	}
 	return out
 }
