@@ -41,5 +41,12 @@ generate:
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 
+# The Kubernetes OpenAPI schemas `ferry validate` embeds
+# (internal/validate/openapi/kubernetes.json.gz, committed), read from a local
+# API server built from the pinned version; run after changing that version.
+.PHONY: openapi
+openapi: kube
+	$(GO) run ./hack/openapi -o internal/validate/openapi/kubernetes.json.gz
+
 clean:
 	rm -rf bin

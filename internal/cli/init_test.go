@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/render"
 )
 
@@ -74,9 +76,92 @@ func TestInitRendersAndValidates(t *testing.T) {
 			t.Errorf("%s %s/%s rejected by the API server: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}
 	}
+
+	// What scripts/validate.sh runs: no errors, the example policy in use,
+	// and the server dry run agreeing.
+	out, err = ferry(t, "validate", dir, "-o", "json", "--server-dry-run", "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext)
+	if err != nil {
+		t.Fatalf("ferry validate: %v\n%s", err, out)
+	}
+	var report struct {
+		Units    []struct{ Name string }
+		Findings []struct{ Rule, Severity, Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("ferry validate -o json: %v\n%s", err, out)
+	}
+	if len(report.Units) != 8 {
+		t.Errorf("ferry validate found %d units, want 8: %+v", len(report.Units), report.Units)
+	}
+	for _, f := range report.Findings {
+		if f.Severity == "error" || strings.HasPrefix(f.Rule, "policy/") || f.Rule == "dry-run" && f.Severity != "info" {
+			t.Errorf("finding on the scaffolded repository: %+v", f)
+		}
+	}
+	validateScript, err := os.ReadFile(filepath.Join(dir, "scripts", "validate.sh"))
+	if err != nil || !strings.Contains(string(validateScript), "ferry validate") {
+		t.Errorf("scripts/validate.sh does not run ferry validate: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "policies", "deployments.rego")); err != nil {
+		t.Errorf("no example policy: %v", err)
+	}
 }
 
 func dryRun(ctx context.Context, o *unstructured.Unstructured) error {
 	obj := o.DeepCopy()
 	return env.Client.Patch(ctx, obj, client.Apply, client.FieldOwner("init-test"), client.ForceOwnership, client.DryRunAll)
+}
+
+// TestValidateExitCodes: 0 for a clean repository, 1 for findings (and for
+// warnings with --fail-on warning), 2 for usage errors.
+func TestValidateExitCodes(t *testing.T) {
+	clean := t.TempDir()
+	mustWrite(t, filepath.Join(clean, "app", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n")
+	warned := t.TempDir()
+	mustWrite(t, filepath.Join(warned, "app", "widget.yaml"), "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\n")
+	broken := t.TempDir()
+	mustWrite(t, filepath.Join(broken, "app", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: [1]}\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"validate", clean}, 0, "no findings"},
+		{[]string{"validate", warned}, 0, "no schema for example.com/v1, Kind=Widget"},
+		{[]string{"validate", warned, "--fail-on", "warning"}, 1, "1 warning"},
+		{[]string{"validate", broken}, 1, "app/cm.yaml"},
+		{[]string{"validate", clean, "-o", "yaml"}, 2, `--output "yaml"`},
+		{[]string{"validate", clean, "--no-such-flag"}, 2, "unknown flag"},
+		{[]string{"validate", clean, "--level", "FERRY-SEC-999=off"}, 2, "FERRY-SEC-999"},
+		{[]string{"validate", filepath.Join(clean, "missing")}, 2, "missing"},
+	} {
+		out, err := ferry(t, tc.args...)
+		if code := exitCodeOf(err); code != tc.code || !strings.Contains(out+errText(err), tc.out) {
+			t.Errorf("ferry %s: exit %d (%v), want %d; output %q, want it to contain %q", strings.Join(tc.args[1:], " "), code, err, tc.code, out, tc.out)
+		}
+	}
+}
+
+func exitCodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	return ExitCode(err)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -35,6 +35,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newLocalCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
+		newValidateCmd(),
 	)
 	return root
 }

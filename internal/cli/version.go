@@ -16,12 +16,16 @@ func newVersionCmd() *cobra.Command {
 		Example: "  ferry version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			version := "(devel)"
-			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-				version = info.Main.Version
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ferry %s\nlocal control plane: Kubernetes %s\n", version, localcluster.KubeVersion)
+			fmt.Fprintf(cmd.OutOrStdout(), "ferry %s\nlocal control plane: Kubernetes %s\n", buildVersion(), localcluster.KubeVersion)
 			return nil
 		},
 	}
+}
+
+// buildVersion is the module version the binary was built from.
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
 }

@@ -13,39 +13,41 @@ import (
 
 // renderDirectory renders a plain-manifest source: the .yaml, .yml and .json files of dir
 // (recursively with opts.Recurse), filtered by opts' globs, in lexical path order.
-func renderDirectory(ctx context.Context, fsys fs.FS, dir string, opts *DirectoryOptions, b *budget) ([]*unstructured.Unstructured, error) {
+func renderDirectory(ctx context.Context, fsys fs.FS, dir string, opts *DirectoryOptions, b *budget) ([]*unstructured.Unstructured, []Origin, error) {
 	if opts == nil {
 		opts = &DirectoryOptions{}
 	}
 	filter, err := newFileFilter(dir, opts)
 	if err != nil {
-		return nil, &Error{File: dir, Err: err}
+		return nil, nil, &Error{File: dir, Err: err}
 	}
 	files, err := listManifestFiles(ctx, fsys, dir, opts.Recurse, filter)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var objs []*unstructured.Unstructured
+	var origins []Origin
 	for _, file := range files {
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return nil, nil, context.Cause(ctx)
 		}
 		data, err := b.readFile(fsys, file)
 		if err != nil {
-			return nil, &Error{File: file, Err: err}
+			return nil, nil, &Error{File: file, Err: err}
 		}
 		manifests, err := decodeManifests(file, data)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, m := range manifests {
 			if err := b.addObject(m.size); err != nil {
-				return nil, &Error{File: file, Err: err}
+				return nil, nil, &Error{File: file, Err: err}
 			}
 			objs = append(objs, m.obj)
+			origins = append(origins, Origin{File: file, Line: m.line})
 		}
 	}
-	return objs, nil
+	return objs, origins, nil
 }
 
 // isManifestFile reports whether a file name is one Argo CD reads in a Directory source.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/pkg/util"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 )
@@ -50,27 +51,31 @@ func kustomizeOptions() *krusty.Options {
 // as soon as ctx ends. The goroutine then finishes on its own: its next file access fails with
 // ctx's error, or, if it was past reading files, it completes its in-memory transformations and
 // its result is dropped.
-func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *KustomizeOptions, b *budget) ([]*unstructured.Unstructured, error) {
+func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *KustomizeOptions, b *budget, origins bool) ([]*unstructured.Unstructured, []Origin, error) {
 	dir := path.Dir(kfile)
 	if err := checkKustomization(ctx, fsys, dir, b.limits.MaxBytes); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kfs := newKustomizeFS(ctx, fsys, b)
 	target := repoPath(dir)
-	if opts.isSet() {
-		content, err := optionsKustomization(dir, opts)
+	if opts.isSet() || origins {
+		if opts == nil {
+			opts = &KustomizeOptions{}
+		}
+		content, err := optionsKustomization(dir, opts, origins)
 		if err != nil {
-			return nil, &Error{File: kfile, Err: err}
+			return nil, nil, &Error{File: kfile, Err: err}
 		}
 		if err := kfs.WriteFile(optionsDir+"/kustomization.yaml", content); err != nil {
-			return nil, &Error{File: kfile, Err: err}
+			return nil, nil, &Error{File: kfile, Err: err}
 		}
 		target = optionsDir
 	}
 
 	type result struct {
-		objs []*unstructured.Unstructured
-		err  error
+		objs    []*unstructured.Unstructured
+		origins []Origin
+		err     error
 	}
 	done := make(chan result, 1) // buffered: the goroutine never blocks after Render returned
 	go func() {
@@ -79,57 +84,132 @@ func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *Kustom
 				done <- result{err: fmt.Errorf("kustomize panicked: %v", p)}
 			}
 		}()
-		objs, err := runKustomize(kfs, dir, target, b)
-		done <- result{objs, err}
+		objs, origins, err := runKustomize(kfs, dir, target, b, origins)
+		done <- result{objs, origins, err}
 	}()
 
 	select {
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, nil, context.Cause(ctx)
 	case res := <-done:
 		if err := kfs.err(); err != nil {
-			return nil, err // a repository error or a limit, naming its file
+			return nil, nil, err // a repository error or a limit, naming its file
 		}
 		if res.err != nil {
-			return nil, fileError(kfile, res.err)
+			return nil, nil, fileError(kfile, res.err)
 		}
-		return res.objs, nil
+		if origins {
+			lineOrigins(fsys, res.objs, res.origins)
+		}
+		return res.objs, res.origins, nil
 	}
 }
 
 // runKustomize runs krusty and converts its output.
-func runKustomize(kfs *kustomizeFS, sourceDir, target string, b *budget) ([]*unstructured.Unstructured, error) {
+func runKustomize(kfs *kustomizeFS, sourceDir, target string, b *budget, withOrigins bool) ([]*unstructured.Unstructured, []Origin, error) {
 	resources, err := krusty.MakeKustomizer(kustomizeOptions()).Run(kfs, target)
 	if err != nil {
 		kerr := &kustomizeError{err: err}
 		if target == optionsDir {
 			kerr.dir, kerr.sourceRef = sourceDir, sourceReference(sourceDir)
 		}
-		return nil, kerr
+		return nil, nil, kerr
 	}
 	objs := make([]*unstructured.Unstructured, 0, resources.Size())
+	var origins []Origin
 	for _, res := range resources.Resources() {
+		if withOrigins {
+			origins = append(origins, originOf(res))
+			if err := res.SetOrigin(nil); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", res.CurId(), err)
+			}
+		}
 		j, err := res.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", res.CurId(), err)
+			return nil, nil, fmt.Errorf("encode %s: %w", res.CurId(), err)
 		}
 		if err := b.addObject(len(j)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := decodeJSON(j)
 		if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", res.CurId(), err)
+			return nil, nil, fmt.Errorf("decode %s: %w", res.CurId(), err)
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%w: kustomize produced a %s", ErrInvalidManifest, jsonKind(v))
+			return nil, nil, fmt.Errorf("%w: kustomize produced a %s", ErrInvalidManifest, jsonKind(v))
 		}
 		if err := validateObject(m); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})
 	}
-	return objs, nil
+	return objs, origins, nil
+}
+
+// originOf reads the origin kustomize recorded for a resource: the file it
+// was read from or, for a generated one, the kustomization that configured
+// it, as a repository path. Line is filled in later by lineOrigins.
+func originOf(res *resource.Resource) Origin {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil {
+		return Origin{}
+	}
+	file := o.Path
+	if file == "" && o.ConfiguredIn != "" {
+		file = o.ConfiguredIn
+	}
+	if file == "" || o.Repo != "" {
+		return Origin{}
+	}
+	// Paths are relative to the generated overlay, which sits beside the
+	// repository's mount point.
+	p := path.Join(optionsDir, file)
+	if rel, ok := strings.CutPrefix(p, repoMount+"/"); ok {
+		return Origin{File: rel}
+	}
+	return Origin{}
+}
+
+// lineOrigins finds the line of each object's document in its origin file
+// (kind and name as read from the file may differ from the rendered ones,
+// as after a namePrefix, so the file's documents are matched by kind, then
+// by name suffix or prefix). Unreadable files leave the line 0.
+func lineOrigins(fsys fs.FS, objs []*unstructured.Unstructured, origins []Origin) {
+	files := map[string][]manifest{}
+	for i, o := range origins {
+		if o.File == "" || path.Base(o.File) == "kustomization.yaml" || path.Base(o.File) == "kustomization.yml" {
+			continue
+		}
+		ms, ok := files[o.File]
+		if !ok {
+			if data, err := fs.ReadFile(fsys, o.File); err == nil {
+				ms, _ = decodeManifests(o.File, data)
+			}
+			files[o.File] = ms
+		}
+		origins[i].Line = matchLine(ms, objs[i])
+	}
+}
+
+func matchLine(ms []manifest, obj *unstructured.Unstructured) int {
+	best := 0
+	for _, m := range ms {
+		if m.obj.GetKind() != obj.GetKind() {
+			continue
+		}
+		name := m.obj.GetName()
+		if name == obj.GetName() {
+			return m.line
+		}
+		if best == 0 && name != "" && strings.Contains(obj.GetName(), name) {
+			best = m.line
+		}
+	}
+	if best == 0 && len(ms) == 1 {
+		return ms[0].line
+	}
+	return best
 }
 
 // kustomizeError is an error from kustomize with the virtual layout removed from its message,
@@ -162,7 +242,10 @@ func (e *kustomizeError) Unwrap() error { return e.err }
 // sets the same thing itself: a namePrefix or nameSuffix there is kept and the option is added
 // outside it (Argo CD replaces it), and an image override matches the image name after the
 // source's own images transformation (Argo CD replaces the source's entry for that name).
-func optionsKustomization(dir string, opts *KustomizeOptions) ([]byte, error) {
+//
+// With origins, it also asks kustomize to record where each resource came
+// from (buildMetadata: originAnnotations).
+func optionsKustomization(dir string, opts *KustomizeOptions, origins bool) ([]byte, error) {
 	k := types.Kustomization{
 		TypeMeta: types.TypeMeta{
 			APIVersion: types.KustomizationVersion,
@@ -183,6 +266,9 @@ func optionsKustomization(dir string, opts *KustomizeOptions) ([]byte, error) {
 		return nil, err
 	}
 	k.Images = images
+	if origins {
+		k.BuildMetadata = []string{types.OriginAnnotations}
+	}
 	return json.Marshal(k) // JSON is YAML; marshalling quotes every value
 }
 

@@ -420,3 +420,40 @@ func BenchmarkRenderDirectory(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderWithOrigins: the same objects as Render, each with the file (and
+// line) it was read from; a generated ConfigMap points at the kustomization
+// that generates it.
+func TestRenderWithOrigins(t *testing.T) {
+	repo := repoFixture(t)
+	r := NewRenderer(Limits{})
+	for _, src := range []Source{{Path: "apps/staging/myapp"}, {Path: "apps/staging/myapp", Kustomize: stagingOptions}} {
+		plain, err := r.Render(t.Context(), repo, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.RenderWithOrigins(t.Context(), repo, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain.Origins != nil {
+			t.Error("Render returned origins")
+		}
+		if got, want := encodeResult(t, &Result{Objects: res.Objects, Type: res.Type}), encodeResult(t, plain); !bytes.Equal(got, want) {
+			t.Errorf("objects differ from Render's:\n%s\nwant:\n%s", got, want)
+		}
+		if len(res.Origins) != len(res.Objects) {
+			t.Fatalf("%d origins for %d objects", len(res.Origins), len(res.Objects))
+		}
+		for i, o := range res.Objects {
+			org := res.Origins[i]
+			if org.File == "" || !strings.HasPrefix(org.File, "apps/") {
+				t.Errorf("%s %s: origin %+v, want a repository path", o.GetKind(), o.GetName(), org)
+			}
+			if o.GetKind() != "ConfigMap" && org.Line == 0 {
+				t.Errorf("%s %s: origin %+v has no line", o.GetKind(), o.GetName(), org)
+			}
+		}
+		t.Logf("%+v", res.Origins)
+	}
+}

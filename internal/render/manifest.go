@@ -19,6 +19,7 @@ import (
 type manifest struct {
 	obj  *unstructured.Unstructured
 	size int
+	line int // 1-based line of the document in its file
 }
 
 // decodeManifests decodes one manifest file: a JSON object when file ends in ".json", otherwise
@@ -200,12 +201,12 @@ func objectsFromValue(file string, line int, v any, size int) ([]manifest, error
 		if err := validateObject(m); err != nil {
 			return nil, &Error{File: file, Line: line, Err: err}
 		}
-		return []manifest{{obj: &unstructured.Unstructured{Object: m}, size: size}}, nil
+		return []manifest{{obj: &unstructured.Unstructured{Object: m}, size: size, line: line}}, nil
 	}
 	out := make([]manifest, 0, len(items))
 	for _, item := range items {
 		// Each item is accounted for with its share of the list's size.
-		out = append(out, manifest{obj: &unstructured.Unstructured{Object: item}, size: size / len(items)})
+		out = append(out, manifest{obj: &unstructured.Unstructured{Object: item}, size: size / len(items), line: line})
 	}
 	return out, nil
 }

@@ -91,6 +91,17 @@ type Result struct {
 	Objects []*unstructured.Unstructured
 	// Type is "Directory" or "Kustomize" (Argo CD's status.sourceType values).
 	Type string
+	// Origins, parallel to Objects, say where each object was read from;
+	// set by RenderWithOrigins only.
+	Origins []Origin
+}
+
+// Origin is where a rendered object was read from: a repository path, and
+// the 1-based line of its document there (0 when unknown). An object a
+// kustomize generator made has its kustomization file as origin.
+type Origin struct {
+	File string
+	Line int
 }
 
 // Renderer renders sources. It holds no per-render state and is safe for concurrent use by many
@@ -123,6 +134,29 @@ func NewRenderer(limits Limits) *Renderer {
 // Errors are *Error values naming the file at fault; when ctx ends or the Timeout passes, the
 // error wraps context.Cause.
 func (r *Renderer) Render(ctx context.Context, fsys fs.FS, src Source) (*Result, error) {
+	res, err := r.render(ctx, fsys, src, false)
+	if res != nil {
+		res.Origins = nil // a directory's come for free; the controller keeps none
+	}
+	return res, err
+}
+
+// RenderWithOrigins is Render, and also says where each object came from
+// (Result.Origins), for tools that report problems by file and line. For a
+// Kustomize source it asks kustomize for origin annotations (buildMetadata:
+// originAnnotations) through the generated overlay and removes them from
+// the objects, so the objects are the ones Render returns.
+func (r *Renderer) RenderWithOrigins(ctx context.Context, fsys fs.FS, src Source) (*Result, error) {
+	res, err := r.render(ctx, fsys, src, true)
+	if err != nil {
+		// The error Render gives, worded as the controller reports it (the
+		// overlay origins need would otherwise show in kustomize's words).
+		return r.Render(ctx, fsys, src)
+	}
+	return res, nil
+}
+
+func (r *Renderer) render(ctx context.Context, fsys fs.FS, src Source, origins bool) (*Result, error) {
 	dir, err := cleanSourcePath(src.Path)
 	if err != nil {
 		return nil, &Error{File: src.Path, Err: err}
@@ -144,14 +178,14 @@ func (r *Renderer) Render(ctx context.Context, fsys fs.FS, src Source) (*Result,
 				"%w: kustomize options are set but %s has no kustomization file", ErrInvalidSource, dir)}
 		}
 		res.Type = TypeDirectory
-		res.Objects, err = renderDirectory(ctx, fsys, dir, src.Directory, b)
+		res.Objects, res.Origins, err = renderDirectory(ctx, fsys, dir, src.Directory, b)
 	} else {
 		if src.Directory.isSet() {
 			return nil, &Error{File: dir, Err: fmt.Errorf(
 				"%w: directory options are set but %s is a Kustomize source", ErrInvalidSource, dir)}
 		}
 		res.Type = TypeKustomize
-		res.Objects, err = renderKustomize(ctx, fsys, path.Join(dir, kustomization), src.Kustomize, b)
+		res.Objects, res.Origins, err = renderKustomize(ctx, fsys, path.Join(dir, kustomization), src.Kustomize, b, origins)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

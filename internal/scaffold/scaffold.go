@@ -103,6 +103,7 @@ func render(opts Options) (map[string][]byte, error) {
 		copyFile("infrastructure/base/network-policies.yaml", "base-network-policies.yaml"),
 		copyFile("infrastructure/base/resource-quotas.yaml", "base-resource-quotas.yaml"),
 		copyFile("scripts/validate.sh", "validate.sh"),
+		copyFile("policies/deployments.rego", "policy-deployments.rego"),
 		copyFile("scripts/bootstrap.sh", "bootstrap.sh"),
 		execute("README.md", "README.md.tmpl", nil),
 	}
