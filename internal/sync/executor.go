@@ -500,11 +500,12 @@ func (e *Executor) deleteAndWait(ctx context.Context, obj *unstructured.Unstruct
 	}
 }
 
-// recorder keeps one outcome per object and phase, in the order they first
-// appear, and reports each change.
-type recorder struct {
+// Results keeps one outcome per object and phase, in the order they first
+// appear: a later outcome of the same object in the same phase (a hook
+// Running, then Succeeded) replaces the earlier one. It is safe for
+// concurrent use; the zero value is ready.
+type Results struct {
 	mu       gosync.Mutex
-	report   func(Outcome)
 	outcomes []Outcome
 	index    map[phaseKey]int
 }
@@ -514,42 +515,36 @@ type phaseKey struct {
 	phase Phase
 }
 
-func newRecorder(report func(Outcome)) *recorder {
-	if report == nil {
-		report = func(Outcome) {}
-	}
-	return &recorder{report: report, index: map[phaseKey]int{}}
-}
-
-func (r *recorder) record(o Outcome) {
+// Record adds or replaces o.
+func (r *Results) Record(o Outcome) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.index == nil {
+		r.index = map[phaseKey]int{}
+	}
 	pk := phaseKey{o.Key, o.Phase}
 	if i, ok := r.index[pk]; ok {
 		r.outcomes[i] = o
-	} else {
-		r.index[pk] = len(r.outcomes)
-		r.outcomes = append(r.outcomes, o)
-	}
-	r.mu.Unlock()
-	r.report(o)
-}
-
-// update changes an outcome's state and message; nothing is reported when
-// neither changed.
-func (r *recorder) update(k Key, phase Phase, state State, msg string) {
-	r.mu.Lock()
-	i, ok := r.index[phaseKey{k, phase}]
-	if !ok || (r.outcomes[i].State == state && r.outcomes[i].Message == msg) {
-		r.mu.Unlock()
 		return
 	}
-	r.outcomes[i].State, r.outcomes[i].Message = state, msg
-	o := r.outcomes[i]
-	r.mu.Unlock()
-	r.report(o)
+	r.index[pk] = len(r.outcomes)
+	r.outcomes = append(r.outcomes, o)
 }
 
-func (r *recorder) stateOf(k Key, phase Phase) State {
+// update changes an outcome's state and message, and returns it; ok is
+// false when there is no such outcome or nothing changed.
+func (r *Results) update(k Key, phase Phase, state State, msg string) (Outcome, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, found := r.index[phaseKey{k, phase}]
+	if !found || (r.outcomes[i].State == state && r.outcomes[i].Message == msg) {
+		return Outcome{}, false
+	}
+	r.outcomes[i].State, r.outcomes[i].Message = state, msg
+	return r.outcomes[i], true
+}
+
+func (r *Results) stateOf(k Key, phase Phase) State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if i, ok := r.index[phaseKey{k, phase}]; ok {
@@ -558,11 +553,40 @@ func (r *recorder) stateOf(k Key, phase Phase) State {
 	return ""
 }
 
-func (r *recorder) list() []Outcome {
+// List returns the outcomes, in the order they first appeared.
+func (r *Results) List() []Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.outcomes)
 }
+
+// recorder keeps an execution's results and reports each change.
+type recorder struct {
+	Results
+	report func(Outcome)
+}
+
+func newRecorder(report func(Outcome)) *recorder {
+	if report == nil {
+		report = func(Outcome) {}
+	}
+	return &recorder{report: report}
+}
+
+func (r *recorder) record(o Outcome) {
+	r.Record(o)
+	r.report(o)
+}
+
+// update changes an outcome's state and message; nothing is reported when
+// neither changed.
+func (r *recorder) update(k Key, phase Phase, state State, msg string) {
+	if o, ok := r.Results.update(k, phase, state, msg); ok {
+		r.report(o)
+	}
+}
+
+func (r *recorder) list() []Outcome { return r.List() }
 
 // needsStage reports kinds that must exist before others can be applied:
 // CRDs, Namespaces, ClusterRoles and class definitions, which the ssa

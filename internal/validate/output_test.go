@@ -13,12 +13,11 @@ import (
 
 var updateOutput = flag.Bool("update-output", false, "rewrite the golden files in testdata/output")
 
-// goldenOutput compares got with testdata/output/name, or rewrites the file
-// with -update-output.
-func goldenOutput(t *testing.T, name string, got []byte) {
+// goldenFile compares got with the file at path, or rewrites the file when
+// update is set.
+func goldenFile(t *testing.T, path string, got []byte, update bool) {
 	t.Helper()
-	path := filepath.Join("testdata", "output", name)
-	if *updateOutput {
+	if update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -29,11 +28,18 @@ func goldenOutput(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update-output to create it)", err, t.Name())
+		t.Fatalf("%v (run go test -run %s with -update-output or -update-fixture to create it)", err, t.Name())
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
+}
+
+// goldenOutput compares got with testdata/output/name (-update-output
+// rewrites it).
+func goldenOutput(t *testing.T, name string, got []byte) {
+	t.Helper()
+	goldenFile(t, filepath.Join("testdata", "output", name), got, *updateOutput)
 }
 
 // sampleOutputReport has three units, findings of every severity, one without a

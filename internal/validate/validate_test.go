@@ -1,4 +1,4 @@
-package validate_test
+package validate
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	"github.com/ferrycd/ferry/internal/scaffold"
 	"github.com/ferrycd/ferry/internal/seed"
-	"github.com/ferrycd/ferry/internal/validate"
 )
 
 var updateFixture = flag.Bool("update-fixture", false, "rewrite the golden files in testdata/fixture")
@@ -24,7 +23,7 @@ var updateFixture = flag.Bool("update-fixture", false, "rewrite the golden files
 // per file: each is found exactly once, with its file, line, object and rule,
 // and nothing else is reported.
 func TestFixtureFindsEachDefectOnce(t *testing.T) {
-	r, err := validate.Run(t.Context(), validate.Options{Root: "testdata/repo"})
+	r, err := Run(t.Context(), Options{Root: "testdata/repo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,32 +67,12 @@ func TestFixtureFindsEachDefectOnce(t *testing.T) {
 		t.Error("apps/web reported as a kustomization as well as the Application's source")
 	}
 
-	for _, format := range validate.Formats {
+	for _, format := range Formats {
 		var buf bytes.Buffer
-		if err := validate.Write(&buf, r, validate.WriteOptions{Format: format, Version: "test"}); err != nil {
+		if err := Write(&buf, r, WriteOptions{Format: format, Version: "test"}); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, filepath.Join("testdata", "fixture", "report."+format), buf.Bytes())
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *updateFixture {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./internal/validate -run %s -update-fixture writes it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
+		goldenFile(t, filepath.Join("testdata", "fixture", "report."+format), buf.Bytes(), *updateFixture)
 	}
 }
 
@@ -111,13 +90,13 @@ func TestCleanLayoutsHaveNoErrors(t *testing.T) {
 		}
 	}
 	for name, dir := range map[string]string{"ferry init": initDir, "seed myapp": seedDir} {
-		r, err := validate.Run(t.Context(), validate.Options{Root: dir})
+		r, err := Run(t.Context(), Options{Root: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := r.Count(validate.SeverityError); n > 0 || len(r.Units) == 0 {
+		if n := r.Count(SeverityError); n > 0 || len(r.Units) == 0 {
 			var buf bytes.Buffer
-			_ = validate.Write(&buf, r, validate.WriteOptions{})
+			_ = Write(&buf, r, WriteOptions{})
 			t.Errorf("%s: %d errors in %d units:\n%s", name, n, len(r.Units), buf.String())
 		}
 	}
@@ -135,18 +114,18 @@ func TestServerDryRunCatchesAdmission(t *testing.T) {
 		"app/ns.yaml":      "apiVersion: v1\nkind: Namespace\nmetadata: {name: created-by-repo}\n",
 		"app/cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: created-by-repo}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: nobody-creates}\n",
 	})
-	offline, err := validate.Run(t.Context(), validate.Options{Root: dir})
+	offline, err := Run(t.Context(), Options{Root: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := offline.Count(validate.SeverityError); n != 0 {
+	if n := offline.Count(SeverityError); n != 0 {
 		t.Fatalf("offline: %d errors, want none: %+v", n, offline.Findings)
 	}
-	dry, err := validate.NewServerDryRun(c.UserConfig())
+	dry, err := NewServerDryRun(c.UserConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := validate.Run(t.Context(), validate.Options{Root: dir, DryRun: dry})
+	r, err := Run(t.Context(), Options{Root: dir, DryRun: dry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +135,7 @@ func TestServerDryRunCatchesAdmission(t *testing.T) {
 			continue
 		}
 		line := f.Object + ": " + f.Message
-		if f.Severity == validate.SeverityError {
+		if f.Severity == SeverityError {
 			errs = append(errs, line)
 		} else {
 			infos = append(infos, line)
@@ -195,13 +174,13 @@ func TestSymlinkOutOfRootRefused(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(dir, "app", "link.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	r, err := validate.Run(context.Background(), validate.Options{Root: dir})
+	r, err := Run(context.Background(), Options{Root: dir})
 	if err != nil && !strings.Contains(err.Error(), "link.yaml") {
 		t.Fatalf("err = %v, want one naming link.yaml", err)
 	}
 	if err == nil {
-		found := slices.ContainsFunc(r.Findings, func(f validate.Finding) bool {
-			return f.Severity == validate.SeverityError && strings.Contains(f.File+f.Message, "link.yaml")
+		found := slices.ContainsFunc(r.Findings, func(f Finding) bool {
+			return f.Severity == SeverityError && strings.Contains(f.File+f.Message, "link.yaml")
 		})
 		if !found {
 			t.Errorf("a symlink out of the repository was not reported: %+v", r.Findings)

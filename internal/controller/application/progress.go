@@ -29,8 +29,7 @@ type progress struct {
 	state v1alpha1.OperationState
 
 	mu      sync.Mutex
-	results []fsync.Outcome
-	index   map[resultKey]int
+	results fsync.Results
 	last    time.Time
 	rv      string      // the Application's resourceVersion after the last write
 	stop    bool        // someone set the operation Terminating
@@ -38,13 +37,8 @@ type progress struct {
 	closed  bool
 }
 
-type resultKey struct {
-	key   fsync.Key
-	phase fsync.Phase
-}
-
 func (r *Reconciler) startProgress(ctx context.Context, app *v1alpha1.Application, state *v1alpha1.OperationState) *progress {
-	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy(), index: map[resultKey]int{}, rv: app.ResourceVersion}
+	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy(), rv: app.ResourceVersion}
 	p.write()
 	return p
 }
@@ -54,13 +48,7 @@ func (r *Reconciler) startProgress(ctx context.Context, app *v1alpha1.Applicatio
 func (p *progress) report(o fsync.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := resultKey{o.Key, o.Phase}
-	if i, ok := p.index[k]; ok {
-		p.results[i] = o
-	} else {
-		p.index[k] = len(p.results)
-		p.results = append(p.results, o)
-	}
+	p.results.Record(o)
 	if wait := progressInterval - time.Since(p.last); wait <= 0 {
 		p.write()
 	} else if p.pending == nil {
@@ -99,7 +87,7 @@ func (p *progress) terminated() bool {
 func (p *progress) write() {
 	p.last = time.Now()
 	st := p.state.DeepCopy()
-	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results)}
+	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List())}
 	if s := st.Operation.Sync; s != nil {
 		st.SyncResult.Revision = s.Revision
 	}

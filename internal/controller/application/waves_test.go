@@ -197,29 +197,17 @@ func TestSeedSyncWaves(t *testing.T) {
 	}
 }
 
+// job is a Job hook; kwok runs its pod to completion.
+func job(name, annotations string) string { return jobYAML(name, annotations, "", "") }
+
 // failingJob is a Job that cannot be scheduled and fails when its deadline
 // passes: the Job controller marks it Failed with reason DeadlineExceeded.
-func failingJob(name string, annotations string) string {
-	return `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: ` + name + `
-  annotations:
-` + annotations + `
-spec:
-  activeDeadlineSeconds: 2
-  backoffLimit: 0
-  template:
-    spec:
-      nodeSelector: {ferry.test/no-such-node: "true"}
-      containers:
-        - name: run
-          image: example/migrate:1
-      restartPolicy: Never
-`
+func failingJob(name, annotations string) string {
+	return jobYAML(name, annotations, "  activeDeadlineSeconds: 2\n  backoffLimit: 0\n",
+		"      nodeSelector: {ferry.test/no-such-node: \"true\"}\n")
 }
 
-func job(name, annotations string) string {
+func jobYAML(name, annotations, spec, podSpec string) string {
 	return `apiVersion: batch/v1
 kind: Job
 metadata:
@@ -227,9 +215,9 @@ metadata:
   annotations:
 ` + annotations + `
 spec:
-  template:
+` + spec + `  template:
     spec:
-      containers:
+` + podSpec + `      containers:
         - name: run
           image: example/job:1
       restartPolicy: Never
