@@ -249,13 +249,14 @@ spec:
 }
 
 // TestFailedPreSyncHook: a PreSync Job that fails stops the sync before any
-// Sync-phase object is applied, runs the SyncFail hook, and the Application
-// shows the failure with the hook's name and reason.
+// Sync-phase object is applied, runs the SyncFail hook, is deleted (its
+// policy is HookFailed), and the Application shows the failure with the
+// hook's name and reason.
 func TestFailedPreSyncHook(t *testing.T) {
 	const ns = "presync-fail"
 	repo := newGitRepo(t)
 	repo.write(map[string]string{
-		"app/migrate.yaml":    failingJob("migrate", "    argocd.argoproj.io/hook: PreSync"),
+		"app/migrate.yaml":    failingJob("migrate", "    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: HookFailed"),
 		"app/config.yaml":     configMapYAML("app-config", `    argocd.argoproj.io/sync-wave: "0"`),
 		"app/deployment.yaml": deploymentYAML("web", `    argocd.argoproj.io/sync-wave: "1"`, ""),
 		"app/on-failure.yaml": job("on-failure", "    argocd.argoproj.io/hook: SyncFail"),
@@ -283,6 +284,9 @@ func TestFailedPreSyncHook(t *testing.T) {
 	}
 	if live(ctx, t, "batch/v1", "Job", ns, "on-failure") == nil {
 		t.Error("the SyncFail hook Job does not exist")
+	}
+	if live(ctx, t, "batch/v1", "Job", ns, "migrate") != nil {
+		t.Error("the failed hook Job still exists; its delete policy is HookFailed")
 	}
 }
 
