@@ -40,6 +40,7 @@ CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.2
 generate:
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(GO) run ./hack/crdversions -versions v1beta1,v1beta2,v1 config/crd/bases/image.toolkit.fluxcd.io_*.yaml
 
 # The Kubernetes OpenAPI schemas `ferry validate` embeds
 # (internal/validate/openapi/kubernetes.json.gz, committed), read from a local

@@ -41,8 +41,8 @@ func TestCRDs(t *testing.T) {
 			shortNames: []string{"appproj", "appprojs"},
 		},
 	}
-	if len(crds) != len(tests) {
-		t.Errorf("CRDs() returned %d CRDs, want %d", len(crds), len(tests))
+	if len(crds) != len(tests)+4 {
+		t.Errorf("CRDs() returned %d CRDs, want %d (Argo CD's) and 4 (Flux's)", len(crds), len(tests))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,5 +131,43 @@ func TestCRDsMatchObjects(t *testing.T) {
 			obj.GetKind() != "CustomResourceDefinition" {
 			t.Errorf("object %d is %s %s %s, CRD is %s", i, obj.GetAPIVersion(), obj.GetKind(), obj.GetName(), crds[i].Name)
 		}
+	}
+}
+
+// TestFluxCRDs: the image automation kinds are served at Flux's three
+// versions with one schema, stored as v1beta2; GitRepository at v1.
+func TestFluxCRDs(t *testing.T) {
+	crds, err := CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"imagerepositories.image.toolkit.fluxcd.io":      {"v1beta1", "v1beta2", "v1"},
+		"imagepolicies.image.toolkit.fluxcd.io":          {"v1beta1", "v1beta2", "v1"},
+		"imageupdateautomations.image.toolkit.fluxcd.io": {"v1beta1", "v1beta2", "v1"},
+		"gitrepositories.source.toolkit.fluxcd.io":       {"v1"},
+	}
+	for _, crd := range crds {
+		versions, ok := want[crd.Name]
+		if !ok {
+			continue
+		}
+		delete(want, crd.Name)
+		var names []string
+		for _, v := range crd.Spec.Versions {
+			names = append(names, v.Name)
+			if !v.Served || v.Storage != (v.Name == "v1beta2" || len(versions) == 1) {
+				t.Errorf("%s %s: served=%t storage=%t", crd.Name, v.Name, v.Served, v.Storage)
+			}
+			if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil || v.Subresources == nil || v.Subresources.Status == nil {
+				t.Errorf("%s %s: no schema or no status subresource", crd.Name, v.Name)
+			}
+		}
+		if !slices.Equal(names, versions) {
+			t.Errorf("%s: versions %q, want %q", crd.Name, names, versions)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing CRDs: %v", want)
 	}
 }

@@ -36,6 +36,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newDemoCmd(),
 		newVersionCmd(),
 		newValidateCmd(),
+		newImageCmd(),
 	)
 	return root
 }

@@ -27,6 +27,9 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller/application"
+	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
+	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
+	"github.com/ferrycd/ferry/internal/controller/image"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 )
@@ -59,6 +62,8 @@ func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
+	_ = imagev1.AddToScheme(s)
+	_ = sourcev1.AddToScheme(s)
 	return s
 }
 
@@ -142,6 +147,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if err := apps.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up application controller: %w", err)
+	}
+	if err := image.Setup(mgr, apps.RepositoryChanged); err != nil {
+		return err
 	}
 	return mgr.Start(ctx)
 }

@@ -61,3 +61,15 @@ func SyncWaves() []byte {
 	}
 	return data
 }
+
+// ImageAutomation returns the manifests of the seed's "Handling Image
+// Updates Automatically" section, verbatim: the ImageRepository, ImagePolicy
+// and ImageUpdateAutomation named myapp in flux-system (registry host
+// registry.example.com, GitRepository gitops-repo).
+func ImageAutomation() []byte {
+	data, err := manifests.ReadFile("manifests/image-automation.yaml")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	return data
+}

@@ -3,8 +3,6 @@ package source
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -12,37 +10,15 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/ferrycd/ferry/internal/gittest"
 )
 
 // gitHTTPServer serves the repositories under root over Git's smart HTTP
-// protocol, with git http-backend behind net/http/cgi on a loopback server.
-// If password is not empty, every request needs basic auth with it.
+// protocol. If password is not empty, every request needs basic auth with it.
 func gitHTTPServer(t *testing.T, root, password string) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	execPath := runGit(t, root, gitEnv(t), "--exec-path")
-	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
-		Root: "/",
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-		},
-	}
-	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if password != "" {
-			if _, pw, ok := r.BasicAuth(); !ok || pw != password {
-				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
-				return
-			}
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &requests
+	return gittest.HTTPServer(t, root, "", password)
 }
 
 // bareCopy clones the test repository bare into root/name.

@@ -2,11 +2,6 @@ package application_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,35 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/gittest"
 )
 
-// serveHTTP serves a bare copy of repo over Git's smart HTTP protocol (git
-// http-backend behind net/http/cgi on loopback), requiring basic auth with
-// user and password.
+// serveHTTP serves a bare copy of repo over Git's smart HTTP protocol,
+// requiring basic auth with user and password.
 func serveHTTP(t *testing.T, repo *gitRepo, user, password string) string {
 	t.Helper()
 	root := t.TempDir()
-	if out, err := exec.Command("git", "clone", "-q", "--bare", repo.dir, filepath.Join(root, "gitops-repo.git")).CombinedOutput(); err != nil {
-		t.Fatalf("git clone --bare: %v: %s", err, out)
-	}
-	execPath, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Root: "/",
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1"},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, pw, ok := r.BasicAuth(); !ok || u != user || pw != password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	gittest.BareClone(t, repo.dir, root, "gitops-repo.git")
+	srv, _ := gittest.HTTPServer(t, root, user, password)
 	return srv.URL + "/gitops-repo.git"
 }
 

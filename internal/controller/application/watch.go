@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/health"
+	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -101,4 +102,42 @@ func (w *watcher) appFor(instance string) types.NamespacedName {
 		return types.NamespacedName{Namespace: ns, Name: name}
 	}
 	return types.NamespacedName{Namespace: w.home, Name: instance}
+}
+
+// RepositoryChanged tells the controller that Ferry itself just pushed to a
+// repository (an image update automation): its refs are listed again now,
+// not at the next poll, and every Application whose source is that
+// repository is reconciled, so the commit rolls out at once.
+func (r *Reconciler) RepositoryChanged(ctx context.Context, repoURL string) {
+	want, err := gitsource.NormalizeURL(repoURL)
+	if err != nil {
+		return
+	}
+	apps := &v1alpha1.ApplicationList{}
+	if err := r.client.List(ctx, apps); err != nil {
+		return
+	}
+	listed := false
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		src := app.Spec.Source
+		if src == nil {
+			continue
+		}
+		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || got != want {
+			continue
+		}
+		if !listed {
+			// One forced listing serves every Application of the repository.
+			_, _ = r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, true)
+			listed = true
+		}
+		stub := &v1alpha1.Application{}
+		stub.Namespace, stub.Name = app.Namespace, app.Name
+		select {
+		case r.watcher.events <- event.GenericEvent{Object: stub}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
