@@ -1,7 +1,8 @@
-// Package crd holds the CustomResourceDefinitions of the API Ferry serves,
-// argoproj.io/v1alpha1 Application and AppProject, generated from the Go types
-// in api/argoproj/v1alpha1 by `make generate` and embedded in the binary so
-// that Ferry can install them itself:
+// Package crd holds the CustomResourceDefinitions of the API Ferry serves —
+// argoproj.io/v1alpha1 Application and AppProject, Flux's
+// image.toolkit.fluxcd.io kinds and source.toolkit.fluxcd.io GitRepository —
+// generated from the Go types in api/ by `make generate` and embedded in the
+// binary so that Ferry can install them itself:
 //
 //	if err := crd.Install(ctx, c); err != nil { ... }
 //	// Applications can be created and watched from here on.

@@ -25,10 +25,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/config/crd"
-	"github.com/ferrycd/ferry/internal/controller/application"
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
+	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/controller/image"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"

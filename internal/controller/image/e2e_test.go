@@ -192,6 +192,32 @@ func TestSeedImageAutomation(t *testing.T) {
 	checkCommit(t, work, repoURL, user, password, second, "1.2.4", "1.3.0")
 	waitDeployed(t, want)
 
+	// Someone reverts the tag in Git: `ferry image update --dry-run` shows
+	// the change the automation would make and pushes nothing; without
+	// --dry-run it runs the automation now.
+	authURL := strings.Replace(repoURL, "http://", "http://"+user+":"+password+"@", 1)
+	git(t, work, "reset", "-q", "--hard", second)
+	reverted := bytes.ReplaceAll(original, []byte("registry.example.com"), []byte(reg.host))
+	if err := os.WriteFile(deployment, reverted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, work, "commit", "-q", "-am", "revert by hand")
+	git(t, work, "push", "-q", authURL, "HEAD:main")
+	manual := git(t, work, "rev-parse", "HEAD")
+	out, err := ferry(t, "image", "update", "myapp", "-n", "flux-system", "--dry-run")
+	if err != nil || !strings.Contains(out, "-          image: "+reg.host+"/myapp:1.2.3") || !strings.Contains(out, "+          image: "+want) {
+		t.Errorf("ferry image update --dry-run: %v\n%s", err, out)
+	}
+	git(t, work, "fetch", "-q", authURL, "main")
+	if got := git(t, work, "rev-parse", "FETCH_HEAD"); got != manual {
+		t.Errorf("a dry run moved main to %s", got)
+	}
+	out, err = ferry(t, "image", "update", "myapp", "-n", "flux-system")
+	if err != nil || !strings.Contains(out, "pushed commit") {
+		t.Errorf("ferry image update: %v\n%s", err, out)
+	}
+	waitPush(t, second)
+
 	if strings.Contains(env.Logs.String(), password) {
 		t.Error("the Git password appears in the controller log")
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	// Attempts bounds the clone-apply-push cycles when pushes are rejected
 	// as non-fast-forward; default 3.
 	Attempts int
+
+	// beforePush, in tests, runs between commit and push.
+	beforePush func()
 }
 
 // FileChange is one file's contents before and after.
@@ -141,6 +144,9 @@ func attempt(ctx context.Context, opts Options) (Result, error) {
 	hash, err := commit(repo, res, opts)
 	if err != nil {
 		return Result{}, err
+	}
+	if opts.beforePush != nil {
+		opts.beforePush()
 	}
 	if err := push(ctx, repo, branch, opts); err != nil {
 		return Result{}, err
