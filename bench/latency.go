@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -28,7 +34,7 @@ func application(name, ns, repoURL, path string, selfHeal bool) *v1alpha1.Applic
 
 // latencyBenchmarks measures, on one Application, commit → applied after a
 // refresh request, and a manual change → reverted by self-heal.
-func latencyBenchmarks(ctx context.Context, c client.WithWatch, r *repo, samples int) ([]row, error) {
+func latencyBenchmarks(ctx context.Context, c client.WithWatch, r *repo, samples int, webhookURL string) ([]row, error) {
 	fmt.Fprintln(os.Stderr, "latency: commit → applied, self-heal")
 	app := application("latency", "latency", r.url(), "apps/latency", true)
 	if err := c.Create(ctx, app); err != nil {
@@ -61,8 +67,12 @@ func latencyBenchmarks(ctx context.Context, c client.WithWatch, r *repo, samples
 		}
 		commit = append(commit, time.Since(began))
 	}
+	hooked, err := webhookLatency(ctx, c, r, samples, webhookURL)
+	if err != nil {
+		return nil, err
+	}
 	for i := 1; i <= samples; i++ {
-		want := fmt.Sprint(samples)
+		want := fmt.Sprintf("w%d", samples)
 		var began time.Time
 		drift := func() error {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "latency", Name: "latency"}}
@@ -81,6 +91,8 @@ func latencyBenchmarks(ctx context.Context, c client.WithWatch, r *repo, samples
 	return []row{
 		{"commit → applied after refresh, 1 app, p50", ms(percentile(commit, 0.5)), "≤ 1 s"},
 		{"commit → applied after refresh, 1 app, p90", ms(percentile(commit, 0.9)), ""},
+		{"push → GitHub webhook → applied, 1 app, p50", ms(percentile(hooked, 0.5)), "≤ 1 s"},
+		{"push → GitHub webhook → applied, 1 app, p95", ms(percentile(hooked, 0.95)), ""},
 		{"self-heal: manual change → reverted, p50", ms(percentile(heal, 0.5)), "≤ 2 s"},
 		{"self-heal: manual change → reverted, p90", ms(percentile(heal, 0.9)), ""},
 	}, nil
@@ -139,4 +151,54 @@ func waitRefreshCleared(ctx context.Context, c client.Client, app *v1alpha1.Appl
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("refresh annotation not cleared")
+}
+
+// benchWebhookSecret is the GitHub webhook secret the benchmark configures.
+const benchWebhookSecret = "bench-webhook-secret"
+
+// webhookLatency measures commit → GitHub push webhook → applied: the
+// controller polls every poll interval (30 s by default), so only the
+// webhook explains a fast rollout.
+func webhookLatency(ctx context.Context, c client.WithWatch, r *repo, samples int, url string) ([]time.Duration, error) {
+	fmt.Fprintln(os.Stderr, "latency: push → webhook → applied")
+	var out []time.Duration
+	for i := 1; i <= samples; i++ {
+		value := fmt.Sprintf("w%d", i)
+		if err := r.write("apps/latency/cm.yaml", latencyConfigMap(value)); err != nil {
+			return nil, err
+		}
+		sha, err := r.commit("webhook " + value)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": sha,
+			"repository": map[string]any{"clone_url": r.url()}})
+		mac := hmac.New(sha256.New, []byte(benchWebhookSecret))
+		mac.Write(body)
+		var began time.Time
+		push := func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("X-GitHub-Event", "push")
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i))
+			req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+			began = time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("webhook answered %s", resp.Status)
+			}
+			return nil
+		}
+		if err := waitValue(ctx, c, value, push); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", value, err)
+		}
+		out = append(out, time.Since(began))
+	}
+	return out, nil
 }

@@ -68,7 +68,12 @@ func run(ctx context.Context, cfg config) error {
 	defer ctrlProc.stop()
 
 	var results []row
-	lat, err := latencyBenchmarks(ctx, admin, repo, cfg.samples)
+	hookSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-secret", Namespace: "argocd"},
+		StringData: map[string]string{"webhook.github.secret": benchWebhookSecret}}
+	if err := admin.Create(ctx, hookSecret); err != nil {
+		return err
+	}
+	lat, err := latencyBenchmarks(ctx, admin, repo, cfg.samples, ctrlProc.webhookURL)
 	if err != nil {
 		return err
 	}
@@ -102,10 +107,16 @@ func percentile(d []time.Duration, p float64) time.Duration {
 type controllerProcess struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	// webhookURL is the controller's webhook receiver.
+	webhookURL string
 }
 
 func startController(ctx context.Context, ferry string, c *localcluster.Cluster, work string, cfg config) (*controllerProcess, string, error) {
 	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	hookPort, err := freePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -115,12 +126,13 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 	}
 	cmd := exec.Command(ferry, "controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
 		"--poll-interval", cfg.pollInterval.String(), "--concurrency", strconv.Itoa(cfg.concurrency), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false")
+		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false",
+		"--webhook-bind-address", fmt.Sprintf("127.0.0.1:%d", hookPort))
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start %s controller: %w", ferry, err)
 	}
-	p := &controllerProcess{cmd: cmd, done: make(chan struct{})}
+	p := &controllerProcess{cmd: cmd, done: make(chan struct{}), webhookURL: fmt.Sprintf("http://127.0.0.1:%d/api/webhook", hookPort)}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	deadline := time.Now().Add(30 * time.Second)

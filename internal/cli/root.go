@@ -37,6 +37,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newVersionCmd(),
 		newValidateCmd(),
 		newImageCmd(),
+		newNotifyCmd(),
 	)
 	return root
 }

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -30,6 +30,8 @@ import (
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/controller/image"
+	"github.com/ferrycd/ferry/internal/controller/notifications"
+	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 )
@@ -51,6 +53,10 @@ type Options struct {
 	CacheDir string
 	// MetricsAddr and HealthAddr are the listen addresses; "0" disables.
 	MetricsAddr, HealthAddr string
+	// WebhookAddr is the Git and registry webhook receiver's listen
+	// address; "" or "0" disables it. With WebhookTLSCert and WebhookTLSKey
+	// it serves HTTPS.
+	WebhookAddr, WebhookTLSCert, WebhookTLSKey string
 	// LeaderElection makes only one replica active.
 	LeaderElection bool
 	// InstallCRDs installs or updates Ferry's CRDs at start.
@@ -127,20 +133,36 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
+	m := metrics.New()
 	sources, err := source.NewCache(source.Options{
 		Dir:          opts.CacheDir,
 		PollInterval: opts.PollInterval,
 		Credentials:  RepositoryCredentials(direct, opts.HomeNamespace),
+		OnFetch:      m.Fetched,
 	})
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)
 	}
-	if err := registerCollector(newGitCollector(sources)); err != nil {
-		return fmt.Errorf("register git metrics: %w", err)
+	probe, err := newClusterProbe(cfg)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(probe); err != nil {
+		return err
+	}
+	collectors := append(m.Collectors(), newGitCollector(sources), newAppInfoCollector(mgr.GetCache()), probe)
+	for _, c := range collectors {
+		if err := registerCollector(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	notifier := notifications.New(direct, opts.HomeNamespace, m, ctrl.Log.WithName("notifications"))
+	if err := mgr.Add(notifier); err != nil {
+		return err
 	}
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
-		WaveTimeout: opts.WaveTimeout,
+		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
 	})
 	if err != nil {
 		return err
@@ -148,8 +170,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := apps.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up application controller: %w", err)
 	}
-	if err := image.Setup(mgr, apps.RepositoryChanged); err != nil {
+	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
 		return err
+	}
+	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
+		if err := mgr.Add(newWebhookServer(opts, direct, apps, m)); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }
@@ -157,11 +184,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 // registerCollector registers c in controller-runtime's registry (a process
 // global), replacing the collector of an earlier Run in the same process.
 func registerCollector(c prometheus.Collector) error {
-	err := metrics.Registry.Register(c)
+	err := ctrlmetrics.Registry.Register(c)
 	var dup prometheus.AlreadyRegisteredError
 	if errors.As(err, &dup) {
-		metrics.Registry.Unregister(dup.ExistingCollector)
-		err = metrics.Registry.Register(c)
+		ctrlmetrics.Registry.Unregister(dup.ExistingCollector)
+		err = ctrlmetrics.Registry.Register(c)
 	}
 	return err
 }

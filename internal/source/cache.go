@@ -77,6 +77,9 @@ type Options struct {
 	// Empty means $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts and
 	// /etc/ssh/ssh_known_hosts.
 	KnownHostsFiles []string
+	// OnFetch, when set, is told of every fetch (and first clone) with the
+	// repository's normalized URL and how long it took, for metrics.
+	OnFetch func(repo string, d time.Duration)
 }
 
 func (o Options) withDefaults() Options {

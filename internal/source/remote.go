@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -181,6 +182,9 @@ func (r *repo) fetch(ctx context.Context, a remoteAuth, specs []config.RefSpec, 
 		r.stats.clones.Add(1)
 	} else {
 		r.stats.fetches.Add(1)
+	}
+	if on := r.c.opts.OnFetch; on != nil {
+		defer func(start time.Time) { on(r.key, time.Since(start)) }(time.Now())
 	}
 	remote := git.NewRemote(g.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{r.url}})
 	err = remote.FetchContext(ctx, &git.FetchOptions{

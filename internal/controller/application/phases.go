@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,7 +44,11 @@ func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Applicatio
 		if err != nil {
 			return nil, fmt.Errorf("read %s at %s: %w", src.RepoURL, short(revision), err)
 		}
+		start := time.Now()
 		res, err = r.renderer.Render(ctx, fsys, RenderSource(src))
+		if err == nil {
+			r.opts.Metrics.Rendered(res.Type, time.Since(start))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), short(revision), err)
 		}

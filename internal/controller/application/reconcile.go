@@ -7,10 +7,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
+	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
 // Annotations Ferry reads on Applications, as Argo CD does.
@@ -26,6 +28,7 @@ type outcome struct {
 	requeueAfter   time.Duration
 	clearOperation bool
 	clearRefresh   bool
+	drift          []Drift // objects found changed outside Git
 }
 
 // reconcile runs the phases and records everything in app.Status.
@@ -81,6 +84,8 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		// Git did not move, the cluster did: someone changed a managed object.
 		r.events.Eventf(app, nil, "Warning", "DriftDetected", "Compare", "live state differs from Git at %s: %s",
 			short(revision), strings.Join(outOfSyncKeys(states), ", "))
+		r.opts.Metrics.Drifted(app.Namespace, app.Name)
+		out.drift = r.driftOf(ctx, states)
 	}
 
 	if st := app.Status.OperationState; app.Operation != nil && st != nil && st.Phase == v1alpha1.OperationTerminating {
@@ -133,4 +138,39 @@ func outOfSyncKeys(states []resourceState) []string {
 		}
 	}
 	return keys
+}
+
+// driftOf names the objects a drift changed and, from their managedFields
+// (read from the API server: the watch cache strips them), the field
+// manager that wrote last, other than Ferry: kubectl-edit, kubectl-scale,
+// an operator...
+func (r *Reconciler) driftOf(ctx context.Context, states []resourceState) []Drift {
+	var out []Drift
+	for _, s := range states {
+		if !s.desired || s.sync != v1alpha1.SyncStatusCodeOutOfSync || s.live == nil {
+			continue
+		}
+		d := Drift{Key: s.key}
+		if live, err := r.confirmed(ctx, s.key, s.version); err == nil && live != nil {
+			d.Manager, d.ResourceVersion = lastManager(live), live.GetResourceVersion()
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// lastManager is the field manager with the newest entry that is not
+// Ferry's.
+func lastManager(u *unstructured.Unstructured) string {
+	var name string
+	var newest time.Time
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager == fsync.FieldManager || mf.Time == nil {
+			continue
+		}
+		if t := mf.Time.Time; name == "" || t.After(newest) || t.Equal(newest) {
+			name, newest = mf.Manager, t
+		}
+	}
+	return name
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/render"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -42,6 +43,25 @@ type Options struct {
 	// 5m. Argo CD waits without bound; a bound turns a stuck rollout into a
 	// reported failure (and SyncFail hooks) instead of a sync that never ends.
 	WaveTimeout time.Duration
+	// Metrics, when set, count syncs, reconciles, drift, renders and applies.
+	Metrics *metrics.Metrics
+	// Notifier, when set, is told of each reconcile's status change.
+	Notifier Notifier
+}
+
+// Notifier learns what changed in an Application, to notify about it.
+type Notifier interface {
+	// Observe compares an Application's status before and after a
+	// reconcile; drift names the objects found changed outside Git, if any.
+	Observe(ctx context.Context, before, after *v1alpha1.Application, drift []Drift)
+}
+
+// Drift is a managed object changed outside Git, and who changed it last
+// (the newest field manager other than Ferry's).
+type Drift struct {
+	Key             fsync.Key
+	Manager         string
+	ResourceVersion string
 }
 
 func (o Options) withDefaults() Options {
@@ -137,7 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.finalize(ctx, app)
 	}
 	before := app.DeepCopy()
+	start := time.Now()
 	res := r.reconcile(ctx, app)
+	r.opts.Metrics.Reconciled(app.Namespace, time.Since(start))
 	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
 		// A merge patch, not an update: the controller is status's only
 		// writer, and a spec edit racing with it must not fail the write.
@@ -151,6 +173,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err := r.direct.Status().Patch(ctx, app, client.MergeFrom(base)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
+	}
+	if r.opts.Notifier != nil {
+		r.opts.Notifier.Observe(ctx, before, app, res.drift)
 	}
 	if err := r.finishRequest(ctx, app, res); err != nil {
 		return ctrl.Result{}, err

@@ -168,6 +168,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
 	r.tracker.invalidate(appKey(app), run.plan.Objects())
 	defer r.tracker.recordSync(appKey(app), state)
+	defer func() { r.countSync(app, state, outcomes) }()
 	if interrupted := (*fsync.InterruptedError)(nil); errors.As(err, &interrupted) {
 		// Stopped between steps or while waiting, with every applied object
 		// reported; the next sync plans from the start. Not a failure to
@@ -204,6 +205,21 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 	}
 	// A partial sync: the next comparison, soon, reports the result.
 	return syncResult{done: true, requeueAfter: time.Second}
+}
+
+// countSync counts a finished sync and what it wrote, for the metrics.
+func (r *Reconciler) countSync(app *v1alpha1.Application, state *v1alpha1.OperationState, outcomes []fsync.Outcome) {
+	if state.Phase == v1alpha1.OperationRunning || (state.Operation.Sync != nil && state.Operation.Sync.DryRun) {
+		return
+	}
+	r.opts.Metrics.Synced(app.Namespace, app.Name, app.Spec.Project, string(state.Phase))
+	counts := map[fsync.Action]int{}
+	for _, o := range outcomes {
+		counts[o.Action]++
+	}
+	for _, a := range []fsync.Action{fsync.Created, fsync.Configured, fsync.Unchanged, fsync.Pruned, fsync.SyncFailed} {
+		r.opts.Metrics.Applied(string(a), counts[a])
+	}
 }
 
 // recordSynced reports a sync that applied every desired object as the

@@ -109,22 +109,47 @@ func (w *watcher) appFor(instance string) types.NamespacedName {
 // not at the next poll, and every Application whose source is that
 // repository is reconciled, so the commit rolls out at once.
 func (r *Reconciler) RepositoryChanged(ctx context.Context, repoURL string) {
-	want, err := gitsource.NormalizeURL(repoURL)
-	if err != nil {
-		return
+	r.refreshRepository(ctx, []string{repoURL}, func(string) bool { return true })
+}
+
+// RepositoryPushed is RepositoryChanged for a push someone announced (a
+// webhook): only the Applications whose source is one of urls (the forms a
+// push event gives) and whose target revision is the pushed branch or tag
+// (or HEAD, which follows the default branch) are refreshed. It returns
+// how many.
+func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string, branch, tag string) int {
+	return r.refreshRepository(ctx, urls, func(target string) bool {
+		switch target {
+		case "", "HEAD":
+			return true
+		case branch, tag, "refs/heads/" + branch:
+			return target != ""
+		}
+		return false
+	})
+}
+
+// refreshRepository lists the repository's refs once, now, and reconciles
+// the Applications of any of urls whose target revision passes match.
+func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match func(target string) bool) int {
+	want := map[string]bool{}
+	for _, u := range urls {
+		if n, err := gitsource.NormalizeURL(u); err == nil {
+			want[n] = true
+		}
 	}
 	apps := &v1alpha1.ApplicationList{}
-	if err := r.client.List(ctx, apps); err != nil {
-		return
+	if len(want) == 0 || r.client.List(ctx, apps) != nil {
+		return 0
 	}
-	listed := false
+	listed, n := false, 0
 	for i := range apps.Items {
 		app := &apps.Items[i]
 		src := app.Spec.Source
-		if src == nil {
+		if src == nil || !match(src.TargetRevision) {
 			continue
 		}
-		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || got != want {
+		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || !want[got] {
 			continue
 		}
 		if !listed {
@@ -136,8 +161,10 @@ func (r *Reconciler) RepositoryChanged(ctx context.Context, repoURL string) {
 		stub.Namespace, stub.Name = app.Namespace, app.Name
 		select {
 		case r.watcher.events <- event.GenericEvent{Object: stub}:
+			n++
 		case <-ctx.Done():
-			return
+			return n
 		}
 	}
+	return n
 }

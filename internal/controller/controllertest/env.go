@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -32,6 +33,10 @@ type Env struct {
 	Client client.WithWatch
 	// Logs is the controller's log.
 	Logs *SyncBuffer
+	// MetricsURL is the controller's Prometheus endpoint.
+	MetricsURL string
+	// WebhookURL is the controller's webhook receiver (its root).
+	WebhookURL string
 }
 
 // Run starts the environment (full mode, one node, the controller as the
@@ -72,10 +77,16 @@ func Run(m *testing.M, env *Env) int {
 		return 1
 	}
 	defer os.RemoveAll(cacheDir)
+	metricsAddr, webhookAddr := freeAddr(), freeAddr()
+	if metricsAddr == "" || webhookAddr == "" {
+		fmt.Fprintln(os.Stderr, "no free loopback port")
+		return 1
+	}
+	env.MetricsURL, env.WebhookURL = "http://"+metricsAddr+"/metrics", "http://"+webhookAddr
 	done := make(chan error, 1)
 	go func() {
 		done <- controller.Run(ctx, c.UserConfig(), controller.Options{
-			PollInterval: 2 * time.Second, Concurrency: 4, MetricsAddr: "0", HealthAddr: "0", CacheDir: cacheDir,
+			PollInterval: 2 * time.Second, Concurrency: 4, MetricsAddr: metricsAddr, HealthAddr: "0", CacheDir: cacheDir, WebhookAddr: webhookAddr,
 		})
 	}()
 	code = m.Run()
@@ -87,6 +98,16 @@ func Run(m *testing.M, env *Env) int {
 		fmt.Fprintf(os.Stderr, "--- controller log (last 8 KiB) ---\n%s\n", env.Logs.Tail(8192))
 	}
 	return code
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ""
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // setUp installs the CRDs (as admin), creates the argocd namespace and the

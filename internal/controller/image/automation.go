@@ -26,6 +26,7 @@ import (
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/internal/image/gitupdate"
 	"github.com/ferrycd/ferry/internal/image/setters"
+	"github.com/ferrycd/ferry/internal/metrics"
 )
 
 // AutomationReconciler runs ImageUpdateAutomations.
@@ -33,7 +34,8 @@ type AutomationReconciler struct {
 	client client.Client
 	// notify is told of every push, so Applications tracking the repository
 	// refresh at once instead of at their next poll.
-	notify func(ctx context.Context, repoURL string)
+	notify  func(ctx context.Context, repoURL string)
+	metrics *metrics.Metrics
 }
 
 // Reconcile runs one automation when its interval passed, it changed, a
@@ -63,6 +65,7 @@ func (r *AutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	case err != nil:
 		setReady(&a.Status.Conditions, a.Generation, metav1.ConditionFalse, "UpdateFailed", err.Error())
 	case res.Commit != "":
+		r.metrics.Pushed(a.Namespace, a.Name)
 		a.Status.LastPushCommit, a.Status.LastPushTime = res.Commit, &now
 		setReady(&a.Status.Conditions, a.Generation, metav1.ConditionTrue, "Succeeded",
 			fmt.Sprintf("pushed commit '%.7s' to branch '%s'", res.Commit, res.Branch))
@@ -196,8 +199,8 @@ func (r *AutomationReconciler) auth(ctx context.Context, repo *sourcev1.GitRepos
 // setupAutomations registers the ImageUpdateAutomation controller: an
 // automation runs when it changes and when a policy in its namespace picks
 // a new image.
-func setupAutomations(mgr ctrl.Manager, notify func(context.Context, string)) error {
-	r := &AutomationReconciler{client: mgr.GetClient(), notify: notify}
+func setupAutomations(mgr ctrl.Manager, notify func(context.Context, string), m *metrics.Metrics) error {
+	r := &AutomationReconciler{client: mgr.GetClient(), notify: notify, metrics: m}
 	return ctrl.NewControllerManagedBy(mgr).Named("imageupdateautomation").
 		For(&imagev1.ImageUpdateAutomation{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&imagev1.ImagePolicy{}, handler.EnqueueRequestsFromMapFunc(r.automationsOf), builder.WithPredicates(latestChanged())).

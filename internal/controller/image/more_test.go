@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -157,4 +159,27 @@ func TestImageCLI(t *testing.T) {
 	if _, err := ferry(t, "image", "scan", "missing", "-n", ns); err == nil {
 		t.Error("scan of a missing ImageRepository succeeded")
 	}
+
+	// A registry's push webhook (generic form) scans at once.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-secret", Namespace: "argocd"},
+		StringData: map[string]string{"webhook.generic.secret": "registry-hook-1"}}
+	createNamespace(ctx, t, "argocd")
+	create(ctx, t, secret)
+	reg.push("cli", "1.2.0")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.WebhookURL+"/api/webhook/registry",
+		strings.NewReader(`{"image":"`+reg.host+`/cli","tag":"1.2.0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer registry-hook-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"refreshed":1`) {
+		t.Fatalf("registry webhook: %s %s", resp.Status, body)
+	}
+	policyPicks(t, ns, "cli", reg.host+"/cli:1.2.0")
 }

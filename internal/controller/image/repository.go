@@ -23,6 +23,7 @@ import (
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	"github.com/ferrycd/ferry/internal/image/registry"
+	"github.com/ferrycd/ferry/internal/metrics"
 )
 
 // tagStore holds the tags of each scanned repository, for the policies. It
@@ -50,8 +51,9 @@ func (s *tagStore) get(k types.NamespacedName) ([]string, bool) {
 
 // RepositoryReconciler scans ImageRepositories.
 type RepositoryReconciler struct {
-	client client.Client
-	store  *tagStore
+	client  client.Client
+	store   *tagStore
+	metrics *metrics.Metrics
 	// failures counts consecutive failed scans per repository, for backoff.
 	mu       sync.Mutex
 	failures map[types.NamespacedName]int
@@ -83,6 +85,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	before := repo.DeepCopy()
 	res, err := r.scan(ctx, repo)
+	r.metrics.Scanned(repo.Namespace, repo.Name, err == nil)
 	repo.Status.ObservedGeneration = repo.Generation
 	if asked {
 		repo.Status.LastHandledReconcileAt = requested
@@ -160,8 +163,8 @@ func setReady(conds *[]metav1.Condition, generation int64, status metav1.Conditi
 }
 
 // setupRepositories registers the ImageRepository controller.
-func setupRepositories(mgr ctrl.Manager, store *tagStore) error {
-	r := &RepositoryReconciler{client: mgr.GetClient(), store: store, failures: map[types.NamespacedName]int{}}
+func setupRepositories(mgr ctrl.Manager, store *tagStore, m *metrics.Metrics) error {
+	r := &RepositoryReconciler{client: mgr.GetClient(), store: store, metrics: m, failures: map[types.NamespacedName]int{}}
 	return ctrl.NewControllerManagedBy(mgr).Named("imagerepository").
 		For(&imagev1.ImageRepository{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/notifications"
+	"github.com/ferrycd/ferry/internal/notify"
+)
+
+func newNotifyCmd() *cobra.Command {
+	o := &kubeOptions{}
+	cmd := &cobra.Command{
+		Use:     "notify",
+		Short:   "Notifications: Argo CD Notifications' ConfigMap and Secret, Ferry's built-in triggers",
+		Example: "  ferry notify test on-sync-failed myapp-production",
+	}
+	o.addFlags(cmd)
+	cmd.AddCommand(newNotifyTestCmd(o))
+	return cmd
+}
+
+func newNotifyTestCmd(o *kubeOptions) *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:   "test TRIGGER APP",
+		Short: "Send a sample notification of TRIGGER for an Application to every destination subscribed to it",
+		Long: `Send a sample notification, as the controller would when TRIGGER fires for APP, to every
+destination subscribed to it: subscriptions in the argocd-notifications-cm ConfigMap and the
+Application's notifications.argoproj.io/subscribe.<trigger>.<service> annotations. Triggers:
+on-sync-failed, on-sync-succeeded, on-deployed, on-health-degraded, on-drift-detected,
+on-out-of-sync.`,
+		Example: "  ferry notify test on-deployed myapp-staging",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			return notifyTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), c, home, client.ObjectKey{Namespace: o.namespace, Name: args[1]}, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&home, "home-namespace", "argocd", "the namespace of the notification ConfigMap and Secret (the controller's --home-namespace)")
+	return cmd
+}
+
+func notifyTest(ctx context.Context, out, errOut io.Writer, c client.Client, home string, key client.ObjectKey, trigger string) error {
+	app := &v1alpha1.Application{}
+	if err := c.Get(ctx, key, app); err != nil {
+		return fmt.Errorf("get application %s: %w", key, err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: notifications.ConfigMapName}, cm); err != nil {
+		return fmt.Errorf("read %s/%s: %w", home, notifications.ConfigMapName, err)
+	}
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: notifications.SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read %s/%s: %w", home, notifications.SecretName, err)
+	}
+	cfg, err := notify.Parse(cm.Data, secret.Data)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(errOut, "warning:", w)
+	}
+	dests := cfg.Destinations(trigger, app.Labels, app.Annotations)
+	if len(dests) == 0 {
+		return fmt.Errorf("nothing is subscribed to %s for %s: add a subscription to %s or the annotation notifications.argoproj.io/subscribe.%s.<service>",
+			trigger, key, notifications.ConfigMapName, trigger)
+	}
+	ev, err := notifications.EventFor(app, trigger, "test notification from ferry notify test", map[string]string{"manager": "ferry-notify-test"})
+	if err != nil {
+		return err
+	}
+	sender := &notify.Sender{}
+	var failed []error
+	for _, d := range dests {
+		notes, err := cfg.Render(ev, d)
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", d.Service, err))
+			continue
+		}
+		for _, n := range notes {
+			if err := sender.Send(ctx, cfg, n); err != nil {
+				failed = append(failed, fmt.Errorf("%s: %w", d.Service, err))
+				continue
+			}
+			fmt.Fprintf(out, "sent %s (template %s) to %s%s\n", trigger, n.Template, d.Service, recipient(d.Recipient))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func recipient(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ":" + r
+}

@@ -1,0 +1,286 @@
+// Package notifications turns what the Application controller observes into
+// notifications: it decides which built-in triggers fired (a pure function
+// of the status before and after a reconcile), deduplicates them per
+// revision, and delivers them in the background through internal/notify.
+//
+// Configuration is Argo CD Notifications' ConfigMap and Secret
+// (argocd-notifications-cm and argocd-notifications-secret in the
+// controller's home namespace): Argo CD users bring theirs as they are,
+// secrets stay in a Secret that RBAC guards apart from the configuration,
+// and no CRD is needed for what is one configuration per installation.
+package notifications
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/metrics"
+	"github.com/ferrycd/ferry/internal/notify"
+)
+
+// The configuration's names, Argo CD Notifications'.
+const (
+	ConfigMapName = "argocd-notifications-cm"
+	SecretName    = "argocd-notifications-secret"
+	// NotifiedAnnotation records, per trigger, the revision (or event) last
+	// notified, so a trigger fires once per revision, across restarts.
+	NotifiedAnnotation = "notified.notifications.ferry.dev"
+)
+
+// The built-in triggers.
+const (
+	OnSyncFailed     = "on-sync-failed"
+	OnSyncSucceeded  = "on-sync-succeeded"
+	OnDeployed       = "on-deployed"
+	OnHealthDegraded = "on-health-degraded"
+	OnDriftDetected  = "on-drift-detected"
+	OnOutOfSync      = "on-out-of-sync"
+)
+
+// Fired is a trigger that fired, with the key it is deduplicated by and
+// what the message says.
+type Fired struct {
+	Trigger string
+	Key     string
+	Message string
+	Context map[string]string
+}
+
+// Triggers decides which triggers fired between two statuses of one
+// Application. drift lists the objects a comparison found changed outside
+// Git in this reconcile.
+func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drift) []Fired {
+	var out []Fired
+	if st := after.OperationState; finishedNow(before.OperationState, st) && st.Operation.Sync != nil && !st.Operation.Sync.DryRun {
+		rev := ""
+		if st.SyncResult != nil {
+			rev = st.SyncResult.Revision
+		}
+		switch st.Phase {
+		case v1alpha1.OperationSucceeded:
+			out = append(out, Fired{Trigger: OnSyncSucceeded, Key: rev, Message: "synced to " + short(rev)})
+		case v1alpha1.OperationFailed, v1alpha1.OperationError:
+			out = append(out, Fired{Trigger: OnSyncFailed, Key: rev, Message: st.Message})
+		}
+	}
+	rev := after.Sync.Revision
+	deployed := func(s v1alpha1.ApplicationStatus) bool {
+		return s.Sync.Status == v1alpha1.SyncStatusCodeSynced && s.Health.Status == v1alpha1.HealthStatusHealthy
+	}
+	if deployed(after) && !(deployed(before) && before.Sync.Revision == rev) {
+		out = append(out, Fired{Trigger: OnDeployed, Key: rev, Message: "deployed " + short(rev) + ": Synced and Healthy"})
+	}
+	if after.Health.Status == v1alpha1.HealthStatusDegraded && before.Health.Status != v1alpha1.HealthStatusDegraded {
+		msg := after.Health.Message
+		if msg == "" {
+			msg = "health is Degraded"
+		}
+		out = append(out, Fired{Trigger: OnHealthDegraded, Key: rev, Message: msg})
+	}
+	if after.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync && before.Sync.Status != v1alpha1.SyncStatusCodeOutOfSync {
+		out = append(out, Fired{Trigger: OnOutOfSync, Key: rev, Message: "out of sync with " + short(rev)})
+	}
+	if len(drift) > 0 {
+		out = append(out, driftFired(rev, drift))
+	}
+	return out
+}
+
+// driftFired describes a drift; its key is the revision and the changed
+// objects' resourceVersions, so each change is told once.
+func driftFired(rev string, drift []application.Drift) Fired {
+	var objects, managers, versions []string
+	for _, d := range drift {
+		objects = append(objects, d.Key.String())
+		versions = append(versions, d.Key.String()+"@"+d.ResourceVersion)
+		if d.Manager != "" && !slices.Contains(managers, d.Manager) {
+			managers = append(managers, d.Manager)
+		}
+	}
+	sort.Strings(versions)
+	by := strings.Join(managers, ", ")
+	if by == "" {
+		by = "an unknown manager"
+	}
+	return Fired{Trigger: OnDriftDetected, Key: rev + "|" + strings.Join(versions, ","),
+		Message: fmt.Sprintf("changed outside Git by %s: %s", by, strings.Join(objects, ", ")),
+		Context: map[string]string{"manager": strings.Join(managers, ", "), "objects": strings.Join(objects, ", ")}}
+}
+
+// finishedNow reports an operation that finished in this reconcile.
+func finishedNow(before, after *v1alpha1.OperationState) bool {
+	if after == nil || after.FinishedAt == nil {
+		return false
+	}
+	return before == nil || before.FinishedAt == nil || !before.StartedAt.Equal(&after.StartedAt)
+}
+
+func short(rev string) string {
+	if len(rev) > 7 {
+		return rev[:7]
+	}
+	return rev
+}
+
+// Notifier implements application.Notifier.
+type Notifier struct {
+	client  client.Client // reads and writes the API server directly
+	home    string
+	sender  *notify.Sender
+	metrics *metrics.Metrics
+	log     logr.Logger
+	jobs    chan job
+}
+
+type job struct {
+	cfg   *notify.Config
+	event notify.Event
+	dests []notify.Destination
+}
+
+// New returns a notifier reading its configuration from namespace home.
+func New(c client.Client, home string, m *metrics.Metrics, log logr.Logger) *Notifier {
+	return &Notifier{client: c, home: home, sender: &notify.Sender{}, metrics: m, log: log, jobs: make(chan job, 1024)}
+}
+
+// Observe implements application.Notifier: it finds the triggers that fired,
+// skips those already notified for their key, queues the rest and records
+// them on the Application. Nothing is read or written unless a trigger
+// fired and notifications are configured.
+func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Application, drift []application.Drift) {
+	fired := Triggers(before.Status, after.Status, drift)
+	if len(fired) == 0 {
+		return
+	}
+	cfg, err := n.config(ctx)
+	if err != nil {
+		n.log.Info("notifications not sent: configuration unusable", "error", err.Error())
+		return
+	}
+	if cfg == nil {
+		return
+	}
+	notified := notifiedOf(after)
+	changed := false
+	for _, f := range fired {
+		dests := cfg.Destinations(f.Trigger, after.Labels, after.Annotations)
+		if len(dests) == 0 || notified[f.Trigger] == f.Key {
+			continue
+		}
+		notified[f.Trigger], changed = f.Key, true
+		ev, err := EventFor(after, f.Trigger, f.Message, f.Context)
+		if err != nil {
+			continue
+		}
+		select {
+		case n.jobs <- job{cfg: cfg, event: ev, dests: dests}:
+		default:
+			n.log.Info("notification queue full; dropped", "application", types.NamespacedName{Namespace: after.Namespace, Name: after.Name}, "trigger", f.Trigger)
+		}
+	}
+	if changed {
+		n.record(ctx, after, notified)
+	}
+}
+
+// config reads and parses the ConfigMap and Secret; nil when the ConfigMap
+// does not exist (notifications are off).
+func (n *Notifier) config(ctx context.Context) (*notify.Config, error) {
+	cm := &corev1.ConfigMap{}
+	if err := n.client.Get(ctx, client.ObjectKey{Namespace: n.home, Name: ConfigMapName}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	secret := &corev1.Secret{}
+	if err := n.client.Get(ctx, client.ObjectKey{Namespace: n.home, Name: SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	return notify.Parse(cm.Data, secret.Data)
+}
+
+func notifiedOf(app *v1alpha1.Application) map[string]string {
+	out := map[string]string{}
+	if v, ok := app.Annotations[NotifiedAnnotation]; ok {
+		_ = json.Unmarshal([]byte(v), &out)
+	}
+	return out
+}
+
+// record writes the notified keys to the Application's annotation.
+func (n *Notifier) record(ctx context.Context, app *v1alpha1.Application, notified map[string]string) {
+	data, _ := json.Marshal(notified)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{NotifiedAnnotation: string(data)}}})
+	target := &v1alpha1.Application{}
+	target.Namespace, target.Name = app.Namespace, app.Name
+	if err := n.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		n.log.Info("could not record notifications", "application", app.Name, "error", err.Error())
+	}
+	if app.Annotations == nil {
+		app.Annotations = map[string]string{}
+	}
+	app.Annotations[NotifiedAnnotation] = string(data)
+}
+
+// EventFor builds what templates see when trigger fires for app.
+func EventFor(app *v1alpha1.Application, trigger, message string, context map[string]string) (notify.Event, error) {
+	f := Fired{Trigger: trigger, Message: message, Context: context}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(app)
+	if err != nil {
+		return notify.Event{}, err
+	}
+	repo := ""
+	if app.Spec.Source != nil {
+		repo = app.Spec.Source.RepoURL
+	}
+	rev := app.Status.Sync.Revision
+	if st := app.Status.OperationState; (f.Trigger == OnSyncFailed || f.Trigger == OnSyncSucceeded) && st != nil && st.SyncResult != nil {
+		rev = st.SyncResult.Revision
+	}
+	return notify.Event{Trigger: f.Trigger, App: obj, Revision: rev, RepoURL: repo, Message: f.Message, Context: f.Context}, nil
+}
+
+// Start delivers queued notifications until ctx ends (a controller-runtime
+// Runnable; only the leader notifies).
+func (n *Notifier) Start(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case j := <-n.jobs:
+			n.deliver(ctx, j)
+		}
+	}
+}
+
+func (n *Notifier) deliver(ctx context.Context, j job) {
+	for _, d := range j.dests {
+		notes, err := j.cfg.Render(j.event, d)
+		if err != nil {
+			n.metrics.Notified(j.event.Trigger, d.Service, false)
+			n.log.Info("notification not rendered", "trigger", j.event.Trigger, "service", d.Service, "error", err.Error())
+			continue
+		}
+		for _, note := range notes {
+			err := n.sender.Send(ctx, j.cfg, note)
+			n.metrics.Notified(j.event.Trigger, d.Service, err == nil)
+			if err != nil {
+				n.log.Info("notification failed", "trigger", j.event.Trigger, "service", d.Service, "error", err.Error())
+			}
+		}
+	}
+}

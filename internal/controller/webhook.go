@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/controller/image"
+	"github.com/ferrycd/ferry/internal/metrics"
+	"github.com/ferrycd/ferry/internal/webhook"
+)
+
+// WebhookSecretName is Argo CD's Secret whose webhook.* keys hold the
+// webhook secrets: webhook.github.secret, webhook.gitlab.secret,
+// webhook.bitbucketserver.secret, webhook.bitbucket.uuid,
+// webhook.gogs.secret, and Ferry's webhook.gitea.secret and
+// webhook.generic.secret (generic Git pushes and registry pushes).
+const WebhookSecretName = "argocd-secret"
+
+// webhookSecrets reads the webhook secrets on every request, so a rotated
+// secret applies at once; a missing Secret means no provider is accepted.
+func webhookSecrets(c client.Client, home string) webhook.Secrets {
+	return func(ctx context.Context) (map[string]string, error) {
+		s := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: WebhookSecretName}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return map[string]string{}, nil
+			}
+			return nil, err
+		}
+		d := s.Data
+		return map[string]string{
+			"github": string(d["webhook.github.secret"]), "gitlab": string(d["webhook.gitlab.secret"]),
+			"bitbucket-server": string(d["webhook.bitbucketserver.secret"]), "bitbucket-cloud": string(d["webhook.bitbucket.uuid"]),
+			"gogs": string(d["webhook.gogs.secret"]), "gitea": string(d["webhook.gitea.secret"]),
+			"generic": string(d["webhook.generic.secret"]),
+		}, nil
+	}
+}
+
+// webhookServer serves the receiver on its own address, as a manager
+// Runnable. It runs on the leader only: refreshes go to its controllers'
+// queues.
+type webhookServer struct {
+	addr, cert, key string
+	handler         http.Handler
+}
+
+func newWebhookServer(opts Options, c client.Client, apps *application.Reconciler, m *metrics.Metrics) *webhookServer {
+	log := ctrl.Log.WithName("webhook")
+	h := &webhook.Handler{
+		Secrets: webhookSecrets(c, opts.HomeNamespace),
+		Pushed: func(ctx context.Context, p webhook.Push) int {
+			n := apps.RepositoryPushed(ctx, p.URLs, p.Branch, p.Tag)
+			log.Info("push", "provider", p.Provider, "branch", p.Branch, "tag", p.Tag, "refreshed", n)
+			return n
+		},
+		ImagePushed: func(ctx context.Context, p webhook.ImagePush) int {
+			n := image.RequestScans(ctx, c, p.Image)
+			log.Info("image push", "image", p.Image, "tag", p.Tag, "scans", n)
+			return n
+		},
+		Log:     func(msg string, kv ...any) { log.Info(msg, kv...) },
+		Observe: m.Webhook,
+	}
+	return &webhookServer{addr: opts.WebhookAddr, cert: opts.WebhookTLSCert, key: opts.WebhookTLSKey, handler: h}
+}
+
+// Start serves until ctx ends.
+func (s *webhookServer) Start(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("webhook receiver: listen on %s: %w", s.addr, err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cert != "" {
+			errc <- srv.ServeTLS(l, s.cert, s.key)
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+}

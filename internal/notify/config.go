@@ -1,0 +1,464 @@
+// Package notify delivers Application notifications. It reads Argo CD
+// Notifications' configuration (the ConfigMap's data and its Secret's data),
+// renders the message templates for an event and sends them to webhooks,
+// Slack-compatible incoming webhooks, and GitHub or GitLab commit statuses.
+//
+// Ferry's triggers are built-in state transitions (the Trigger constants).
+// A `trigger.<name>` entry only chooses the templates a trigger sends: its
+// `when` condition is accepted but never evaluated, and Parse records a
+// warning so the caller can tell the user.
+package notify
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+)
+
+// The built-in triggers: the state transitions Ferry notifies about.
+const (
+	TriggerSyncFailed     = "on-sync-failed"
+	TriggerSyncSucceeded  = "on-sync-succeeded"
+	TriggerDeployed       = "on-deployed"
+	TriggerHealthDegraded = "on-health-degraded"
+	TriggerDriftDetected  = "on-drift-detected"
+	TriggerOutOfSync      = "on-out-of-sync"
+)
+
+// builtinTriggers maps each built-in trigger to the template it sends when
+// the ConfigMap has no `trigger.<name>` for it. A ConfigMap may override the
+// template itself by defining `template.<that name>`.
+var builtinTriggers = map[string]string{
+	TriggerSyncFailed:     "app-sync-failed",
+	TriggerSyncSucceeded:  "app-sync-succeeded",
+	TriggerDeployed:       "app-deployed",
+	TriggerHealthDegraded: "app-health-degraded",
+	TriggerDriftDetected:  "app-drift-detected",
+	TriggerOutOfSync:      "app-out-of-sync",
+}
+
+// subscribeAnnotation prefixes an Application's subscription annotations:
+// <prefix><trigger>.<service> or <prefix><service> (default triggers).
+const subscribeAnnotation = "notifications.argoproj.io/subscribe."
+
+// Config is a parsed notifications configuration: services, templates,
+// triggers and subscriptions. Build it with Parse.
+type Config struct {
+	// Warnings lists what the configuration asks for that Ferry accepts but
+	// does not act on (trigger conditions, unknown triggers, unsupported
+	// service types, unknown keys), one line each naming the key, sorted.
+	Warnings []string
+
+	services        map[string]service
+	unsupported     map[string]string // service name → its unsupported type
+	templates       map[string]*messageTemplate
+	triggers        map[string][]string // trigger → template names
+	subscriptions   []subscription
+	defaultTriggers map[string][]string // service ("" for all) → triggers
+	context         map[string]string
+	redactor        *strings.Replacer
+}
+
+// subscription is one entry of the `subscriptions` key.
+type subscription struct {
+	recipients []Destination
+	triggers   []string
+	selector   k8slabels.Selector
+}
+
+// Destination is one service (and optional recipient, e.g. a Slack channel)
+// to notify.
+type Destination struct{ Service, Recipient string }
+
+// Parse reads the ConfigMap and Secret data. Errors name the key at fault; a
+// "$key" with no such Secret key is an error naming the key (never the
+// secret's value).
+func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
+	p := &parser{
+		secret:      secret,
+		serviceKeys: map[string]string{},
+		cfg: &Config{
+			services:        map[string]service{},
+			unsupported:     map[string]string{},
+			templates:       map[string]*messageTemplate{},
+			triggers:        map[string][]string{},
+			defaultTriggers: map[string][]string{},
+			context:         map[string]string{},
+		},
+	}
+	for _, key := range slices.Sorted(maps.Keys(cm)) {
+		if err := p.parseKey(key, cm[key]); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.checkTriggers(); err != nil {
+		return nil, err
+	}
+	p.checkSubscriptions()
+	p.cfg.redactor = newRedactor(p.secrets)
+	sort.Strings(p.cfg.Warnings)
+	return p.cfg, nil
+}
+
+// parser accumulates a Config and the secret values to redact.
+type parser struct {
+	cfg         *Config
+	secret      map[string][]byte
+	secrets     []string
+	serviceKeys map[string]string // service name → the key defining it
+}
+
+func (p *parser) warnf(format string, args ...any) {
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) parseKey(key, value string) error {
+	switch {
+	case key == "subscriptions":
+		return p.parseSubscriptions(key, value)
+	case key == "defaultTriggers":
+		return p.parseDefaultTriggers(key, "", value)
+	case strings.HasPrefix(key, "defaultTriggers."):
+		return p.parseDefaultTriggers(key, strings.TrimPrefix(key, "defaultTriggers."), value)
+	case key == "context":
+		return unmarshal(key, value, &p.cfg.context)
+	case strings.HasPrefix(key, "service."):
+		return p.parseService(key, value)
+	case strings.HasPrefix(key, "template."):
+		return p.parseTemplate(key, value)
+	case strings.HasPrefix(key, "trigger."):
+		return p.parseTrigger(key, value)
+	}
+	p.warnf("%s: unknown key; ignored", key)
+	return nil
+}
+
+// unmarshal decodes YAML value into v; errors name key.
+func unmarshal(key, value string, v any) error {
+	if err := yaml.Unmarshal([]byte(value), v); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+func (p *parser) parseDefaultTriggers(key, service, value string) error {
+	var triggers []string
+	if err := unmarshal(key, value, &triggers); err != nil {
+		return err
+	}
+	p.cfg.defaultTriggers[service] = triggers
+	p.warnUnknownTriggers(key, triggers)
+	return nil
+}
+
+func (p *parser) warnUnknownTriggers(key string, triggers []string) {
+	for _, t := range triggers {
+		if _, ok := builtinTriggers[t]; !ok {
+			p.warnf("%s: %q is not a Ferry trigger; it never fires", key, t)
+		}
+	}
+}
+
+// triggerSpec is one entry of a `trigger.<name>` list.
+type triggerSpec struct {
+	Send    []string `json:"send"`
+	When    string   `json:"when"`
+	OncePer string   `json:"oncePer"`
+}
+
+func (p *parser) parseTrigger(key, value string) error {
+	name := strings.TrimPrefix(key, "trigger.")
+	var specs []triggerSpec
+	if err := unmarshal(key, value, &specs); err != nil {
+		return err
+	}
+	if _, ok := builtinTriggers[name]; !ok {
+		p.warnf("%s: %q is not a Ferry trigger; it never fires", key, name)
+	}
+	var send []string
+	for i, s := range specs {
+		if len(s.Send) == 0 {
+			return fmt.Errorf("%s: entry %d has no templates to send", key, i)
+		}
+		if s.When != "" {
+			p.warnf("%s: condition %q is not evaluated: Ferry's triggers are built-in state transitions", key, s.When)
+		}
+		for _, t := range s.Send {
+			if !slices.Contains(send, t) {
+				send = append(send, t)
+			}
+		}
+	}
+	if len(send) == 0 {
+		return fmt.Errorf("%s: no templates to send", key)
+	}
+	p.cfg.triggers[name] = send
+	return nil
+}
+
+// checkTriggers verifies every template a trigger sends exists.
+func (p *parser) checkTriggers() error {
+	for _, name := range slices.Sorted(maps.Keys(p.cfg.triggers)) {
+		for _, t := range p.cfg.triggers[name] {
+			if p.cfg.template(t) == nil {
+				return fmt.Errorf("trigger.%s: template %q is not defined (no template.%s key)", name, t, t)
+			}
+		}
+	}
+	return nil
+}
+
+// subscriptionSpec is one entry of the `subscriptions` key.
+type subscriptionSpec struct {
+	Recipients []string `json:"recipients"`
+	Triggers   []string `json:"triggers"`
+	Selector   string   `json:"selector"`
+}
+
+func (p *parser) parseSubscriptions(key, value string) error {
+	var specs []subscriptionSpec
+	if err := unmarshal(key, value, &specs); err != nil {
+		return err
+	}
+	for i, s := range specs {
+		sel, err := k8slabels.Parse(s.Selector)
+		if err != nil {
+			return fmt.Errorf("%s: entry %d: selector: %w", key, i, err)
+		}
+		sub := subscription{triggers: s.Triggers, selector: sel}
+		for _, r := range s.Recipients {
+			service, recipient, _ := strings.Cut(r, ":")
+			if service == "" {
+				return fmt.Errorf("%s: entry %d: recipient %q names no service", key, i, r)
+			}
+			sub.recipients = append(sub.recipients, Destination{Service: service, Recipient: recipient})
+		}
+		p.warnUnknownTriggers(key, s.Triggers)
+		p.cfg.subscriptions = append(p.cfg.subscriptions, sub)
+	}
+	return nil
+}
+
+// checkSubscriptions warns about subscriptions to services not configured.
+func (p *parser) checkSubscriptions() {
+	for _, s := range p.cfg.subscriptions {
+		for _, d := range s.recipients {
+			_, unsupported := p.cfg.unsupported[d.Service]
+			if _, ok := p.cfg.services[d.Service]; !ok && !unsupported {
+				p.warnf("subscriptions: service %q is not configured", d.Service)
+			}
+		}
+	}
+}
+
+// secretRef matches a "$key" reference to the Secret.
+var secretRef = regexp.MustCompile(`\$[A-Za-z0-9_.\-]+`)
+
+// expand replaces "$key" references in value by the Secret's values. A
+// reference may be followed by literal text starting with a dot
+// ("$host.example.com" when the Secret has "host"). Errors name key and the
+// missing Secret key, never a value.
+func (p *parser) expand(key, value string) (string, error) {
+	var missing string
+	out := secretRef.ReplaceAllStringFunc(value, func(ref string) string {
+		value, rest, ok := p.lookupSecret(ref[1:])
+		if !ok {
+			if missing == "" {
+				missing = ref[1:]
+			}
+			return ref
+		}
+		return value + rest
+	})
+	if missing != "" {
+		return "", fmt.Errorf("%s: secret key %q not found", key, missing)
+	}
+	return out, nil
+}
+
+// lookupSecret finds the longest Secret key that ref starts with, cutting
+// ref at dots; it returns the key's value and the rest of ref.
+func (p *parser) lookupSecret(ref string) (value, rest string, ok bool) {
+	for name := ref; name != ""; {
+		if v, found := p.secret[name]; found {
+			p.secrets = append(p.secrets, string(v))
+			return string(v), ref[len(name):], true
+		}
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 {
+			break
+		}
+		name = name[:i]
+	}
+	return "", "", false
+}
+
+// expandAll expands each of fields in place, stopping at the first error.
+func (p *parser) expandAll(key string, fields ...*string) error {
+	for _, f := range fields {
+		v, err := p.expand(key, *f)
+		if err != nil {
+			return err
+		}
+		*f = v
+	}
+	return nil
+}
+
+// sensitive records values to redact from errors: tokens, keys, URLs'
+// passwords and query values.
+func (p *parser) sensitive(values ...string) {
+	p.secrets = append(p.secrets, values...)
+}
+
+// checkURL verifies raw is an absolute http(s) URL and records its secrets.
+// Errors never contain the URL.
+func (p *parser) checkURL(key, field, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%s: %s is required", key, field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s: %s is not an absolute http(s) URL", key, field)
+	}
+	if pw, ok := u.User.Password(); ok {
+		p.sensitive(pw)
+	}
+	for _, vs := range u.Query() {
+		p.sensitive(vs...)
+	}
+	return u, nil
+}
+
+// newRedactor replaces each secret by "***", longest first.
+func newRedactor(secrets []string) *strings.Replacer {
+	var uniq []string
+	for _, s := range secrets {
+		if s != "" && !slices.Contains(uniq, s) {
+			uniq = append(uniq, s)
+		}
+	}
+	sort.Slice(uniq, func(i, j int) bool { return len(uniq[i]) > len(uniq[j]) })
+	pairs := make([]string, 0, 2*len(uniq))
+	for _, s := range uniq {
+		pairs = append(pairs, s, "***")
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// redact removes the configuration's secrets from s.
+func (c *Config) redact(s string) string {
+	if c.redactor == nil {
+		return s
+	}
+	return c.redactor.Replace(s)
+}
+
+// Destinations lists where an event goes: the subscriptions whose triggers
+// include trigger and whose selector matches labels, plus annotation
+// subscriptions: annotations of the form
+// notifications.argoproj.io/subscribe.<trigger>.<service>:
+// "<recipient1>;<recipient2>" (recipient may be empty), deduplicated, sorted.
+// A subscription without triggers, and an annotation
+// notifications.argoproj.io/subscribe.<service>, use the default triggers
+// (`defaultTriggers.<service>`, else `defaultTriggers`).
+func (c *Config) Destinations(trigger string, labels, annotations map[string]string) []Destination {
+	set := map[Destination]bool{}
+	for _, s := range c.subscriptions {
+		if !s.selector.Matches(k8slabels.Set(labels)) {
+			continue
+		}
+		for _, d := range s.recipients {
+			if c.subscribed(trigger, s.triggers, d.Service) {
+				set[d] = true
+			}
+		}
+	}
+	for key, value := range annotations {
+		triggers, service, ok := parseSubscribeKey(key)
+		if !ok || !c.subscribed(trigger, triggers, service) {
+			continue
+		}
+		for _, r := range splitRecipients(value) {
+			set[Destination{Service: service, Recipient: r}] = true
+		}
+	}
+	return sortedDestinations(set)
+}
+
+// subscribed reports whether triggers (the default triggers for service
+// when empty) include trigger.
+func (c *Config) subscribed(trigger string, triggers []string, service string) bool {
+	if len(triggers) == 0 {
+		triggers = c.defaultTriggersFor(service)
+	}
+	return slices.Contains(triggers, trigger)
+}
+
+func (c *Config) defaultTriggersFor(service string) []string {
+	if t, ok := c.defaultTriggers[service]; ok {
+		return t
+	}
+	return c.defaultTriggers[""]
+}
+
+// parseSubscribeKey splits a subscription annotation key into its trigger
+// (nil: the default triggers) and service.
+func parseSubscribeKey(key string) (triggers []string, service string, ok bool) {
+	rest, ok := strings.CutPrefix(key, subscribeAnnotation)
+	if !ok || rest == "" {
+		return nil, "", false
+	}
+	trigger, service, found := strings.Cut(rest, ".")
+	if !found {
+		return nil, rest, true
+	}
+	if trigger == "" || service == "" {
+		return nil, "", false
+	}
+	return []string{trigger}, service, true
+}
+
+// splitRecipients splits "a;b" into its recipients; an empty value is one
+// empty recipient.
+func splitRecipients(value string) []string {
+	var out []string
+	for _, r := range strings.Split(value, ";") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out
+}
+
+func sortedDestinations(set map[Destination]bool) []Destination {
+	out := slices.Collect(maps.Keys(set))
+	slices.SortFunc(out, func(a, b Destination) int {
+		if c := strings.Compare(a.Service, b.Service); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Recipient, b.Recipient)
+	})
+	return out
+}
+
+// service returns the configured service name.
+func (c *Config) service(name string) (service, error) {
+	if s, ok := c.services[name]; ok {
+		return s, nil
+	}
+	if kind, ok := c.unsupported[name]; ok {
+		return nil, fmt.Errorf("service %q: type %q is not supported", name, kind)
+	}
+	return nil, fmt.Errorf("service %q is not configured (no service.<type>.%s key)", name, name)
+}
