@@ -181,16 +181,36 @@ func TestNotifications(t *testing.T) {
 			t.Errorf("%s: %d notifications, want %d (%s)", trigger, got, n, in.describe("notified"))
 		}
 	}
+	// A revision whose Deployment cannot make progress: Degraded, told once.
+	repo.write(map[string]string{"cms/b.yaml": configMap("b", "fixed"), "cms/web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  progressDeadlineSeconds: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {ferry.test/no-such-node: "true"}
+      containers: [{name: web, image: example/web:1}]
+`})
+	third := repo.commit("a deployment that cannot roll out")
+	expect("on-sync-succeeded", 2, third)
+	degraded := expect("on-health-degraded", 1, third)
+	if !strings.Contains(strings.ToLower(degraded.Message), "deadline") {
+		t.Errorf("degraded notification %+v: want the Deployment's reason", degraded)
+	}
+
 	// ferry notify test sends a sample through the same configuration.
 	var out bytes.Buffer
 	cmd := cli.NewRootCmd(cli.IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
-	cmd.SetArgs([]string{"notify", "test", "on-health-degraded", "notified", "-n", "argocd",
+	cmd.SetArgs([]string{"notify", "test", "on-deployed", "notified", "-n", "argocd",
 		"--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext})
-	if err := cmd.ExecuteContext(ctx); err != nil || !strings.Contains(out.String(), "sent on-health-degraded") {
+	if err := cmd.ExecuteContext(ctx); err != nil || !strings.Contains(out.String(), "sent on-deployed") {
 		t.Errorf("ferry notify test: %v\n%s", err, out.String())
 	}
-	if n, last := in.count("notified", "on-health-degraded"); n != 1 || !strings.Contains(last.Message, "test notification") {
-		t.Errorf("ferry notify test delivered %d on-health-degraded notifications (%+v), want 1 sample", n, last)
+	if n, last := in.count("notified", "on-deployed"); n != 2 || !strings.Contains(last.Message, "test notification") {
+		t.Errorf("after ferry notify test: %d on-deployed notifications (last %+v), want the real one and the sample", n, last)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()

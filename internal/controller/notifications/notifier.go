@@ -84,10 +84,7 @@ func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drif
 		out = append(out, Fired{Trigger: OnDeployed, Key: rev, Message: "deployed " + short(rev) + ": Synced and Healthy"})
 	}
 	if after.Health.Status == v1alpha1.HealthStatusDegraded && before.Health.Status != v1alpha1.HealthStatusDegraded {
-		msg := after.Health.Message
-		if msg == "" {
-			msg = "health is Degraded"
-		}
+		msg := degradedMessage(after)
 		out = append(out, Fired{Trigger: OnHealthDegraded, Key: rev, Message: msg})
 	}
 	if after.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync && before.Sync.Status != v1alpha1.SyncStatusCodeOutOfSync {
@@ -97,6 +94,24 @@ func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drif
 		out = append(out, driftFired(rev, drift))
 	}
 	return out
+}
+
+// degradedMessage says what is Degraded: the Application's health message,
+// else the first Degraded resource and its reason.
+func degradedMessage(s v1alpha1.ApplicationStatus) string {
+	if s.Health.Message != "" {
+		return s.Health.Message
+	}
+	for _, r := range s.Resources {
+		if r.Health != nil && r.Health.Status == v1alpha1.HealthStatusDegraded {
+			k := r.Kind + " " + r.Name
+			if r.Namespace != "" {
+				k = r.Kind + " " + r.Namespace + "/" + r.Name
+			}
+			return strings.TrimSpace("health is Degraded: " + k + " " + r.Health.Message)
+		}
+	}
+	return "health is Degraded"
 }
 
 // driftFired describes a drift; its key is the revision and the changed
