@@ -156,7 +156,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	notifier := notifications.New(direct, opts.HomeNamespace, m, ctrl.Log.WithName("notifications"))
+	// The ConfigMaps and Secrets read at run time (notification
+	// configuration, webhook secrets) come from a watch cache of the home
+	// namespace alone: the manager's cache restricted by type would also
+	// restrict the ConfigMaps and Secrets Applications manage elsewhere.
+	homeCache, err := cache.New(cfg, cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper(),
+		DefaultNamespaces: map[string]cache.Config{opts.HomeNamespace: {}}, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return fmt.Errorf("create the home namespace cache: %w", err)
+	}
+	if err := mgr.Add(homeCache); err != nil {
+		return err
+	}
+	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, m, ctrl.Log.WithName("notifications"))
 	if err := mgr.Add(notifier); err != nil {
 		return err
 	}
@@ -174,7 +186,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
-		if err := mgr.Add(newWebhookServer(opts, direct, apps, m)); err != nil {
+		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, m)); err != nil {
 			return err
 		}
 	}

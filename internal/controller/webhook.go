@@ -26,15 +26,13 @@ import (
 // webhook.generic.secret (generic Git pushes and registry pushes).
 const WebhookSecretName = "argocd-secret"
 
-// webhookSecrets reads the webhook secrets on every request, so a rotated
-// secret applies at once; a missing Secret means no provider is accepted.
-func webhookSecrets(c client.Client, home string) webhook.Secrets {
+// webhookSecrets reads the webhook secrets from the watch cache on every
+// request: a rotated secret applies at once, and a flood of requests costs
+// the API server nothing. A missing Secret means no provider is accepted.
+func webhookSecrets(c client.Reader, home string) webhook.Secrets {
 	return func(ctx context.Context) (map[string]string, error) {
 		s := &corev1.Secret{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: WebhookSecretName}, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return map[string]string{}, nil
-			}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: WebhookSecretName}, s); err != nil && !apierrors.IsNotFound(err) {
 			return nil, err
 		}
 		d := s.Data
@@ -55,10 +53,10 @@ type webhookServer struct {
 	handler         http.Handler
 }
 
-func newWebhookServer(opts Options, c client.Client, apps *application.Reconciler, m *metrics.Metrics) *webhookServer {
+func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps *application.Reconciler, m *metrics.Metrics) *webhookServer {
 	log := ctrl.Log.WithName("webhook")
 	h := &webhook.Handler{
-		Secrets: webhookSecrets(c, opts.HomeNamespace),
+		Secrets: webhookSecrets(cached, opts.HomeNamespace),
 		Pushed: func(ctx context.Context, p webhook.Push) int {
 			n := apps.RepositoryPushed(ctx, p.URLs, p.Branch, p.Tag)
 			log.Info("push", "provider", p.Provider, "branch", p.Branch, "tag", p.Tag, "refreshed", n)

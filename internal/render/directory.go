@@ -50,8 +50,8 @@ func renderDirectory(ctx context.Context, fsys fs.FS, dir string, opts *Director
 	return objs, origins, nil
 }
 
-// isManifestFile reports whether a file name is one Argo CD reads in a Directory source.
-func isManifestFile(name string) bool {
+// IsManifestFile reports whether a file name is one Argo CD reads in a Directory source.
+func IsManifestFile(name string) bool {
 	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")
 }
 
@@ -95,7 +95,7 @@ func (f *fileFilter) keep(file string) bool {
 func listManifestFiles(ctx context.Context, fsys fs.FS, dir string, recurse bool, filter *fileFilter) ([]string, error) {
 	var files []string
 	consider := func(file string, d fs.DirEntry) {
-		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && isManifestFile(d.Name()) && filter.keep(file) {
+		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && IsManifestFile(d.Name()) && filter.keep(file) {
 			files = append(files, file)
 		}
 	}

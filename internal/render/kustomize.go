@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -178,7 +179,7 @@ func originOf(res *resource.Resource) Origin {
 func lineOrigins(fsys fs.FS, objs []*unstructured.Unstructured, origins []Origin) {
 	files := map[string][]manifest{}
 	for i, o := range origins {
-		if o.File == "" || path.Base(o.File) == "kustomization.yaml" || path.Base(o.File) == "kustomization.yml" {
+		if o.File == "" || slices.Contains(KustomizationNames, path.Base(o.File)) {
 			continue
 		}
 		ms, ok := files[o.File]

@@ -225,9 +225,9 @@ func cleanSourcePath(p string) (string, error) {
 	return clean, nil
 }
 
-// kustomizationNames are the file names that make a directory a Kustomize source, in kustomize's
+// KustomizationNames are the file names that make a directory a Kustomize source, in kustomize's
 // order of preference (the same list Argo CD uses to detect the source type).
-var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+var KustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
 // sourceKustomization checks that dir is a directory and returns the name of its kustomization
 // file, or "" for a Directory source.
@@ -247,7 +247,7 @@ func sourceKustomization(fsys fs.FS, dir string) (string, error) {
 
 // findKustomization returns the name of dir's kustomization file, or "" when it has none.
 func findKustomization(fsys fs.FS, dir string) (string, error) {
-	for _, name := range kustomizationNames {
+	for _, name := range KustomizationNames {
 		file := path.Join(dir, name)
 		info, err := fs.Stat(fsys, file)
 		if err != nil {

@@ -134,7 +134,7 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan, opts Exec
 		}
 	}
 	run.deleteHooks(ctx)
-	return rec.list(), err
+	return rec.List(), err
 }
 
 // execution is one run of Execute.
@@ -156,12 +156,6 @@ type hookRun struct {
 }
 
 func (x *execution) steps(ctx context.Context, steps []Step) error {
-	lastApply := -1
-	for i, s := range steps {
-		if !s.Prune {
-			lastApply = i
-		}
-	}
 	for i, s := range steps {
 		if reason := x.interrupted(ctx); reason != "" {
 			return &InterruptedError{Reason: reason}
@@ -176,7 +170,7 @@ func (x *execution) steps(ctx context.Context, steps []Step) error {
 		if err != nil {
 			return err
 		}
-		if i < lastApply || slices.ContainsFunc(s.Tasks, func(t Task) bool { return t.Hook }) {
+		if waitsAfter(steps, i) {
 			if err := x.wait(ctx, s, waitOn); err != nil {
 				return err
 			}
@@ -244,7 +238,7 @@ func (x *execution) applyResources(ctx context.Context, s Step, objs []*unstruct
 				rest = append(rest, o)
 			}
 		}
-		if _, err := x.e.create(ctx, fresh, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
+		if err := x.e.create(ctx, fresh, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
 			return err
 		}
 		objs = rest
@@ -360,6 +354,12 @@ func (e *Executor) stateOf(ctx context.Context, w waitee) (State, string, error)
 	u.SetAPIVersion(w.version)
 	u.SetKind(w.key.Kind)
 	if err := e.client.Get(ctx, client.ObjectKey{Namespace: w.key.Namespace, Name: w.key.Name}, u); err != nil {
+		if apierrors.IsNotFound(err) && w.hook {
+			// Read from the API server after it was created: the hook was
+			// deleted since, as ttlSecondsAfterFinished: 0 does once it
+			// finished. Waiting for it would only time out.
+			return Succeeded, "hook object deleted after it started (ttlSecondsAfterFinished?)", nil
+		}
 		if apierrors.IsNotFound(err) {
 			return Running, "not found yet", nil
 		}
@@ -586,8 +586,6 @@ func (r *recorder) update(k Key, phase Phase, state State, msg string) {
 	}
 }
 
-func (r *recorder) list() []Outcome { return r.List() }
-
 // needsStage reports kinds that must exist before others can be applied:
 // CRDs, Namespaces, ClusterRoles and class definitions, which the ssa
 // package applies first and waits for.
@@ -597,29 +595,20 @@ func needsStage(obj *unstructured.Unstructured) bool {
 
 // create applies objects that do not exist, a few at a time, writing the
 // server's response into them.
-func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) ([]Outcome, error) {
-	outcomes := make([]Outcome, len(objs))
+func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.concurrency)
-	for i, obj := range objs {
+	for _, obj := range objs {
 		g.Go(func() error {
 			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
 				report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
 				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
 			}
-			outcomes[i] = Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"}
-			report(outcomes[i])
+			report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"})
 			return nil
 		})
 	}
-	err := g.Wait()
-	done := outcomes[:0]
-	for _, o := range outcomes {
-		if o.Action != "" {
-			done = append(done, o)
-		}
-	}
-	return done, err
+	return g.Wait()
 }
 
 func changeOutcomes(applied []*unstructured.Unstructured, changes *ssa.ChangeSet) []Outcome {

@@ -145,17 +145,26 @@ func (p Plan) Waits() bool {
 	if len(p.SyncFail) > 0 {
 		return true
 	}
-	applies := 0
-	for _, s := range p.Steps {
-		if s.Prune {
-			continue
-		}
-		applies++
-		if applies > 1 || slices.ContainsFunc(s.Tasks, func(t Task) bool { return t.Hook }) {
+	for i := range p.Steps {
+		if waitsAfter(p.Steps, i) {
 			return true
 		}
 	}
 	return false
+}
+
+// waitsAfter reports whether the executor waits after step i for its
+// objects to become healthy and its hooks to finish: when the step runs
+// hooks, or a later step applies something. The last apply step of a sync
+// without hooks is not waited on; prune steps never are.
+func waitsAfter(steps []Step, i int) bool {
+	if steps[i].Prune {
+		return false
+	}
+	if slices.ContainsFunc(steps[i].Tasks, func(t Task) bool { return t.Hook }) {
+		return true
+	}
+	return slices.ContainsFunc(steps[i+1:], func(s Step) bool { return !s.Prune })
 }
 
 // IsHook reports whether obj is a hook (argocd.argoproj.io/hook, Skip

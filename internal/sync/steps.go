@@ -239,10 +239,16 @@ func before(a, b Task) bool {
 }
 
 // isPrerequisiteKind reports the kinds others depend on: the ones kindOrder
-// lists before the first workload.
+// lists before the first workload, in Kubernetes' own groups (a custom
+// resource named Service, as Knative's, is a workload).
 func isPrerequisiteKind(k Key) bool {
-	return kindRank(k) < slices.Index(kindOrder, "DaemonSet")
+	return builtinGroups[k.Group] && kindRank(k) < slices.Index(kindOrder, "DaemonSet")
 }
+
+// builtinGroups are the API groups of the kinds kindOrder lists before the
+// workloads.
+var builtinGroups = map[string]bool{"": true, "networking.k8s.io": true, "policy": true, "storage.k8s.io": true,
+	"apiextensions.k8s.io": true, "rbac.authorization.k8s.io": true}
 
 func compareTasks(a, b Task) int {
 	return cmp.Or(

@@ -305,3 +305,23 @@ func TestHookState(t *testing.T) {
 		}
 	}
 }
+
+// TestPrerequisitesAreBuiltinKinds: a custom resource whose kind is named
+// like a built-in prerequisite (Knative's Service) is a workload and stays
+// in the Sync phase.
+func TestPrerequisitesAreBuiltinKinds(t *testing.T) {
+	knative := object(t, "Service ns/web", wave("-1"))
+	knative.SetAPIVersion("serving.knative.dev/v1")
+	steps, _, err := Steps(StepsInput{Desired: []*unstructured.Unstructured{
+		object(t, "Job ns/migrate", map[string]string{HookAnnotation: "PreSync"}),
+		object(t, "Service ns/db", wave("-1")),
+		knative,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"PreSync -1: Service db", "PreSync 0: Job migrate", "Sync -1: Service web"}
+	if got := describe(steps); !slices.Equal(got, want) {
+		t.Errorf("steps %q, want %q", got, want)
+	}
+}

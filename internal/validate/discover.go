@@ -46,9 +46,6 @@ type Unit struct {
 	Line int
 }
 
-// kustomizationFiles are the names kustomize reads, in its order.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // Discover finds the units of the repository in fsys:
 //
 //   - the source of every Argo CD Application manifest in it (spec.source,
@@ -95,11 +92,11 @@ func (d *discovery) visit(p string, e fs.DirEntry, err error) error {
 		return nil
 	}
 	dir := path.Dir(p)
-	if slices.Contains(kustomizationFiles, e.Name()) {
+	if slices.Contains(render.KustomizationNames, e.Name()) {
 		d.kustomizations[dir] = true
 		return d.readKustomization(p)
 	}
-	if !isManifest(e.Name()) {
+	if !render.IsManifestFile(e.Name()) {
 		return nil
 	}
 	data, err := fs.ReadFile(d.fsys, p)
@@ -116,10 +113,6 @@ func (d *discovery) visit(p string, e fs.DirEntry, err error) error {
 		}
 	}
 	return nil
-}
-
-func isManifest(name string) bool {
-	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")
 }
 
 // document is one YAML document of a file: its type and first line.

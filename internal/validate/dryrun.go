@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
 // ServerDryRun dry-runs objects on a cluster with a server-side apply and
@@ -48,7 +50,7 @@ func (s *ServerDryRun) DryRun(ctx context.Context, obj *unstructured.Unstructure
 		u.SetNamespace("default")
 	}
 	u.SetResourceVersion("")
-	err = s.client.Patch(ctx, u, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner("ferry"))
+	err = s.client.Patch(ctx, u, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(fsync.FieldManager))
 	if apierrors.IsNotFound(err) && namespaced {
 		return &Skip{Reason: fmt.Sprintf("namespace %s does not exist on the cluster", u.GetNamespace()), Namespace: u.GetNamespace()}
 	}

@@ -134,11 +134,12 @@ func (s *Schemas) addCRD(models map[string]*spec.Schema, c *apiextensionsv1.Cust
 			return fmt.Errorf("version %s: %w", v.Name, err)
 		}
 		s.crds[gvk] = openapivalidate.NewSchemaValidator(values, nil, "", strfmt.Default)
-		model, err := toSpec(v.Schema.OpenAPIV3Schema)
-		if err != nil {
-			return fmt.Errorf("version %s: %w", v.Name, err)
-		}
-		models[fmt.Sprintf("ferry.crd.%s.%s.%s", gvk.Group, gvk.Version, gvk.Kind)] = asModel(model, gvk)
+		// The model gets metadata and kind properties the value rules must
+		// not see: a copy.
+		model := *values
+		model.Properties = maps.Clone(values.Properties)
+		model.Extensions = maps.Clone(values.Extensions)
+		models[fmt.Sprintf("ferry.crd.%s.%s.%s", gvk.Group, gvk.Version, gvk.Kind)] = asModel(&model, gvk)
 	}
 	return nil
 }
@@ -172,21 +173,6 @@ func asModel(model *spec.Schema, gvk schema.GroupVersionKind) *spec.Schema {
 func (s *Schemas) definedByRepository(gvk schema.GroupVersionKind) bool {
 	file, ok := s.defined[gvk]
 	return ok && file != ""
-}
-
-// Known reports whether the kind has a schema here.
-func (s *Schemas) Known(gvk schema.GroupVersionKind) bool {
-	if _, ok := s.defined[gvk]; ok {
-		return true
-	}
-	_, err := s.types.ObjectToTyped(minimal(gvk))
-	return err == nil || !isNoType(err)
-}
-
-func minimal(gvk schema.GroupVersionKind) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{}}
-	u.SetGroupVersionKind(gvk)
-	return u
 }
 
 func isNoType(err error) bool {

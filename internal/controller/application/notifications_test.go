@@ -218,3 +218,34 @@ spec:
 		t.Errorf("notifications with a bad token or signature: %q", in.bad)
 	}
 }
+
+// TestNotifiedManualSyncRunsOnce: recording a notification on a requested
+// sync's Application does not keep the operation from being cleared, so the
+// sync (and its hooks) runs once.
+func TestNotifiedManualSyncRunsOnce(t *testing.T) {
+	ctx := t.Context()
+	in := &inbox{}
+	srv := httptest.NewServer(in)
+	t.Cleanup(srv.Close)
+	configureNotifications(ctx, t, srv.URL)
+
+	repo := newGitRepo(t)
+	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1")})
+	head := repo.commit("one")
+	app := newApp("notified-manual", "notified-manual", repo, "cms", nil)
+	app.Annotations = map[string]string{"notifications.argoproj.io/subscribe.on-sync-succeeded.ops": ""}
+	app.Operation = &v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{}, InitiatedBy: v1alpha1.OperationInitiator{Username: "test"}}
+	create(t, app)
+	waitApp(t, app, "operation finished", func(a *v1alpha1.Application) bool {
+		return a.Operation == nil && a.Status.OperationState != nil && a.Status.OperationState.Phase == v1alpha1.OperationSucceeded
+	})
+	eventually(t, 30*time.Second, "one on-sync-succeeded", func(context.Context) (bool, string) {
+		n, _ := in.count("notified-manual", "on-sync-succeeded")
+		return n == 1, in.describe("notified-manual")
+	})
+	time.Sleep(3 * time.Second) // a second run would have started by now
+	got := getApp(ctx, t, app)
+	if len(got.Status.History) != 1 || got.Status.History[0].Revision != head || got.Operation != nil {
+		t.Errorf("history %+v, operation %+v: want exactly one sync", got.Status.History, got.Operation)
+	}
+}

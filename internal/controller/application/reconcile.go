@@ -85,7 +85,9 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		r.events.Eventf(app, nil, "Warning", "DriftDetected", "Compare", "live state differs from Git at %s: %s",
 			short(revision), strings.Join(outOfSyncKeys(states), ", "))
 		r.opts.Metrics.Drifted(app.Namespace, app.Name)
-		out.drift = r.driftOf(ctx, states)
+		if r.opts.Notifier != nil {
+			out.drift = r.driftOf(ctx, states) // who changed what, for on-drift-detected
+		}
 	}
 
 	if st := app.Status.OperationState; app.Operation != nil && st != nil && st.Phase == v1alpha1.OperationTerminating {

@@ -174,11 +174,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}
-	if r.opts.Notifier != nil {
-		r.opts.Notifier.Observe(ctx, before, app, res.drift)
-	}
 	if err := r.finishRequest(ctx, app, res); err != nil {
 		return ctrl.Result{}, err
+	}
+	if r.opts.Notifier != nil {
+		// After finishRequest: the notifier writes an annotation, which
+		// would fail finishRequest's optimistic lock if it came first.
+		r.opts.Notifier.Observe(ctx, before, app, res.drift)
 	}
 	return ctrl.Result{RequeueAfter: res.requeueAfter}, nil
 }

@@ -352,7 +352,13 @@ func (r *Reconciler) interruption(app *v1alpha1.Application, t *syncTrigger, rev
 			return "terminated by request"
 		}
 		cur := &v1alpha1.Application{}
-		if err := r.client.Get(ctx, key, cur); err != nil || !cur.DeletionTimestamp.IsZero() {
+		if err := r.client.Get(ctx, key, cur); err != nil {
+			if isNotFound(err) {
+				return "the application was deleted"
+			}
+			return "" // a failed read is no reason to stop; the next check asks again
+		}
+		if !cur.DeletionTimestamp.IsZero() {
 			return "the application is being deleted"
 		}
 		if st := cur.Status.OperationState; st != nil && st.Phase == v1alpha1.OperationTerminating {

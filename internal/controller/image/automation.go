@@ -102,7 +102,11 @@ func UpdateOptions(ctx context.Context, c client.Client, a *imagev1.ImageUpdateA
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, repo); err != nil {
 		return gitupdate.Options{}, fmt.Errorf("spec.sourceRef %s/%s: %w", ns, ref.Name, err)
 	}
-	opts := gitupdate.Options{URL: repo.Spec.URL, Automation: types.NamespacedName{Namespace: a.Namespace, Name: a.Name}}
+	opts := gitupdate.Options{URL: repo.Spec.URL, Automation: types.NamespacedName{Namespace: a.Namespace, Name: a.Name},
+		Timeout: 2 * time.Minute} // a stalled Git server must not hold the worker
+	if t := repo.Spec.Timeout; t != nil && t.Duration > 0 {
+		opts.Timeout = t.Duration
+	}
 	var err error
 	if opts.Auth, opts.Secrets, err = r.auth(ctx, repo); err != nil {
 		return opts, err

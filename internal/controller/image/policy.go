@@ -51,9 +51,9 @@ func (r *PolicyReconciler) evaluate(ctx context.Context, p *imagev1.ImagePolicy)
 		fail("DependencyNotReady", "ImageRepository %s: %v", ref, err)
 		return
 	}
-	tags, ok := r.store.get(ref)
+	tags, ok := r.store.get(ref, repo.Spec.Image)
 	if !ok {
-		fail("DependencyNotReady", "ImageRepository %s has not been scanned yet", ref)
+		fail("DependencyNotReady", "ImageRepository %s has not been scanned for %s yet", ref, repo.Spec.Image)
 		return
 	}
 	tag, found, err := policy.Select(choiceOf(p.Spec), tags)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -31,22 +32,37 @@ import (
 // its policies are evaluated.
 type tagStore struct {
 	mu    sync.RWMutex
-	repos map[types.NamespacedName][]string
+	repos map[types.NamespacedName]scanned
 }
 
-func newTagStore() *tagStore { return &tagStore{repos: map[types.NamespacedName][]string{}} }
+// scanned is the tags of the image a repository was last scanned for.
+type scanned struct {
+	image string
+	tags  []string
+}
 
-func (s *tagStore) set(k types.NamespacedName, tags []string) {
+func newTagStore() *tagStore { return &tagStore{repos: map[types.NamespacedName]scanned{}} }
+
+func (s *tagStore) set(k types.NamespacedName, image string, tags []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.repos[k] = tags
+	s.repos[k] = scanned{image: image, tags: tags}
 }
 
-func (s *tagStore) get(k types.NamespacedName) ([]string, bool) {
+// get returns the tags last scanned for image; ok is false when the
+// repository was not scanned yet, or was scanned for another image (its
+// spec changed and the new scan has not run).
+func (s *tagStore) get(k types.NamespacedName, image string) ([]string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	tags, ok := s.repos[k]
-	return tags, ok
+	sc, ok := s.repos[k]
+	return sc.tags, ok && sc.image == image
+}
+
+func (s *tagStore) delete(k types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.repos, k)
 }
 
 // RepositoryReconciler scans ImageRepositories.
@@ -71,6 +87,10 @@ func reconcileRequested(annotations map[string]string, handled string) (string, 
 func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	repo := &imagev1.ImageRepository{}
 	if err := r.client.Get(ctx, req.NamespacedName, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.store.delete(req.NamespacedName)
+			r.resetBackoff(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if repo.Spec.Suspend {
@@ -78,7 +98,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	interval := max(repo.Spec.Interval.Duration, 10*time.Second)
 	requested, asked := reconcileRequested(repo.Annotations, repo.Status.LastHandledReconcileAt)
-	_, scanned := r.store.get(req.NamespacedName)
+	_, scanned := r.store.get(req.NamespacedName, repo.Spec.Image)
 	if last := repo.Status.LastScanResult; scanned && !asked && last != nil && repo.Status.ObservedGeneration == repo.Generation &&
 		time.Since(last.ScanTime.Time) < interval {
 		return ctrl.Result{RequeueAfter: interval - time.Since(last.ScanTime.Time)}, nil
@@ -96,7 +116,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		wait = r.backoff(req.NamespacedName, interval)
 	} else {
 		r.resetBackoff(req.NamespacedName)
-		r.store.set(req.NamespacedName, res.Tags)
+		r.store.set(req.NamespacedName, repo.Spec.Image, res.Tags)
 		repo.Status.CanonicalImageName = res.CanonicalName
 		repo.Status.LastScanResult = &imagev1.ScanResult{TagCount: len(res.Tags), ScanTime: metav1.Now(), LatestTags: latestTags(res.Tags)}
 		msg := fmt.Sprintf("successful scan: found %d tags", len(res.Tags))

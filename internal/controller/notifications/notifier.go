@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -152,12 +153,18 @@ func short(rev string) string {
 
 // Notifier implements application.Notifier.
 type Notifier struct {
-	client  client.Client // reads and writes the API server directly
+	client  client.Client // writes to the API server
+	reader  client.Reader // reads the home namespace's ConfigMaps and Secrets from a watch cache
 	home    string
 	sender  *notify.Sender
 	metrics *metrics.Metrics
 	log     logr.Logger
 	jobs    chan job
+
+	mu     sync.Mutex
+	cfg    *notify.Config // parsed configuration, for the versions in cfgKey
+	cfgErr error
+	cfgKey string
 }
 
 type job struct {
@@ -166,9 +173,10 @@ type job struct {
 	dests []notify.Destination
 }
 
-// New returns a notifier reading its configuration from namespace home.
-func New(c client.Client, home string, m *metrics.Metrics, log logr.Logger) *Notifier {
-	return &Notifier{client: c, home: home, sender: &notify.Sender{}, metrics: m, log: log, jobs: make(chan job, 1024)}
+// New returns a notifier reading its configuration from namespace home
+// through reader (a watch cache), and writing through c.
+func New(c client.Client, reader client.Reader, home string, m *metrics.Metrics, log logr.Logger) *Notifier {
+	return &Notifier{client: c, reader: reader, home: home, sender: &notify.Sender{}, metrics: m, log: log, jobs: make(chan job, 1024)}
 }
 
 // Observe implements application.Notifier: it finds the triggers that fired,
@@ -195,13 +203,13 @@ func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Applicat
 		if len(dests) == 0 || notified[f.Trigger] == f.Key {
 			continue
 		}
-		notified[f.Trigger], changed = f.Key, true
 		ev, err := EventFor(after, f.Trigger, f.Message, f.Context)
 		if err != nil {
 			continue
 		}
 		select {
 		case n.jobs <- job{cfg: cfg, event: ev, dests: dests}:
+			notified[f.Trigger], changed = f.Key, true // recorded once queued, so a dropped one is tried again
 		default:
 			n.log.Info("notification queue full; dropped", "application", types.NamespacedName{Namespace: after.Namespace, Name: after.Name}, "trigger", f.Trigger)
 		}
@@ -211,21 +219,35 @@ func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Applicat
 	}
 }
 
-// config reads and parses the ConfigMap and Secret; nil when the ConfigMap
-// does not exist (notifications are off).
+// config returns the parsed configuration; nil when the ConfigMap does not
+// exist (notifications are off). The ConfigMap and Secret come from the
+// watch cache, and are parsed again only when one of them changed, so a
+// push that fires triggers for many Applications costs no request.
 func (n *Notifier) config(ctx context.Context) (*notify.Config, error) {
 	cm := &corev1.ConfigMap{}
-	if err := n.client.Get(ctx, client.ObjectKey{Namespace: n.home, Name: ConfigMapName}, cm); err != nil {
+	if err := n.reader.Get(ctx, client.ObjectKey{Namespace: n.home, Name: ConfigMapName}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, err
 	}
 	secret := &corev1.Secret{}
-	if err := n.client.Get(ctx, client.ObjectKey{Namespace: n.home, Name: SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
+	if err := n.reader.Get(ctx, client.ObjectKey{Namespace: n.home, Name: SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	return notify.Parse(cm.Data, secret.Data)
+	key := cm.ResourceVersion + "/" + secret.ResourceVersion
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if key != n.cfgKey {
+		n.cfg, n.cfgErr = notify.Parse(cm.Data, secret.Data)
+		n.cfgKey = key
+		if n.cfg != nil {
+			for _, w := range n.cfg.Warnings {
+				n.log.Info("notification configuration", "warning", w)
+			}
+		}
+	}
+	return n.cfg, n.cfgErr
 }
 
 func notifiedOf(app *v1alpha1.Application) map[string]string {

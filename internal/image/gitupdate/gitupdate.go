@@ -54,6 +54,9 @@ type Options struct {
 	// Attempts bounds the clone-apply-push cycles when pushes are rejected
 	// as non-fast-forward; default 3.
 	Attempts int
+	// Timeout bounds the whole run, clones and pushes included (the
+	// GitRepository's spec.timeout); zero means none.
+	Timeout time.Duration
 
 	// beforePush, in tests, runs between commit and push.
 	beforePush func()
@@ -84,6 +87,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	if opts.PushBranch == "" {
 		opts.PushBranch = opts.CheckoutBranch
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
 	}
 	var last error
 	for range opts.Attempts {
