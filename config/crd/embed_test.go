@@ -40,6 +40,11 @@ func TestCRDs(t *testing.T) {
 			kind:       "AppProject",
 			shortNames: []string{"appproj", "appprojs"},
 		},
+		{
+			name:       "applicationsets.argoproj.io",
+			kind:       "ApplicationSet",
+			shortNames: []string{"appset", "appsets"},
+		},
 	}
 	if len(crds) != len(tests)+4 {
 		t.Errorf("CRDs() returned %d CRDs, want %d (Argo CD's) and 4 (Flux's)", len(crds), len(tests))

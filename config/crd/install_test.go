@@ -3,10 +3,12 @@ package crd_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,6 +60,37 @@ func TestInstall(t *testing.T) {
 	t.Run("appproject", func(t *testing.T) {
 		testAppProject(ctx, t, c)
 	})
+	t.Run("seed applicationset and image automation verbatim", func(t *testing.T) {
+		testSeedFluxAndAppSet(ctx, t, c)
+	})
+}
+
+// testSeedFluxAndAppSet creates the seed's ApplicationSet and image
+// automation manifests as written and reads them back whole.
+func testSeedFluxAndAppSet(ctx context.Context, t *testing.T, c client.Client) {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{seed.ApplicationSet(), seed.ImageAutomation()} {
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			want := u.DeepCopy()
+			if err := c.Create(ctx, u); err != nil {
+				t.Fatalf("create %s %s verbatim: %v", u.GetKind(), u.GetName(), err)
+			}
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(u.GroupVersionKind())
+			if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(got.Object["spec"], want.Object["spec"]) {
+				t.Errorf("%s %s: spec read back as %v, want %v", u.GetKind(), u.GetName(), got.Object["spec"], want.Object["spec"])
+			}
+		}
+	}
 }
 
 func newClient(t *testing.T, cluster *localcluster.Cluster) client.Client {

@@ -29,6 +29,7 @@ import (
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller/application"
+	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/controller/image"
 	"github.com/ferrycd/ferry/internal/controller/notifications"
 	"github.com/ferrycd/ferry/internal/metrics"
@@ -184,6 +185,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
 		return err
+	}
+	if err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, sources); err != nil {
+		return fmt.Errorf("set up the ApplicationSet controller: %w", err)
 	}
 	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
 		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, m)); err != nil {

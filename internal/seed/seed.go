@@ -73,3 +73,15 @@ func ImageAutomation() []byte {
 	}
 	return data
 }
+
+// ApplicationSet returns the seed's "Multi-Cluster Deployments"
+// ApplicationSet, verbatim: a clusters generator selecting
+// environment=production, stamping out myapp-{{name}} with the path
+// apps/{{metadata.labels.region}}/myapp and server {{server}}.
+func ApplicationSet() []byte {
+	data, err := manifests.ReadFile("manifests/applicationset.yaml")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	return data
+}

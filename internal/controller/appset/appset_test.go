@@ -1,0 +1,164 @@
+package appset_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/cluster"
+	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
+	"github.com/ferrycd/ferry/internal/seed"
+)
+
+var env controllertest.Env
+
+func TestMain(m *testing.M) {
+	os.Exit(controllertest.Run(m, &env))
+}
+
+// registerCluster writes an Argo CD cluster Secret for a (fake) server.
+func registerCluster(ctx context.Context, t *testing.T, name, server string, labels map[string]string) *corev1.Secret {
+	t.Helper()
+	data, secretLabels, err := cluster.ToSecretData(cluster.Cluster{Name: name, Server: server, Labels: labels,
+		Config: cluster.Config{BearerToken: "token-" + name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cluster-" + name, Namespace: "argocd", Labels: secretLabels}, Data: data}
+	if err := env.Client.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), s) })
+	return s
+}
+
+// generated lists the Applications the ApplicationSet owns, as
+// "name path server".
+func generated(ctx context.Context, as *unstructured.Unstructured) ([]string, error) {
+	list := &v1alpha1.ApplicationList{}
+	if err := env.Client.List(ctx, list, client.InNamespace("argocd")); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, app := range list.Items {
+		if ref := metav1.GetControllerOf(&app); ref != nil && ref.UID == as.GetUID() {
+			out = append(out, app.Name+" "+app.Spec.Source.Path+" "+app.Spec.Destination.Server)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func waitGenerated(t *testing.T, as *unstructured.Unstructured, want []string) {
+	t.Helper()
+	localclustertest.Eventually(t, time.Minute, fmt.Sprintf("Applications %q", want), func(ctx context.Context) (bool, string) {
+		got, err := generated(ctx, as)
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.Equal(got, want), fmt.Sprintf("%q", got)
+	})
+}
+
+// TestSeedApplicationSet applies the seed's ApplicationSet verbatim over
+// three registered clusters: the two labelled environment=production get
+// an Application each (name, path and server from the cluster); labelling
+// the third adds one; removing the label removes it; the status lists them.
+func TestSeedApplicationSet(t *testing.T) {
+	ctx := t.Context()
+	registerCluster(ctx, t, "prod-us-east", "https://10.1.0.1:6443", map[string]string{"environment": "production", "region": "us-east"})
+	registerCluster(ctx, t, "prod-eu-west", "https://10.2.0.1:6443", map[string]string{"environment": "production", "region": "eu-west"})
+	third := registerCluster(ctx, t, "staging-ap", "https://10.3.0.1:6443", map[string]string{"environment": "staging", "region": "ap-south"})
+
+	as := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(seed.ApplicationSet(), &as.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatalf("create the seed's ApplicationSet: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	waitGenerated(t, as, []string{
+		"myapp-prod-eu-west apps/eu-west/myapp https://10.2.0.1:6443",
+		"myapp-prod-us-east apps/us-east/myapp https://10.1.0.1:6443",
+	})
+
+	third.Labels["environment"] = "production"
+	if err := env.Client.Update(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	waitGenerated(t, as, []string{
+		"myapp-prod-eu-west apps/eu-west/myapp https://10.2.0.1:6443",
+		"myapp-prod-us-east apps/us-east/myapp https://10.1.0.1:6443",
+		"myapp-staging-ap apps/ap-south/myapp https://10.3.0.1:6443",
+	})
+	third.Labels["environment"] = "staging"
+	if err := env.Client.Update(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	waitGenerated(t, as, []string{
+		"myapp-prod-eu-west apps/eu-west/myapp https://10.2.0.1:6443",
+		"myapp-prod-us-east apps/us-east/myapp https://10.1.0.1:6443",
+	})
+
+	got := &v1alpha1.ApplicationSet{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range got.Status.Resources {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"myapp-prod-eu-west", "myapp-prod-us-east"}) && !slices.Equal(names, []string{"myapp-prod-us-east", "myapp-prod-eu-west"}) {
+		t.Errorf("status.resources %q, want the two generated Applications", names)
+	}
+}
+
+// TestApplicationSetTemplateError: goTemplate with missingkey=error and a
+// key no parameter set has is a condition naming it; nothing is generated.
+func TestApplicationSetTemplateError(t *testing.T) {
+	ctx := t.Context()
+	as := &v1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Name: "broken-template", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSetSpec{GoTemplate: true, GoTemplateOptions: []string{"missingkey=error"},
+			Generators: []apiextJSON{{Raw: []byte(`{"list":{"elements":[{"env":"dev"}]}}`)}},
+			Template: v1alpha1.ApplicationSetTemplate{
+				Metadata: apiextJSON{Raw: []byte(`{"name":"web-{{.env}}-{{.region}}"}`)},
+				Spec: apiextJSON{Raw: []byte(`{"project":"default","source":{"repoURL":"https://git.example.com/r.git","path":"web"},` +
+					`"destination":{"server":"https://kubernetes.default.svc","namespace":"web"}}`)}}}}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	localclustertest.Eventually(t, time.Minute, "ErrorOccurred naming the missing key", func(ctx context.Context) (bool, string) {
+		got := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == "ErrorOccurred" && c.Status == "True" && strings.Contains(c.Message, "region") && strings.Contains(c.Message, "parameter set 0") {
+				return true, c.Message
+			}
+		}
+		return false, fmt.Sprintf("%+v", got.Status.Conditions)
+	})
+	u := &unstructured.Unstructured{}
+	u.SetUID(as.UID)
+	if apps, _ := generated(ctx, u); len(apps) != 0 {
+		t.Errorf("Applications generated despite the template error: %q", apps)
+	}
+}
+
+type apiextJSON = apiextensionsv1.JSON

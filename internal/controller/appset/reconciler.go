@@ -1,0 +1,418 @@
+// Package appset reconciles ApplicationSets: it runs the generators
+// (internal/appset) over the cluster registry and Git, renders one
+// Application per parameter set, and creates, updates and deletes the
+// Applications it owns, as Argo CD's ApplicationSet controller does.
+package appset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appset"
+	"github.com/ferrycd/ferry/internal/cluster"
+	gitsource "github.com/ferrycd/ferry/internal/source"
+)
+
+// resourcesFinalizer is Argo CD's cascading-deletion finalizer.
+const resourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
+
+// gitRequeue is how often an ApplicationSet with git generators runs again
+// (Argo CD's default requeueAfterSeconds, 3m).
+const gitRequeue = 3 * time.Minute
+
+// Reconciler reconciles ApplicationSets.
+type Reconciler struct {
+	client  client.Client // cached reads and writes
+	secrets client.Reader // the home namespace's Secrets (cluster registry)
+	home    string
+	repo    appset.Repo
+}
+
+// Setup registers the controller: an ApplicationSet is reconciled when it
+// changes, when an Application it owns changes, and when a cluster Secret of
+// the home namespace changes (the clusters generator's input).
+func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) error {
+	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, repo: &gitRepo{sources: sources}}
+	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
+		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
+	return ctrl.NewControllerManagedBy(mgr).Named("applicationset").
+		For(&v1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&v1alpha1.Application{}).
+		WatchesRawSource(clusterSecrets).
+		Complete(r)
+}
+
+func isClusterSecret(o client.Object) bool {
+	return o.GetLabels()[cluster.SecretTypeLabel] == "cluster"
+}
+
+func (r *Reconciler) allAppSets(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &v1alpha1.ApplicationSetList{}
+	if err := r.client.List(ctx, list); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// Reconcile generates the ApplicationSet's Applications and brings the
+// owned ones in line. A generator or template error is reported in status
+// and changes nothing: no Application is deleted because a generator failed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	as := &v1alpha1.ApplicationSet{}
+	if err := r.client.Get(ctx, req.NamespacedName, as); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !as.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owned Applications go through garbage collection
+	}
+	before := as.DeepCopy()
+	desired, usesGit, err := r.generate(ctx, as)
+	if err == nil {
+		err = r.apply(ctx, as, desired)
+	}
+	r.setStatus(ctx, as, desired, err)
+	if !equality.Semantic.DeepEqual(before.Status, as.Status) {
+		if perr := r.client.Status().Patch(ctx, as, client.MergeFrom(before)); perr != nil {
+			return ctrl.Result{}, fmt.Errorf("update status of ApplicationSet %s: %w", req.NamespacedName, perr)
+		}
+	}
+	switch {
+	case err != nil:
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	case usesGit:
+		return ctrl.Result{RequeueAfter: gitRequeue}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// generate runs the generators and renders the Applications.
+func (r *Reconciler) generate(ctx context.Context, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, bool, error) {
+	gens := make([]appset.Generator, len(as.Spec.Generators))
+	usesGit := false
+	for i, raw := range as.Spec.Generators {
+		if err := json.Unmarshal(raw.Raw, &gens[i]); err != nil {
+			return nil, false, fmt.Errorf("spec.generators[%d]: %w", i, err)
+		}
+		usesGit = usesGit || strings.Contains(string(raw.Raw), `"git"`)
+	}
+	clusters, err := r.clusters(ctx)
+	if err != nil {
+		return nil, usesGit, err
+	}
+	sets, err := appset.Generate(ctx, gens, appset.Inputs{Clusters: clusters, Repo: r.repo,
+		GoTemplate: as.Spec.GoTemplate, GoTemplateOptions: as.Spec.GoTemplateOptions})
+	if err != nil {
+		return nil, usesGit, fmt.Errorf("spec.%w", err)
+	}
+	apps := make([]*v1alpha1.Application, 0, len(sets))
+	seen := map[string]int{}
+	for i, params := range sets {
+		app, err := r.render(as, params)
+		if err != nil {
+			return nil, usesGit, fmt.Errorf("parameter set %d: %w", i, err)
+		}
+		if j, dup := seen[app.Name]; dup {
+			return nil, usesGit, fmt.Errorf("parameter sets %d and %d both render the Application %s", j, i, app.Name)
+		}
+		seen[app.Name] = i
+		apps = append(apps, app)
+	}
+	return apps, usesGit, nil
+}
+
+// render renders the template (and templatePatch) with one parameter set.
+func (r *Reconciler) render(as *v1alpha1.ApplicationSet, params map[string]any) (*v1alpha1.Application, error) {
+	var tmpl map[string]any
+	data, _ := json.Marshal(map[string]json.RawMessage{"metadata": raw(as.Spec.Template.Metadata.Raw), "spec": raw(as.Spec.Template.Spec.Raw)})
+	if err := json.Unmarshal(data, &tmpl); err != nil {
+		return nil, fmt.Errorf("spec.template: %w", err)
+	}
+	out, err := appset.Render(tmpl, params, as.Spec.GoTemplate, as.Spec.GoTemplateOptions)
+	if err != nil {
+		return nil, fmt.Errorf("spec.template: %w", err)
+	}
+	rendered, _ := out.(map[string]any)
+	if p := as.Spec.TemplatePatch; p != nil && *p != "" {
+		if rendered, err = appset.Patch(rendered, *p, params, as.Spec.GoTemplateOptions); err != nil {
+			return nil, fmt.Errorf("spec.templatePatch: %w", err)
+		}
+	}
+	data, err = json.Marshal(rendered)
+	if err != nil {
+		return nil, err
+	}
+	app := &v1alpha1.Application{}
+	if err := json.Unmarshal(data, app); err != nil {
+		return nil, fmt.Errorf("the rendered template is not an Application: %w", err)
+	}
+	if app.Name == "" {
+		return nil, fmt.Errorf("the rendered Application has no metadata.name")
+	}
+	if app.Namespace == "" {
+		app.Namespace = as.Namespace
+	}
+	app.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.ApplicationKind))
+	t := true
+	app.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.ApplicationSetKind,
+		Name: as.Name, UID: as.UID, Controller: &t, BlockOwnerDeletion: &t}}
+	return app, nil
+}
+
+func raw(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// clusters is the registry the clusters generator sees: every valid cluster
+// Secret of the home namespace, and the local cluster (in-cluster, no
+// labels) unless a Secret names it. A Secret that does not parse is left out
+// (the Application controller reports it when an Application targets it).
+func (r *Reconciler) clusters(ctx context.Context) ([]appset.Cluster, error) {
+	list := &corev1.SecretList{}
+	if err := r.secrets.List(ctx, list, client.InNamespace(r.home), client.MatchingLabels{cluster.SecretTypeLabel: "cluster"}); err != nil {
+		return nil, fmt.Errorf("list cluster Secrets: %w", err)
+	}
+	var out []appset.Cluster
+	local := false
+	for _, s := range list.Items {
+		c, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{AllowExec: true})
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Info("cluster Secret left out", "secret", s.Name, "error", err.Error())
+			continue
+		}
+		local = local || c.Server == cluster.InClusterServer
+		out = append(out, appset.Cluster{Name: c.Name, Server: c.Server, Labels: c.Labels, Annotations: c.Annotations})
+	}
+	if !local {
+		out = append(out, appset.Cluster{Name: cluster.InClusterName, Server: cluster.InClusterServer})
+	}
+	slices.SortFunc(out, func(a, b appset.Cluster) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// apply creates, updates and deletes the owned Applications as the sync
+// policy allows (create-only, create-update, create-delete, sync).
+func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, desired []*v1alpha1.Application) error {
+	policy := "sync"
+	preserve := false
+	if p := as.Spec.SyncPolicy; p != nil {
+		preserve = p.PreserveResourcesOnDeletion
+		if p.ApplicationsSync != "" {
+			policy = p.ApplicationsSync
+		}
+	}
+	owned, err := r.owned(ctx, as)
+	if err != nil {
+		return err
+	}
+	want := map[types.NamespacedName]bool{}
+	for _, app := range desired {
+		key := client.ObjectKeyFromObject(app)
+		want[key] = true
+		cur, exists := owned[key]
+		switch {
+		case !exists:
+			if err := r.client.Create(ctx, app); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("create Application %s: %w", key, err)
+			}
+		case policy == "sync" || policy == "create-update":
+			if err := r.update(ctx, cur, app); err != nil {
+				return err
+			}
+		}
+	}
+	if policy != "sync" && policy != "create-delete" {
+		return nil
+	}
+	for key, app := range owned {
+		if !want[key] {
+			if err := r.remove(ctx, app, preserve); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// owned lists the Applications this ApplicationSet controls.
+func (r *Reconciler) owned(ctx context.Context, as *v1alpha1.ApplicationSet) (map[types.NamespacedName]*v1alpha1.Application, error) {
+	list := &v1alpha1.ApplicationList{}
+	if err := r.client.List(ctx, list); err != nil {
+		return nil, err
+	}
+	out := map[types.NamespacedName]*v1alpha1.Application{}
+	for i := range list.Items {
+		app := &list.Items[i]
+		if ref := metav1.GetControllerOf(app); ref != nil && ref.UID == as.UID {
+			out[client.ObjectKeyFromObject(app)] = app
+		}
+	}
+	return out, nil
+}
+
+// update brings an owned Application's spec, labels, annotations and
+// finalizers to the rendered ones; status and other annotations (refresh,
+// notified) are left alone.
+func (r *Reconciler) update(ctx context.Context, cur, app *v1alpha1.Application) error {
+	next := cur.DeepCopy()
+	next.Spec = app.Spec
+	next.Labels = app.Labels
+	next.Finalizers = app.Finalizers
+	for k, v := range app.Annotations {
+		if next.Annotations == nil {
+			next.Annotations = map[string]string{}
+		}
+		next.Annotations[k] = v
+	}
+	if equality.Semantic.DeepEqual(cur.Spec, next.Spec) && equality.Semantic.DeepEqual(cur.ObjectMeta, next.ObjectMeta) {
+		return nil
+	}
+	if err := r.client.Update(ctx, next); err != nil {
+		return fmt.Errorf("update Application %s: %w", client.ObjectKeyFromObject(cur), err)
+	}
+	return nil
+}
+
+// remove deletes an Application the generators no longer produce; with
+// preserveResourcesOnDeletion its cascading finalizer goes first, so what it
+// deployed stays.
+func (r *Reconciler) remove(ctx context.Context, app *v1alpha1.Application, preserve bool) error {
+	if preserve && slices.Contains(app.Finalizers, resourcesFinalizer) {
+		patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
+		if err := r.client.Patch(ctx, app, patch); err != nil {
+			return fmt.Errorf("remove the finalizer of Application %s: %w", client.ObjectKeyFromObject(app), err)
+		}
+	}
+	if err := r.client.Delete(ctx, app); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete Application %s: %w", client.ObjectKeyFromObject(app), err)
+	}
+	return nil
+}
+
+// setStatus records the conditions and the generated Applications' state.
+func (r *Reconciler) setStatus(ctx context.Context, as *v1alpha1.ApplicationSet, desired []*v1alpha1.Application, err error) {
+	now := metav1.Now()
+	cond := func(typ, status, reason, msg string) v1alpha1.ApplicationSetCondition {
+		for _, c := range as.Status.Conditions {
+			if c.Type == typ && c.Status == status && c.Message == msg {
+				return c
+			}
+		}
+		return v1alpha1.ApplicationSetCondition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: &now}
+	}
+	if err != nil {
+		as.Status.Conditions = []v1alpha1.ApplicationSetCondition{
+			cond("ErrorOccurred", "True", "ApplicationGenerationFromParamsError", err.Error()),
+			cond("ParametersGenerated", "False", "ErrorOccurred", err.Error()),
+			cond("ResourcesUpToDate", "False", "ErrorOccurred", err.Error()),
+		}
+		return
+	}
+	as.Status.Conditions = []v1alpha1.ApplicationSetCondition{
+		cond("ErrorOccurred", "False", "ApplicationSetUpToDate", "Successfully generated parameters for all Applications"),
+		cond("ParametersGenerated", "True", "ParametersGenerated", "Successfully generated parameters for all Applications"),
+		cond("ResourcesUpToDate", "True", "ApplicationSetUpToDate", "ApplicationSet up to date"),
+	}
+	resources := make([]v1alpha1.ResourceStatus, 0, len(desired))
+	for _, app := range desired {
+		res := v1alpha1.ResourceStatus{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version,
+			Kind: v1alpha1.ApplicationKind, Namespace: app.Namespace, Name: app.Name}
+		cur := &v1alpha1.Application{}
+		if err := r.client.Get(ctx, client.ObjectKeyFromObject(app), cur); err == nil {
+			res.Status = cur.Status.Sync.Status
+			if cur.Status.Health.Status != "" {
+				res.Health = &v1alpha1.HealthStatus{Status: cur.Status.Health.Status, Message: cur.Status.Health.Message}
+			}
+		}
+		resources = append(resources, res)
+	}
+	as.Status.Resources = resources
+}
+
+// gitRepo reads repositories for the git generator through Ferry's Git
+// cache: the revision is resolved like an Application's, and the files come
+// from the same in-memory snapshots.
+type gitRepo struct {
+	sources *gitsource.Cache
+}
+
+func (g *gitRepo) snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error) {
+	rev, err := g.sources.Resolve(ctx, repoURL, revision, false)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s at %q: %w", repoURL, revision, err)
+	}
+	return g.sources.Snapshot(ctx, repoURL, rev)
+}
+
+// Dirs lists the repository's directories.
+func (g *gitRepo) Dirs(ctx context.Context, repoURL, revision string) ([]string, error) {
+	fsys, err := g.snapshot(ctx, repoURL, revision)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != "." {
+			if strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	return dirs, err
+}
+
+// Files returns the files matching glob.
+func (g *gitRepo) Files(ctx context.Context, repoURL, revision, glob string) (map[string][]byte, error) {
+	fsys, err := g.snapshot(ctx, repoURL, revision)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ok, _ := path.Match(glob, p); ok {
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			out[p] = data
+		}
+		return nil
+	})
+	return out, err
+}
