@@ -38,6 +38,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newValidateCmd(),
 		newImageCmd(),
 		newNotifyCmd(),
+		newAppSetCmd(),
 		newClusterCmd(),
 	)
 	return root

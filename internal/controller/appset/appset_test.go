@@ -1,9 +1,11 @@
 package appset_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +19,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/cli"
 	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	"github.com/ferrycd/ferry/internal/seed"
 )
@@ -162,3 +166,52 @@ func TestApplicationSetTemplateError(t *testing.T) {
 }
 
 type apiextJSON = apiextensionsv1.JSON
+
+func ferry(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := cli.NewRootCmd(cli.IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
+	cmd.SetArgs(append(args, "--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext))
+	err := cmd.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+// TestAppSetCLI: preview prints what the seed's ApplicationSet would
+// generate over the registered clusters, creating nothing; list and get
+// show a created one with its Applications.
+func TestAppSetCLI(t *testing.T) {
+	ctx := t.Context()
+	registerCluster(ctx, t, "cli-us", "https://10.4.0.1:6443", map[string]string{"environment": "production", "region": "us"})
+	file := filepath.Join(t.TempDir(), "appset.yaml")
+	manifest := strings.Replace(string(seed.ApplicationSet()), "name: myapp-all-clusters", "name: cli-appset", 1)
+	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ferry(t, "appset", "preview", file)
+	if err != nil || !strings.Contains(out, "myapp-cli-us") || !strings.Contains(out, "apps/us/myapp") || !strings.Contains(out, "https://10.4.0.1:6443") {
+		t.Fatalf("ferry appset preview: %v\n%s", err, out)
+	}
+	list := &v1alpha1.ApplicationList{}
+	if err := env.Client.List(ctx, list, client.InNamespace("argocd")); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range list.Items {
+		if a.Name == "myapp-cli-us" {
+			t.Error("preview created an Application")
+		}
+	}
+	as := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &as.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	localclustertest.Eventually(t, time.Minute, "appset list and get show the generated Application", func(ctx context.Context) (bool, string) {
+		listOut, err1 := ferry(t, "appset", "list")
+		getOut, err2 := ferry(t, "appset", "get", "cli-appset")
+		ok := err1 == nil && err2 == nil && strings.Contains(listOut, "cli-appset") && strings.Contains(getOut, "argocd/myapp-cli-us")
+		return ok, listOut + getOut
+	})
+}

@@ -416,3 +416,12 @@ func (g *gitRepo) Files(ctx context.Context, repoURL, revision, glob string) (ma
 	})
 	return out, err
 }
+
+// Preview renders the Applications an ApplicationSet would generate, against
+// the live cluster registry (cluster Secrets of home, read through c) and
+// Git (through sources), without creating anything: `ferry appset preview`.
+func Preview(ctx context.Context, c client.Reader, home string, sources *gitsource.Cache, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, error) {
+	r := &Reconciler{secrets: c, home: home, repo: &gitRepo{sources: sources}}
+	apps, _, err := r.generate(ctx, as)
+	return apps, err
+}
