@@ -52,5 +52,6 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.WebhookTLSKey, "webhook-tls-key-file", "", "the webhook certificate's private key")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", true, "install or update Ferry's CRDs at start")
+	f.BoolVar(&opts.AllowExecCredentials, "allow-exec-credentials", false, "accept cluster Secrets whose config runs a program for credentials (execProviderConfig)")
 	return cmd
 }

@@ -62,6 +62,10 @@ type Options struct {
 	LeaderElection bool
 	// InstallCRDs installs or updates Ferry's CRDs at start.
 	InstallCRDs bool
+	// AllowExecCredentials accepts cluster Secrets whose config runs a
+	// program to get credentials (execProviderConfig); off by default,
+	// since whoever can write those Secrets picks the program.
+	AllowExecCredentials bool
 }
 
 // NewScheme returns the scheme of every type Ferry reads and writes.
@@ -176,6 +180,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
 		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
+		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials,
 	})
 	if err != nil {
 		return err

@@ -30,11 +30,21 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		return ctrl.Result{}, nil
 	}
 	instance := InstanceName(r.opts.HomeNamespace, appKey(app))
+	dst, err := r.target(ctx, app)
+	if err != nil {
+		var de *destinationError
+		if !errors.As(err, &de) || de.registered {
+			return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err) // retried
+		}
+		// The cluster is no longer registered: nothing can be deleted there.
+		ctrl.LoggerFrom(ctx).Info("resources left: destination not registered", "application", appKey(app), "error", err.Error())
+		return r.releaseFinalizer(ctx, app)
+	}
 	var errs []error
 	for _, res := range app.Status.Resources {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: res.Group, Version: res.Version, Kind: res.Kind})
-		if err := r.direct.Get(ctx, client.ObjectKey{Namespace: res.Namespace, Name: res.Name}, u); err != nil {
+		if err := dst.direct.Get(ctx, client.ObjectKey{Namespace: res.Namespace, Name: res.Name}, u); err != nil {
 			if !apierrors.IsNotFound(err) {
 				errs = append(errs, err)
 			}
@@ -46,13 +56,19 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		if hasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
 			continue // kept, as argocd.argoproj.io/sync-options: Delete=false asks
 		}
-		if err := r.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		if err := dst.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err)
 	}
+	return r.releaseFinalizer(ctx, app)
+}
+
+// releaseFinalizer removes the resources finalizer, letting the
+// Application go.
+func (r *Reconciler) releaseFinalizer(ctx context.Context, app *v1alpha1.Application) (ctrl.Result, error) {
 	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
 	if err := r.direct.Patch(ctx, app, patch); err != nil && !apierrors.IsNotFound(err) {

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
@@ -36,7 +35,7 @@ type desiredState struct {
 // Renders are cached by repository, revision and source, so Applications
 // sharing a revision and path render it once; the cached objects are shared
 // and only ever deep-copied by Prepare.
-func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Application, src v1alpha1.ApplicationSource, revision string) (*desiredState, error) {
+func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Application, dst *target, src v1alpha1.ApplicationSource, revision string) (*desiredState, error) {
 	key := renderKey(src, revision)
 	res, ok := r.renders.get(key)
 	if !ok {
@@ -54,7 +53,7 @@ func (r *Reconciler) renderDesired(ctx context.Context, app *v1alpha1.Applicatio
 		}
 		r.renders.add(key, res)
 	}
-	objs, err := fsync.Prepare(InstanceName(r.opts.HomeNamespace, appKey(app)), app.Spec.Destination.Namespace, res.Objects, r.scope)
+	objs, err := fsync.Prepare(InstanceName(r.opts.HomeNamespace, appKey(app)), app.Spec.Destination.Namespace, res.Objects, dst.scope)
 	if err != nil {
 		return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), short(revision), err)
 	}
@@ -110,13 +109,6 @@ func inputsKey(app *v1alpha1.Application, src v1alpha1.ApplicationSource, revisi
 	return hex.EncodeToString(sum[:])
 }
 
-// scope reports whether a kind is namespaced, from the API server's
-// discovery (cached by the RESTMapper).
-func (r *Reconciler) scope(gvk schema.GroupVersionKind) (bool, error) {
-	return r.direct.IsObjectNamespaced(&unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": gvk.GroupVersion().String(), "kind": gvk.Kind}})
-}
-
 // resourceState is the comparison of one object.
 type resourceState struct {
 	key           fsync.Key
@@ -139,10 +131,10 @@ type resourceState struct {
 // it covered has changed since, as the watch cache sees it: the previous
 // per-object sync status still holds, and only health is re-read from the
 // cache. ok is false when a full comparison is needed.
-func (r *Reconciler) fastCompare(ctx context.Context, app *v1alpha1.Application, inputs string) ([]resourceState, bool) {
+func (r *Reconciler) fastCompare(ctx context.Context, app *v1alpha1.Application, dst *target, inputs string) ([]resourceState, bool) {
 	live := map[fsync.Key]*unstructured.Unstructured{}
 	current := func(k fsync.Key, t tracked) (fingerprint, bool) {
-		u := r.cached(ctx, k, t.version)
+		u := dst.cached(ctx, k, t.version)
 		if u == nil {
 			return fingerprint{}, false
 		}
@@ -169,12 +161,12 @@ func (r *Reconciler) fastCompare(ctx context.Context, app *v1alpha1.Application,
 // compare compares the desired objects with the live ones, and lists the
 // objects the Application managed before (its inventory in status) that are
 // no longer desired. It records the comparison for fastCompare.
-func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, d *desiredState, inputs string, ig *diff.Ignorer) ([]resourceState, error) {
+func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, dst *target, d *desiredState, inputs string, ig *diff.Ignorer) ([]resourceState, error) {
 	states := r.statesFor(app, d)
 	var err error
 	for i := range states {
 		s := &states[i]
-		if err := r.watcher.ensure(ctx, schema.FromAPIVersionAndKind(s.version, s.key.Kind)); err != nil {
+		if err := dst.watcher.ensure(ctx, schema.FromAPIVersionAndKind(s.version, s.key.Kind)); err != nil {
 			if meta.IsNoMatchError(err) && s.desired {
 				// A kind the cluster does not serve yet, such as one whose
 				// CRD this very sync creates: missing until then.
@@ -183,15 +175,15 @@ func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, d *
 			}
 			return nil, err
 		}
-		s.live = r.cached(ctx, s.key, s.version)
+		s.live = dst.cached(ctx, s.key, s.version)
 		if !s.desired && s.live != nil {
 			// The cache may still hold an object a sync just pruned.
-			if s.live, err = r.confirmed(ctx, s.key, s.version); err != nil {
+			if s.live, err = dst.confirmed(ctx, s.key, s.version); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := r.diffAll(ctx, app, states, ig); err != nil {
+	if err := r.diffAll(ctx, app, dst, states, ig); err != nil {
 		return nil, err
 	}
 	seen := make(map[fsync.Key]tracked, len(states))
@@ -229,38 +221,12 @@ func (r *Reconciler) statesFor(app *v1alpha1.Application, d *desiredState) []res
 	return states
 }
 
-// cached reads an object from the watch cache; nil when it does not exist.
-func (r *Reconciler) cached(ctx context.Context, k fsync.Key, version string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(version)
-	u.SetKind(k.Kind)
-	if err := r.cache.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, u); err != nil {
-		return nil
-	}
-	return u
-}
-
-// confirmed reads an object from the API server; nil when it does not exist.
-func (r *Reconciler) confirmed(ctx context.Context, k fsync.Key, version string) (*unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(version)
-	u.SetKind(k.Kind)
-	err := r.direct.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, u)
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", k, err)
-	}
-	return u, nil
-}
-
 // diffAll compares every desired object through the API server, a few at a
 // time, and takes the live object the server returned. An object the watch
 // cache does not hold is missing without a request, unless the last
 // comparison saw it exist: then the cache may lag behind a sync that just
 // created it, and the server decides.
-func (r *Reconciler) diffAll(ctx context.Context, app *v1alpha1.Application, states []resourceState, ig *diff.Ignorer) error {
+func (r *Reconciler) diffAll(ctx context.Context, app *v1alpha1.Application, dst *target, states []resourceState, ig *diff.Ignorer) error {
 	known := r.tracker.existing(appKey(app))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.ApplyConcurrency)
@@ -274,7 +240,7 @@ func (r *Reconciler) diffAll(ctx context.Context, app *v1alpha1.Application, sta
 			continue
 		}
 		g.Go(func() error {
-			res, err := r.differ.Diff(ctx, s.object, ig)
+			res, err := dst.differ.Diff(ctx, s.object, ig)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,6 +48,17 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		out.clearOperation = app.Operation != nil
 		return out
 	}
+	dst, err := r.target(ctx, app)
+	if err != nil {
+		var de *destinationError
+		if errors.As(err, &de) && !de.registered {
+			conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
+			app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
+			out.clearOperation = app.Operation != nil
+			return out
+		}
+		return r.comparisonFailed(app, conds, err)
+	}
 	src := *app.Spec.Source
 	if refresh == "hard" {
 		r.renders.clear()
@@ -64,13 +76,13 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	var d *desiredState
 	states, fast := []resourceState(nil), false
 	if app.Operation == nil && refresh == "" {
-		states, fast = r.fastCompare(ctx, app, inputs)
+		states, fast = r.fastCompare(ctx, app, dst, inputs)
 	}
 	if !fast {
-		if d, err = r.renderDesired(ctx, app, src, revision); err != nil {
+		if d, err = r.renderDesired(ctx, app, dst, src, revision); err != nil {
 			return r.comparisonFailed(app, conds, err)
 		}
-		if states, err = r.compare(ctx, app, d, inputs, ig); err != nil {
+		if states, err = r.compare(ctx, app, dst, d, inputs, ig); err != nil {
 			return r.comparisonFailed(app, conds, err)
 		}
 		now := metav1.Now()
@@ -86,7 +98,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 			short(revision), strings.Join(outOfSyncKeys(states), ", "))
 		r.opts.Metrics.Drifted(app.Namespace, app.Name)
 		if r.opts.Notifier != nil {
-			out.drift = r.driftOf(ctx, states) // who changed what, for on-drift-detected
+			out.drift = r.driftOf(ctx, dst, states) // who changed what, for on-drift-detected
 		}
 	}
 
@@ -106,7 +118,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		return out
 	}
 	log.Info("syncing", "application", appKey(app), "revision", trigger.revision, "automated", trigger.automated, "outOfSync", outOfSyncKeys(states))
-	res := r.sync(ctx, app, d, states, ig, trigger, conds)
+	res := r.sync(ctx, app, dst, d, states, ig, trigger, conds)
 	out.clearOperation = res.done && app.Operation != nil
 	out.requeueAfter = res.requeueAfter
 	return out
@@ -146,14 +158,14 @@ func outOfSyncKeys(states []resourceState) []string {
 // (read from the API server: the watch cache strips them), the field
 // manager that wrote last, other than Ferry: kubectl-edit, kubectl-scale,
 // an operator...
-func (r *Reconciler) driftOf(ctx context.Context, states []resourceState) []Drift {
+func (r *Reconciler) driftOf(ctx context.Context, dst *target, states []resourceState) []Drift {
 	var out []Drift
 	for _, s := range states {
 		if !s.desired || s.sync != v1alpha1.SyncStatusCodeOutOfSync || s.live == nil {
 			continue
 		}
 		d := Drift{Key: s.key}
-		if live, err := r.confirmed(ctx, s.key, s.version); err == nil && live != nil {
+		if live, err := dst.confirmed(ctx, s.key, s.version); err == nil && live != nil {
 			d.Manager, d.ResourceVersion = lastManager(live), live.GetResourceVersion()
 		}
 		out = append(out, d)

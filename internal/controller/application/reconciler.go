@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -47,6 +46,13 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Notifier, when set, is told of each reconcile's status change.
 	Notifier Notifier
+	// Secrets reads the home namespace's Secrets (a watch cache): the
+	// cluster Secrets registering destinations other than the local
+	// cluster. Nil: only the local cluster is a destination.
+	Secrets client.Reader
+	// AllowExecCredentials accepts cluster Secrets whose config runs a
+	// program for credentials (execProviderConfig).
+	AllowExecCredentials bool
 }
 
 // Notifier learns what changed in an Application, to notify about it.
@@ -85,16 +91,14 @@ func (o Options) withDefaults() Options {
 
 // Reconciler reconciles Applications.
 type Reconciler struct {
-	client      client.Client // reads Applications and managed objects from the cache
-	direct      client.Client // reads from and writes to the API server
-	cache       cache.Cache
+	client      client.Client // reads Applications from the cache
+	direct      client.Client // reads and writes Applications on the API server
+	local       *target       // the cluster Ferry runs in
+	targets     *targets      // registered clusters
 	sources     *gitsource.Cache
 	renderer    *render.Renderer
-	executor    *fsync.Executor
-	differ      *diff.Differ
 	events      events.EventRecorder
 	tracker     *tracker
-	watcher     *watcher
 	renders     *renderCache
 	unsupported unsupportedCache
 	opts        Options
@@ -108,20 +112,26 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
 	t := newTracker()
-	return &Reconciler{
-		client:   mgr.GetClient(),
-		direct:   direct,
-		cache:    mgr.GetCache(),
-		sources:  sources,
-		renderer: renderer,
+	local := &target{server: inClusterServer, direct: direct, cache: mgr.GetCache(),
 		executor: fsync.NewExecutor(direct, mgr.GetRESTMapper(), opts.ApplyConcurrency),
 		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
+		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace), stop: func() {}}
+	r := &Reconciler{
+		client:   mgr.GetClient(),
+		direct:   direct,
+		local:    local,
+		targets:  newTargets(),
+		sources:  sources,
+		renderer: renderer,
 		events:   mgr.GetEventRecorder("ferry"),
 		tracker:  t,
-		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace),
 		renders:  newRenderCache(1024),
 		opts:     opts,
-	}, nil
+	}
+	if err := mgr.Add(r.targets); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // SetupWithManager registers the controller: Applications wake it when their
@@ -132,7 +142,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("application").
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesRawSource(source.Channel(r.watcher.events, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.local.watcher.events, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
 		Complete(r)
 }

@@ -25,14 +25,8 @@ func (r *Reconciler) validate(ctx context.Context, app *v1alpha1.Application) st
 	if app.Spec.Source == nil || app.Spec.Source.RepoURL == "" {
 		return "spec.source.repoURL is required"
 	}
-	dest := app.Spec.Destination
-	switch {
-	case dest.Server == "" && dest.Name == "":
+	if dest := app.Spec.Destination; dest.Server == "" && dest.Name == "" {
 		return "spec.destination: server or name is required"
-	case dest.Server != "" && dest.Server != inClusterServer:
-		return fmt.Sprintf("cluster not registered: spec.destination.server %q (only %s, the cluster Ferry runs in, is known)", dest.Server, inClusterServer)
-	case dest.Server == "" && dest.Name != "in-cluster":
-		return fmt.Sprintf("cluster not registered: spec.destination.name %q (only \"in-cluster\" is known)", dest.Name)
 	}
 	if p := app.Spec.Project; p != "" && p != "default" {
 		project := &v1alpha1.AppProject{}

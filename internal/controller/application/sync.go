@@ -130,7 +130,7 @@ type syncResult struct {
 
 // sync runs one sync and records it in operationState, history, conditions
 // and events.
-func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *desiredState, states []resourceState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
+func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, dst *target, d *desiredState, states []resourceState, ig *diff.Ignorer, t *syncTrigger, conds *conditions) syncResult {
 	// After a sync by this process, the cached copy may predate the history
 	// it wrote: read history from the API server then.
 	if r.tracker.lastSync(appKey(app)) != nil {
@@ -161,7 +161,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1alpha1.Application, d *des
 		}
 	}()
 	src := *app.Spec.Source
-	run, err := r.runSync(ctx, app, d, ig, t, progressFor)
+	run, err := r.runSync(ctx, app, dst, d, ig, t, progressFor)
 	outcomes, revision := run.outcomes, run.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
@@ -271,7 +271,7 @@ type syncRun struct {
 
 // runSync renders the revision to sync (when it is not the one compared),
 // plans and executes.
-func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *desiredState, ig *diff.Ignorer, t *syncTrigger, progressFor func(fsync.Plan) *progress) (syncRun, error) {
+func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, dst *target, d *desiredState, ig *diff.Ignorer, t *syncTrigger, progressFor func(fsync.Plan) *progress) (syncRun, error) {
 	src := *app.Spec.Source
 	run := syncRun{revision: t.revision, partial: len(t.only) > 0}
 	var err error
@@ -281,12 +281,12 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 		return syncRun{revision: t.revision}, fmt.Errorf("resolve %q: %w", t.revision, err)
 	}
 	if d == nil || d.revision != run.revision {
-		if d, err = r.renderDesired(ctx, app, src, run.revision); err != nil {
+		if d, err = r.renderDesired(ctx, app, dst, src, run.revision); err != nil {
 			return run, err
 		}
 	}
 	instance := InstanceName(r.opts.HomeNamespace, appKey(app))
-	live, err := r.liveInfo(ctx, app, d)
+	live, err := r.liveInfo(ctx, app, dst, d)
 	if err != nil {
 		return run, err
 	}
@@ -299,7 +299,7 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 		hooks[i] = o.DeepCopy()
 	}
 	if syncOptionSet(t.options, "RespectIgnoreDifferences=true") {
-		if err := r.keepIgnoredFields(ctx, desired, ig); err != nil {
+		if err := keepIgnoredFields(ctx, dst, desired, ig); err != nil {
 			return run, err
 		}
 	}
@@ -311,7 +311,7 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 		return run, nil
 	}
 	if ns := app.Spec.Destination.Namespace; ns != "" && syncOptionSet(t.options, "CreateNamespace=true") {
-		if err := r.executor.EnsureNamespace(ctx, ns); err != nil {
+		if err := dst.executor.EnsureNamespace(ctx, ns); err != nil {
 			return run, err
 		}
 	}
@@ -320,7 +320,7 @@ func (r *Reconciler) runSync(ctx context.Context, app *v1alpha1.Application, d *
 	if p := progressFor(run.plan); p != nil {
 		report, terminated = p.report, p.terminated
 	}
-	run.outcomes, err = r.executor.Execute(ctx, instance, run.plan, fsync.ExecOptions{
+	run.outcomes, err = dst.executor.Execute(ctx, instance, run.plan, fsync.ExecOptions{
 		WaveTimeout: r.opts.WaveTimeout, Report: report, Interrupted: r.interruption(app, t, run.revision, terminated)})
 	for _, k := range run.plan.RequiresPruning {
 		run.outcomes = append(run.outcomes, fsync.Outcome{Key: k, Action: "prune-skipped", Message: "ignored (requires pruning)"})
@@ -376,11 +376,11 @@ func (r *Reconciler) interruption(app *v1alpha1.Application, t *syncTrigger, rev
 
 // liveInfo reads, from the watch cache, ownership of every desired object
 // and every object the Application managed before.
-func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, d *desiredState) (map[fsync.Key]fsync.LiveInfo, error) {
+func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, dst *target, d *desiredState) (map[fsync.Key]fsync.LiveInfo, error) {
 	states := r.statesFor(app, d)
 	live := make(map[fsync.Key]fsync.LiveInfo, len(states))
 	for _, s := range states {
-		u := r.cached(ctx, s.key, s.version)
+		u := dst.cached(ctx, s.key, s.version)
 		if u == nil {
 			continue
 		}
@@ -397,14 +397,14 @@ func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, d 
 // ignore rules select keep their live values, so a sync does not revert
 // what the rules say to ignore (a server-side apply that dropped the field
 // instead would release ownership and reset it).
-func (r *Reconciler) keepIgnoredFields(ctx context.Context, desired []*unstructured.Unstructured, ig *diff.Ignorer) error {
+func keepIgnoredFields(ctx context.Context, dst *target, desired []*unstructured.Unstructured, ig *diff.Ignorer) error {
 	for _, obj := range desired {
 		if !ig.Selects(obj) {
 			continue
 		}
 		// From the API server: the cache strips the managedFields that
 		// managedFieldsManagers rules need.
-		live, err := r.confirmed(ctx, fsync.KeyOf(obj), obj.GetAPIVersion())
+		live, err := dst.confirmed(ctx, fsync.KeyOf(obj), obj.GetAPIVersion())
 		if err != nil {
 			return err
 		}

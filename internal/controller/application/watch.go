@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,6 +29,10 @@ type watcher struct {
 	tracker *tracker
 	home    string // namespace whose Applications are tracked by bare name
 	events  chan event.GenericEvent
+	// syncTimeout, when set, bounds the wait for a new watch to list its
+	// objects (a registered cluster that does not answer must not hold a
+	// reconcile worker).
+	syncTimeout time.Duration
 
 	mu      sync.Mutex
 	watched map[schema.GroupVersionKind]bool
@@ -47,6 +52,11 @@ func (w *watcher) ensure(ctx context.Context, gvk schema.GroupVersionKind) error
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
+	if w.syncTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.syncTimeout)
+		defer cancel()
+	}
 	inf, err := w.cache.GetInformer(ctx, u)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", gvk, err)
@@ -160,7 +170,7 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 		stub := &v1alpha1.Application{}
 		stub.Namespace, stub.Name = app.Namespace, app.Name
 		select {
-		case r.watcher.events <- event.GenericEvent{Object: stub}:
+		case r.local.watcher.events <- event.GenericEvent{Object: stub}:
 			n++
 		case <-ctx.Done():
 			return n
