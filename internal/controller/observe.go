@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/application"
 )
 
 // appInfoCollector exports ferry_app_info, one series per Application with
@@ -62,6 +63,9 @@ type clusterProbe struct {
 	server string
 	disc   discovery.ServerVersionInterface
 	desc   *prometheus.Desc
+	// remote reports the registered clusters, probed by the Application
+	// controller's targets.
+	remote func() []application.ClusterState
 
 	mu      sync.Mutex
 	up      bool
@@ -89,6 +93,16 @@ func (p *clusterProbe) Collect(ch chan<- prometheus.Metric) {
 		v = 1
 	}
 	ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, v, p.server, p.version)
+	if p.remote == nil {
+		return
+	}
+	for _, c := range p.remote() {
+		up := 0.0
+		if c.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, up, c.Server, c.Version)
+	}
 }
 
 // Start probes until ctx ends (a controller-runtime Runnable).

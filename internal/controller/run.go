@@ -188,6 +188,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := apps.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up application controller: %w", err)
 	}
+	probe.remote = apps.Clusters
 	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
 		return err
 	}

@@ -56,6 +56,9 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	procs []*process
+
+	apiArgs []string // the API server's flags, to start it again
+	apiProc *process
 }
 
 // Start starts a control plane and returns once it serves requests and, in

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,28 +56,24 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, pkiDir string) err
 	}
 	c.server = "https://" + hostPort(port)
 	pkiFile := func(name string) string { return filepath.Join(pkiDir, name) }
-	proc, err := c.run("kube-apiserver",
-		"--etcd-servers="+c.etcdURL,
+	c.apiArgs = []string{"--etcd-servers=" + c.etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		// The endpoint reconciler refuses loopback addresses; nothing in a
 		// local cluster dials the "kubernetes" Service's endpoints anyway.
 		"--endpoint-reconciler-type=none",
-		"--secure-port="+strconv.Itoa(port),
-		"--cert-dir="+pkiDir,
-		"--tls-cert-file="+pkiFile("apiserver.crt"),
-		"--tls-private-key-file="+pkiFile("apiserver.key"),
-		"--client-ca-file="+pkiFile("ca.crt"),
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + pkiDir,
+		"--tls-cert-file=" + pkiFile("apiserver.crt"),
+		"--tls-private-key-file=" + pkiFile("apiserver.key"),
+		"--client-ca-file=" + pkiFile("ca.crt"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+pkiFile("sa.pub"),
-		"--service-account-signing-key-file="+pkiFile("sa.key"),
-		"--service-cluster-ip-range="+ServiceCIDR,
+		"--service-account-key-file=" + pkiFile("sa.pub"),
+		"--service-account-signing-key-file=" + pkiFile("sa.key"),
+		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
 		"--profiling=false",
-	)
-	if err != nil {
-		return err
 	}
 	c.admin = restConfig(c.server, p.caCert, p.admin)
 	c.user = restConfig(c.server, p.caCert, p.user)
@@ -85,6 +82,20 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, pkiDir string) err
 		credential{AdminContext, AdminName, p.admin}, credential{UserContext, UserName, p.user}); err != nil {
 		return err
 	}
+	return c.StartAPIServer(ctx)
+}
+
+// StartAPIServer starts the API server (again, after StopAPIServer) on the
+// same address with the same certificates and storage, and waits until it
+// is ready.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	proc, err := c.run("kube-apiserver", c.apiArgs...)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.apiProc = proc
+	c.mu.Unlock()
 	httpClient, err := httpClientFor(c.admin)
 	if err != nil {
 		return err
@@ -92,6 +103,19 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, pkiDir string) err
 	return waitFor(ctx, proc, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
 		return httpOK(ctx, httpClient, c.server+"/readyz")
 	})
+}
+
+// StopAPIServer stops the API server alone, as an outage would: etcd and
+// the other components keep running.
+func (c *Cluster) StopAPIServer(ctx context.Context) error {
+	c.mu.Lock()
+	proc := c.apiProc
+	c.apiProc = nil
+	c.mu.Unlock()
+	if proc == nil {
+		return fmt.Errorf("the API server is not running")
+	}
+	return proc.stop(ctx, 5*time.Second)
 }
 
 // grantUser binds the non-admin user to cluster-admin: full rights, but

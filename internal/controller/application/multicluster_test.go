@@ -76,13 +76,7 @@ func TestRemoteClusters(t *testing.T) {
 	toWest := newApp("to-west", "regional", repo, "west", &v1alpha1.SyncPolicyAutomated{SelfHeal: true})
 	toWest.Spec.Destination.Server, toWest.Spec.Destination.Name = "", "prod-eu-west"
 	create(t, toEast)
-	// to-west's cluster is stopped below: deleted without cascade, since
-	// nothing could delete its resources (a cascading delete would wait for
-	// the cluster, as in Argo CD).
-	if err := env.Client.Create(ctx, toWest); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), toWest) })
+	create(t, toWest)
 	waitApp(t, toEast, "Synced on prod-us-east", syncedAt(first))
 	waitApp(t, toWest, "Synced on prod-eu-west", syncedAt(first))
 	if v, ok := east.value(ctx, "regional", "a"); !ok || v != "east-1" {
@@ -106,14 +100,21 @@ func TestRemoteClusters(t *testing.T) {
 		return v == "east-1", "value " + v
 	})
 
-	// prod-eu-west goes down: its Application says so; prod-us-east goes on.
-	if err := west.Stop(context.Background()); err != nil {
+	// prod-eu-west's API server goes down: its Application says so;
+	// prod-us-east goes on.
+	if err := west.StopAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitApp(t, toWest, "the connection error", func(a *v1alpha1.Application) bool {
 		return hasCondition(a, v1alpha1.ApplicationConditionComparisonError, "unreachable")
 	})
-	repo.write(map[string]string{"east/a.yaml": configMap("a", "east-2")})
+	eventually(t, 20*time.Second, "per-cluster connection metrics", func(ctx context.Context) (bool, string) {
+		families := scrape(ctx, t)
+		up, _ := value(families, "ferry_cluster_connection_status", map[string]string{"server": east.Server()})
+		down, found := value(families, "ferry_cluster_connection_status", map[string]string{"server": west.Server()})
+		return up == 1 && found && down == 0, fmt.Sprintf("east %v, west %v (found %v)", up, down, found)
+	})
+	repo.write(map[string]string{"east/a.yaml": configMap("a", "east-2"), "west/a.yaml": configMap("a", "west-2")})
 	second := repo.commit("two")
 	waitApp(t, toEast, "Synced on prod-us-east at the second commit", syncedAt(second))
 	eventually(t, 30*time.Second, "prod-us-east has the second commit", func(ctx context.Context) (bool, string) {
@@ -125,5 +126,17 @@ func TestRemoteClusters(t *testing.T) {
 		if strings.Contains(c.Message, string(east.AdminConfig().KeyData)) {
 			t.Error("a client key appears in a condition")
 		}
+	}
+
+	// It comes back: the Application recovers, without a controller
+	// restart, and syncs what was committed meanwhile.
+	if err := west.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitApp(t, toWest, "recovered and Synced at the second commit", func(a *v1alpha1.Application) bool {
+		return syncedAt(second)(a) && !hasCondition(a, v1alpha1.ApplicationConditionComparisonError, "")
+	})
+	if v, _ := west.value(ctx, "regional", "a"); v != "west-2" {
+		t.Errorf("prod-eu-west ConfigMap regional/a = %q after recovery, want west-2", v)
 	}
 }

@@ -38,8 +38,28 @@ type target struct {
 
 	// down is the last connection probe's error; nil while the cluster
 	// answers (always nil for the local cluster).
-	mu   sync.Mutex
-	down error
+	mu         sync.Mutex
+	down       error
+	k8sVersion string // the API server's version, from the last good probe
+}
+
+// ClusterState is a registered cluster's connection, for metrics.
+type ClusterState struct {
+	Server, Version string
+	Up              bool
+}
+
+// Clusters reports the registered clusters Applications used so far.
+func (r *Reconciler) Clusters() []ClusterState {
+	r.targets.mu.Lock()
+	defer r.targets.mu.Unlock()
+	out := make([]ClusterState, 0, len(r.targets.byName))
+	for _, t := range r.targets.byName {
+		t.mu.Lock()
+		out = append(out, ClusterState{Server: t.server, Version: t.k8sVersion, Up: t.down == nil})
+		t.mu.Unlock()
+	}
+	return out
 }
 
 // probeInterval is how often a registered cluster's API server is asked for
@@ -60,9 +80,12 @@ func (t *target) probe(ctx context.Context, d discovery.ServerVersionInterface) 
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()
 	for {
-		_, err := d.ServerVersion()
+		info, err := d.ServerVersion()
 		t.mu.Lock()
 		t.down = err
+		if err == nil {
+			t.k8sVersion = info.GitVersion
+		}
 		t.mu.Unlock()
 		select {
 		case <-ctx.Done():

@@ -3,8 +3,10 @@ package appset_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -213,5 +215,61 @@ func TestAppSetCLI(t *testing.T) {
 		getOut, err2 := ferry(t, "appset", "get", "cli-appset")
 		ok := err1 == nil && err2 == nil && strings.Contains(listOut, "cli-appset") && strings.Contains(getOut, "argocd/myapp-cli-us")
 		return ok, listOut + getOut
+	})
+}
+
+// TestMatrixGitClustersList: a matrix of three children — the directories
+// of a real Git repository (read through Ferry's Git cache), the registered
+// production clusters, and a list — generates their product.
+func TestMatrixGitClustersList(t *testing.T) {
+	ctx := t.Context()
+	repo := t.TempDir()
+	for _, dir := range []string{"services/api", "services/web", "services/old"} {
+		if err := os.MkdirAll(filepath.Join(repo, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "services"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	registerCluster(ctx, t, "matrix-a", "https://10.5.0.1:6443", map[string]string{"environment": "production"})
+	registerCluster(ctx, t, "matrix-b", "https://10.6.0.1:6443", map[string]string{"environment": "production"})
+	gens := `[{"matrix":{"generators":[
+		{"git":{"repoURL":"file://` + repo + `","revision":"main","directories":[{"path":"services/*"},{"path":"services/old","exclude":true}]}},
+		{"clusters":{"selector":{"matchLabels":{"environment":"production"}}}},
+		{"list":{"elements":[{"tier":"gold"},{"tier":"silver"}]}}]}}]`
+	var raw []apiextJSON
+	if err := json.Unmarshal([]byte(gens), &raw); err != nil {
+		t.Fatal(err)
+	}
+	as := &v1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Name: "matrix", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSetSpec{Generators: raw, Template: v1alpha1.ApplicationSetTemplate{
+			Metadata: apiextJSON{Raw: []byte(`{"name":"{{path.basename}}-{{name}}-{{tier}}"}`)},
+			Spec: apiextJSON{Raw: []byte(`{"project":"default","source":{"repoURL":"file://` + repo + `","targetRevision":"main","path":"{{path}}"},` +
+				`"destination":{"server":"{{server}}","namespace":"{{path.basename}}"}}`)}}}}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	u := &unstructured.Unstructured{}
+	localclustertest.Eventually(t, time.Minute, "2 directories × 2 clusters × 2 tiers", func(ctx context.Context) (bool, string) {
+		got := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+			return false, err.Error()
+		}
+		u.SetUID(got.UID)
+		apps, err := generated(ctx, u)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(apps) == 8 && slices.Contains(apps, "api-matrix-a-gold services/api https://10.5.0.1:6443") &&
+			slices.Contains(apps, "web-matrix-b-silver services/web https://10.6.0.1:6443"), fmt.Sprintf("%q %+v", apps, got.Status.Conditions)
 	})
 }
