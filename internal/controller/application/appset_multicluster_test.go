@@ -146,4 +146,27 @@ func TestSeedApplicationSetAcrossClusters(t *testing.T) {
 	if got, ok := readThird(ctx); !ok || got != "ap-south" {
 		t.Errorf("the removed Application's resources are gone from the third cluster (region %q, exists %v); without a cascading finalizer they stay", got, ok)
 	}
+
+	// With a cascading finalizer in the template, preserveResourcesOnDeletion
+	// still keeps what a removed Application deployed.
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"syncPolicy":{"preserveResourcesOnDeletion":true},`+
+		`"template":{"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}}}`))
+	if err := env.Client.Patch(ctx, as, patch); err != nil {
+		t.Fatal(err)
+	}
+	relabel("production")
+	eventually(t, 60*time.Second, "the third Application back, with the finalizer", func(ctx context.Context) (bool, string) {
+		app := &v1alpha1.Application{}
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "myapp-staging-ap"}, app)
+		return err == nil && len(app.Finalizers) == 1 && app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced,
+			fmt.Sprintf("get: %v, finalizers %v, sync %s", err, app.Finalizers, app.Status.Sync.Status)
+	})
+	relabel("staging")
+	eventually(t, 60*time.Second, "the third Application removed again", func(ctx context.Context) (bool, string) {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "myapp-staging-ap"}, &v1alpha1.Application{})
+		return err != nil, fmt.Sprintf("get: %v", err)
+	})
+	if got, ok := readThird(ctx); !ok || got != "ap-south" {
+		t.Errorf("preserveResourcesOnDeletion: the resources were deleted (region %q, exists %v)", got, ok)
+	}
 }
