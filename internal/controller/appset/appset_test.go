@@ -273,3 +273,56 @@ func TestMatrixGitClustersList(t *testing.T) {
 			slices.Contains(apps, "web-matrix-b-silver services/web https://10.6.0.1:6443"), fmt.Sprintf("%q %+v", apps, got.Status.Conditions)
 	})
 }
+
+// TestTemplateChangesAndSyncPolicy: a template change updates the generated
+// Application; with applicationsSync create-only, neither a template change
+// nor a removed parameter set touches it.
+func TestTemplateChangesAndSyncPolicy(t *testing.T) {
+	ctx := t.Context()
+	spec := func(path string) apiextJSON {
+		return apiextJSON{Raw: []byte(`{"project":"default","source":{"repoURL":"https://git.example.com/r.git","path":"` + path + `/{{env}}"},` +
+			`"destination":{"server":"https://kubernetes.default.svc","namespace":"{{env}}"}}`)}
+	}
+	as := &v1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Name: "policy", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSetSpec{
+			Generators: []apiextJSON{{Raw: []byte(`{"list":{"elements":[{"env":"dev"},{"env":"qa"}]}}`)}},
+			Template:   v1alpha1.ApplicationSetTemplate{Metadata: apiextJSON{Raw: []byte(`{"name":"policy-{{env}}"}`)}, Spec: spec("v1")}}}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	u := &unstructured.Unstructured{}
+	u.SetUID(as.UID)
+	waitGenerated(t, u, []string{"policy-dev v1/dev https://kubernetes.default.svc", "policy-qa v1/qa https://kubernetes.default.svc"})
+
+	update := func(mutate func(*v1alpha1.ApplicationSet)) {
+		t.Helper()
+		cur := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), cur); err != nil {
+			t.Fatal(err)
+		}
+		mutate(cur)
+		if err := env.Client.Update(ctx, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(a *v1alpha1.ApplicationSet) { a.Spec.Template.Spec = spec("v2") })
+	waitGenerated(t, u, []string{"policy-dev v2/dev https://kubernetes.default.svc", "policy-qa v2/qa https://kubernetes.default.svc"})
+
+	update(func(a *v1alpha1.ApplicationSet) {
+		a.Spec.SyncPolicy = &v1alpha1.ApplicationSetSyncPolicy{ApplicationsSync: "create-only"}
+		a.Spec.Template.Spec = spec("v3")
+		a.Spec.Generators = []apiextJSON{{Raw: []byte(`{"list":{"elements":[{"env":"dev"}]}}`)}}
+	})
+	localclustertest.Eventually(t, 30*time.Second, "create-only status", func(ctx context.Context) (bool, string) {
+		got := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+			return false, err.Error()
+		}
+		return len(got.Status.Resources) == 1, fmt.Sprintf("%+v", got.Status.Resources)
+	})
+	time.Sleep(2 * time.Second)
+	if apps, _ := generated(ctx, u); !slices.Equal(apps, []string{"policy-dev v2/dev https://kubernetes.default.svc", "policy-qa v2/qa https://kubernetes.default.svc"}) {
+		t.Errorf("create-only changed or deleted Applications: %q", apps)
+	}
+}
