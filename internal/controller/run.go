@@ -192,11 +192,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
 		return err
 	}
-	if err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, sources); err != nil {
+	appsets, err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, sources)
+	if err != nil {
 		return fmt.Errorf("set up the ApplicationSet controller: %w", err)
 	}
 	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
-		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, m)); err != nil {
+		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, appsets, m)); err != nil {
 			return err
 		}
 	}

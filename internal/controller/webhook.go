@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/internal/controller/application"
+	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/controller/image"
 	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/webhook"
@@ -53,14 +54,15 @@ type webhookServer struct {
 	handler         http.Handler
 }
 
-func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps *application.Reconciler, m *metrics.Metrics) *webhookServer {
+func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps *application.Reconciler, appsets *appsetctrl.Reconciler, m *metrics.Metrics) *webhookServer {
 	log := ctrl.Log.WithName("webhook")
 	h := &webhook.Handler{
 		Secrets: webhookSecrets(cached, opts.HomeNamespace),
 		Pushed: func(ctx context.Context, p webhook.Push) int {
 			n := apps.RepositoryPushed(ctx, p.URLs, p.Branch, p.Tag)
-			log.Info("push", "provider", p.Provider, "branch", p.Branch, "tag", p.Tag, "refreshed", n)
-			return n
+			sets := appsets.RepositoryPushed(ctx, p.URLs)
+			log.Info("push", "provider", p.Provider, "branch", p.Branch, "tag", p.Tag, "refreshed", n, "applicationSets", sets)
+			return n + sets
 		},
 		ImagePushed: func(ctx context.Context, p webhook.ImagePush) int {
 			n := image.RequestScans(ctx, c, p.Image)

@@ -3,8 +3,13 @@ package appset_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,17 +125,18 @@ func TestSeedApplicationSet(t *testing.T) {
 		"myapp-prod-us-east apps/us-east/myapp https://10.1.0.1:6443",
 	})
 
-	got := &v1alpha1.ApplicationSet{}
-	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range got.Status.Resources {
-		names = append(names, r.Name)
-	}
-	if !slices.Equal(names, []string{"myapp-prod-eu-west", "myapp-prod-us-east"}) && !slices.Equal(names, []string{"myapp-prod-us-east", "myapp-prod-eu-west"}) {
-		t.Errorf("status.resources %q, want the two generated Applications", names)
-	}
+	localclustertest.Eventually(t, 30*time.Second, "status.resources lists the two Applications", func(ctx context.Context) (bool, string) {
+		got := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+			return false, err.Error()
+		}
+		var names []string
+		for _, r := range got.Status.Resources {
+			names = append(names, r.Name)
+		}
+		slices.Sort(names)
+		return slices.Equal(names, []string{"myapp-prod-eu-west", "myapp-prod-us-east"}), fmt.Sprintf("%q", names)
+	})
 }
 
 // TestApplicationSetTemplateError: goTemplate with missingkey=error and a
@@ -325,4 +331,75 @@ func TestTemplateChangesAndSyncPolicy(t *testing.T) {
 	if apps, _ := generated(ctx, u); !slices.Equal(apps, []string{"policy-dev v2/dev https://kubernetes.default.svc", "policy-qa v2/qa https://kubernetes.default.svc"}) {
 		t.Errorf("create-only changed or deleted Applications: %q", apps)
 	}
+}
+
+// TestWebhookRefreshesGitGenerator: a push announced by a GitHub webhook
+// makes an ApplicationSet with a git generator on that repository run at
+// once (its periodic rerun is 3 minutes away).
+func TestWebhookRefreshesGitGenerator(t *testing.T) {
+	ctx := t.Context()
+	repo := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	addDir := func(name string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(repo, "teams", name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, "teams", name, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("add", "-A")
+		git("commit", "-q", "-m", name)
+	}
+	git("init", "-q", "-b", "main")
+	addDir("alpha")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-secret", Namespace: "argocd"},
+		StringData: map[string]string{"webhook.github.secret": "gh-appset"}}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), secret) })
+	as := &v1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Name: "teams", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSetSpec{
+			Generators: []apiextJSON{{Raw: []byte(`{"git":{"repoURL":"file://` + repo + `","revision":"main","directories":[{"path":"teams/*"}]}}`)}},
+			Template: v1alpha1.ApplicationSetTemplate{Metadata: apiextJSON{Raw: []byte(`{"name":"team-{{path.basename}}"}`)},
+				Spec: apiextJSON{Raw: []byte(`{"project":"default","source":{"repoURL":"file://` + repo + `","targetRevision":"main","path":"{{path}}"},` +
+					`"destination":{"server":"https://kubernetes.default.svc","namespace":"{{path.basename}}"}}`)}}}}
+	if err := env.Client.Create(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
+	u := &unstructured.Unstructured{}
+	u.SetUID(as.UID)
+	waitGenerated(t, u, []string{"team-alpha teams/alpha https://kubernetes.default.svc"})
+
+	addDir("beta")
+	body := []byte(`{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567","repository":{"clone_url":"file://` + repo + `"}}`)
+	mac := hmac.New(sha256.New, []byte("gh-appset"))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.WebhookURL+"/api/webhook", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "appset-1")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The ApplicationSet, and team-alpha, whose source is the same branch.
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(out), `"refreshed":2`) {
+		t.Fatalf("webhook: %s %s", resp.Status, out)
+	}
+	waitGenerated(t, u, []string{"team-alpha teams/alpha https://kubernetes.default.svc", "team-beta teams/beta https://kubernetes.default.svc"})
 }

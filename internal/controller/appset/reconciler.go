@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -47,20 +48,97 @@ type Reconciler struct {
 	secrets client.Reader // the home namespace's Secrets (cluster registry)
 	home    string
 	repo    appset.Repo
+	pushed  chan event.GenericEvent // ApplicationSets a webhook push concerns
 }
 
 // Setup registers the controller: an ApplicationSet is reconciled when it
-// changes, when an Application it owns changes, and when a cluster Secret of
-// the home namespace changes (the clusters generator's input).
-func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) error {
-	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, repo: &gitRepo{sources: sources}}
+// changes, when an Application it owns changes, when a cluster Secret of
+// the home namespace changes (the clusters generator's input), and when a
+// webhook announces a push to a repository its git generators read
+// (RepositoryPushed).
+func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) (*Reconciler, error) {
+	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, repo: &gitRepo{sources: sources},
+		pushed: make(chan event.GenericEvent, 256)}
 	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
-	return ctrl.NewControllerManagedBy(mgr).Named("applicationset").
+	return r, ctrl.NewControllerManagedBy(mgr).Named("applicationset").
 		For(&v1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&v1alpha1.Application{}).
 		WatchesRawSource(clusterSecrets).
+		WatchesRawSource(source.Channel(r.pushed, &handler.EnqueueRequestForObject{})).
 		Complete(r)
+}
+
+// RepositoryPushed reconciles now every ApplicationSet whose git generators
+// read one of urls (a webhook push), listing the repository's refs again
+// first; it returns how many.
+func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
+	want := map[string]bool{}
+	for _, u := range urls {
+		if n, err := gitsource.NormalizeURL(u); err == nil {
+			want[n] = true
+		}
+	}
+	list := &v1alpha1.ApplicationSetList{}
+	if len(want) == 0 || r.client.List(ctx, list) != nil {
+		return 0
+	}
+	n := 0
+	for i := range list.Items {
+		as := &list.Items[i]
+		repo, ok := gitRepoOf(as, want)
+		if !ok {
+			continue
+		}
+		_, _ = r.repo.(*gitRepo).sources.Resolve(ctx, repo, "HEAD", true)
+		select {
+		case r.pushed <- event.GenericEvent{Object: as}:
+			n++
+		case <-ctx.Done():
+			return n
+		}
+	}
+	return n
+}
+
+// gitRepoOf finds, in an ApplicationSet's generators (at any depth), a git
+// generator's repoURL among want (normalized URLs).
+func gitRepoOf(as *v1alpha1.ApplicationSet, want map[string]bool) (string, bool) {
+	for _, raw := range as.Spec.Generators {
+		var v any
+		if json.Unmarshal(raw.Raw, &v) != nil {
+			continue
+		}
+		if repo, ok := findRepoURL(v, want); ok {
+			return repo, true
+		}
+	}
+	return "", false
+}
+
+func findRepoURL(v any, want map[string]bool) (string, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		if git, ok := t["git"].(map[string]any); ok {
+			if u, ok := git["repoURL"].(string); ok {
+				if n, err := gitsource.NormalizeURL(u); err == nil && want[n] {
+					return u, true
+				}
+			}
+		}
+		for _, child := range t {
+			if u, ok := findRepoURL(child, want); ok {
+				return u, true
+			}
+		}
+	case []any:
+		for _, child := range t {
+			if u, ok := findRepoURL(child, want); ok {
+				return u, true
+			}
+		}
+	}
+	return "", false
 }
 
 func isClusterSecret(o client.Object) bool {
