@@ -248,23 +248,9 @@ func parseGitHub(body []byte) (parsed, error) {
 	return onePush(p.Ref, p.After, r.CloneURL, r.SSHURL, r.GitURL, r.HTMLURL)
 }
 
-// parseGitea parses a Gitea or Gogs push event (the two share a shape).
-func parseGitea(body []byte) (parsed, error) {
-	var p struct {
-		Ref        string `json:"ref"`
-		After      string `json:"after"`
-		Repository struct {
-			CloneURL string `json:"clone_url"`
-			SSHURL   string `json:"ssh_url"`
-			HTMLURL  string `json:"html_url"`
-		} `json:"repository"`
-	}
-	if err := decode(body, &p); err != nil {
-		return parsed{}, err
-	}
-	r := p.Repository
-	return onePush(p.Ref, p.After, r.CloneURL, r.SSHURL, r.HTMLURL)
-}
+// parseGitea parses a Gitea or Gogs push event: GitHub's shape (without
+// git_url, which is then empty and dropped).
+func parseGitea(body []byte) (parsed, error) { return parseGitHub(body) }
 
 type gitLabRepo struct {
 	GitHTTPURL string `json:"git_http_url"`
