@@ -162,6 +162,9 @@ it would generate. Nothing is created.`,
 			fmt.Fprintln(tw, "NAME\tREPO\tPATH\tTARGET\tDESTINATION\tNAMESPACE")
 			for _, a := range apps {
 				src := a.Spec.Source
+				if src == nil {
+					src = &v1alpha1.ApplicationSource{}
+				}
 				dest := a.Spec.Destination.Server
 				if dest == "" {
 					dest = a.Spec.Destination.Name

@@ -148,17 +148,19 @@ func TestSeedApplicationSetAcrossClusters(t *testing.T) {
 	}
 
 	// With a cascading finalizer in the template, preserveResourcesOnDeletion
-	// still keeps what a removed Application deployed.
+	// still keeps what a removed Application deployed: the finalizer is not
+	// put on generated Applications at all (so deleting the ApplicationSet
+	// keeps them too).
 	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"syncPolicy":{"preserveResourcesOnDeletion":true},`+
 		`"template":{"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}}}`))
 	if err := env.Client.Patch(ctx, as, patch); err != nil {
 		t.Fatal(err)
 	}
 	relabel("production")
-	eventually(t, 60*time.Second, "the third Application back, with the finalizer", func(ctx context.Context) (bool, string) {
+	eventually(t, 60*time.Second, "the third Application back, without the cascading finalizer", func(ctx context.Context) (bool, string) {
 		app := &v1alpha1.Application{}
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "myapp-staging-ap"}, app)
-		return err == nil && len(app.Finalizers) == 1 && app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced,
+		return err == nil && len(app.Finalizers) == 0 && app.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced,
 			fmt.Sprintf("get: %v, finalizers %v, sync %s", err, app.Finalizers, app.Status.Sync.Status)
 	})
 	relabel("staging")

@@ -65,8 +65,8 @@ func (rc *remoteCluster) value(ctx context.Context, ns, name string) (string, bo
 // other keeps syncing.
 func TestRemoteClusters(t *testing.T) {
 	ctx := t.Context()
-	east := startRemote(ctx, t, "prod-us-east", map[string]string{"environment": "production", "region": "us-east"})
-	west := startRemote(ctx, t, "prod-eu-west", map[string]string{"environment": "production", "region": "eu-west"})
+	east := startRemote(ctx, t, "remote-east", map[string]string{"environment": "production", "region": "us-east"})
+	west := startRemote(ctx, t, "remote-west", map[string]string{"environment": "production", "region": "eu-west"})
 
 	repo := newGitRepo(t)
 	repo.write(map[string]string{"east/a.yaml": configMap("a", "east-1"), "west/a.yaml": configMap("a", "west-1")})
@@ -74,10 +74,13 @@ func TestRemoteClusters(t *testing.T) {
 	toEast := newApp("to-east", "regional", repo, "east", &v1alpha1.SyncPolicyAutomated{SelfHeal: true})
 	toEast.Spec.Destination.Server = east.Server()
 	toWest := newApp("to-west", "regional", repo, "west", &v1alpha1.SyncPolicyAutomated{SelfHeal: true})
-	toWest.Spec.Destination.Server, toWest.Spec.Destination.Name = "", "prod-eu-west"
+	toWest.Spec.Destination.Server, toWest.Spec.Destination.Name = "", "remote-west"
 	create(t, toEast)
 	create(t, toWest)
+	start := time.Now()
+	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), what) }
 	waitApp(t, toEast, "Synced on prod-us-east", syncedAt(first))
+	phase("east synced")
 	waitApp(t, toWest, "Synced on prod-eu-west", syncedAt(first))
 	if v, ok := east.value(ctx, "regional", "a"); !ok || v != "east-1" {
 		t.Errorf("prod-us-east ConfigMap regional/a = %q (exists %v), want east-1", v, ok)
@@ -89,6 +92,7 @@ func TestRemoteClusters(t *testing.T) {
 		t.Error("the ConfigMap was applied to the cluster Ferry runs in too")
 	}
 
+	phase("both synced")
 	// A hand edit on the remote cluster is reverted (its watch woke Ferry).
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "regional", Name: "a"}}
 	if err := east.client.Patch(ctx, cm, client.RawPatch("application/merge-patch+json", []byte(`{"data":{"value":"hand"}}`)),
@@ -102,9 +106,11 @@ func TestRemoteClusters(t *testing.T) {
 
 	// prod-eu-west's API server goes down: its Application says so;
 	// prod-us-east goes on.
+	phase("self-healed")
 	if err := west.StopAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	phase("west stopped")
 	waitApp(t, toWest, "the connection error", func(a *v1alpha1.Application) bool {
 		return hasCondition(a, v1alpha1.ApplicationConditionComparisonError, "unreachable")
 	})
@@ -130,12 +136,19 @@ func TestRemoteClusters(t *testing.T) {
 
 	// It comes back: the Application recovers, without a controller
 	// restart, and syncs what was committed meanwhile.
+	phase("east synced the second commit")
 	if err := west.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitApp(t, toWest, "recovered and Synced at the second commit", func(a *v1alpha1.Application) bool {
-		return syncedAt(second)(a) && !hasCondition(a, v1alpha1.ApplicationConditionComparisonError, "")
+	phase("west started")
+	eventually(t, 2*time.Minute, "to-west recovered and Synced at the second commit", func(ctx context.Context) (bool, string) {
+		a := &v1alpha1.Application{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(toWest), a); err != nil {
+			return false, err.Error()
+		}
+		return syncedAt(second)(a) && !hasCondition(a, v1alpha1.ApplicationConditionComparisonError, ""), describeApp(a)
 	})
+	phase("west recovered")
 	if v, _ := west.value(ctx, "regional", "a"); v != "west-2" {
 		t.Errorf("prod-eu-west ConfigMap regional/a = %q after recovery, want west-2", v)
 	}

@@ -53,11 +53,24 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 		var de *destinationError
 		if errors.As(err, &de) && !de.registered {
 			conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
+			conds.clear(v1alpha1.ApplicationConditionComparisonError)
 			app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
 			out.clearOperation = app.Operation != nil
 			return out
 		}
 		return r.comparisonFailed(app, conds, err)
+	}
+	// The spec is valid and its destination known (a cluster registered
+	// since, say): an earlier InvalidSpecError no longer holds.
+	conds.clear(v1alpha1.ApplicationConditionInvalidSpecError)
+	// A registered cluster's comparison is bounded: a cluster that stops
+	// answering mid-way must not hold the worker (a sync, which may wait on
+	// waves, is bounded by its own wave timeout instead).
+	cctx := ctx
+	if dst != r.local {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, time.Minute)
+		defer cancel()
 	}
 	src := *app.Spec.Source
 	if refresh == "hard" {
@@ -76,13 +89,13 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	var d *desiredState
 	states, fast := []resourceState(nil), false
 	if app.Operation == nil && refresh == "" {
-		states, fast = r.fastCompare(ctx, app, dst, inputs)
+		states, fast = r.fastCompare(cctx, app, dst, inputs)
 	}
 	if !fast {
-		if d, err = r.renderDesired(ctx, app, dst, src, revision); err != nil {
+		if d, err = r.renderDesired(cctx, app, dst, src, revision); err != nil {
 			return r.comparisonFailed(app, conds, err)
 		}
-		if states, err = r.compare(ctx, app, dst, d, inputs, ig); err != nil {
+		if states, err = r.compare(cctx, app, dst, d, inputs, ig); err != nil {
 			return r.comparisonFailed(app, conds, err)
 		}
 		now := metav1.Now()

@@ -184,13 +184,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}
-	if err := r.finishRequest(ctx, app, res); err != nil {
-		return ctrl.Result{}, err
-	}
+	finishErr := r.finishRequest(ctx, app, res)
 	if r.opts.Notifier != nil {
 		// After finishRequest: the notifier writes an annotation, which
-		// would fail finishRequest's optimistic lock if it came first.
+		// would fail finishRequest's optimistic lock if it came first. And
+		// whatever finishRequest did: the status written above is what the
+		// next reconcile compares with, so this transition is told now or
+		// never.
 		r.opts.Notifier.Observe(ctx, before, app, res.drift)
+	}
+	if finishErr != nil {
+		return ctrl.Result{}, finishErr
 	}
 	return ctrl.Result{RequeueAfter: res.requeueAfter}, nil
 }

@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cluster"
@@ -75,18 +77,23 @@ func (t *target) unreachable() error {
 	return t.down
 }
 
-// probe asks the API server for its version until ctx ends.
-func (t *target) probe(ctx context.Context, d discovery.ServerVersionInterface) {
+// probe asks the API server for its version until ctx ends; recovered is
+// called when it answers again after failing.
+func (t *target) probe(ctx context.Context, d discovery.ServerVersionInterface, recovered func()) {
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()
 	for {
 		info, err := d.ServerVersion()
 		t.mu.Lock()
+		wasDown := t.down != nil
 		t.down = err
 		if err == nil {
 			t.k8sVersion = info.GitVersion
 		}
 		t.mu.Unlock()
+		if wasDown && err == nil {
+			recovered()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -161,6 +168,23 @@ func (ts *targets) Start(ctx context.Context) error {
 	return nil
 }
 
+// prune stops and forgets the targets of clusters no Secret registers any
+// more: their watch caches and probes would otherwise run forever.
+func (ts *targets) prune(secrets []corev1.Secret) {
+	servers := make(map[string]bool, len(secrets))
+	for _, s := range secrets {
+		servers[strings.TrimSuffix(strings.TrimSpace(string(s.Data["server"])), "/")] = true
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for server, t := range ts.byName {
+		if !servers[server] {
+			t.stop()
+			delete(ts.byName, server)
+		}
+	}
+}
+
 // destinationError is an Application's destination that is not usable: not
 // registered (an invalid spec) or not reachable (a comparison error).
 type destinationError struct {
@@ -174,6 +198,7 @@ func (e *destinationError) Error() string { return e.msg }
 // target: the local cluster, or a registered one.
 func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*target, error) {
 	dest := app.Spec.Destination
+	dest.Server = strings.TrimSuffix(strings.TrimSpace(dest.Server), "/") // as cluster Secrets' servers are read
 	if dest.Server == inClusterServer || (dest.Server == "" && dest.Name == cluster.InClusterName) {
 		return r.local, nil
 	}
@@ -187,6 +212,9 @@ func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*ta
 			what = fmt.Sprintf("spec.destination.name %q", dest.Name)
 		}
 		return nil, &destinationError{msg: fmt.Sprintf("cluster not registered: %s (register it with ferry cluster add, or an Argo CD cluster Secret in %s)", what, r.opts.HomeNamespace)}
+	}
+	if c.Server == inClusterServer {
+		return r.local, nil // a Secret naming the cluster Ferry runs in (Argo CD's "in-cluster" entry)
 	}
 	t, err := r.remote(*c, version)
 	if err != nil {
@@ -207,6 +235,7 @@ func (r *Reconciler) registered(ctx context.Context, server, name string) (*clus
 	if err := r.opts.Secrets.List(ctx, list, client.InNamespace(r.opts.HomeNamespace), client.MatchingLabels{cluster.SecretTypeLabel: "cluster"}); err != nil {
 		return nil, "", fmt.Errorf("list cluster Secrets: %w", err)
 	}
+	r.targets.prune(list.Items)
 	for _, s := range list.Items {
 		c, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{AllowExec: r.opts.AllowExecCredentials})
 		if err != nil {
@@ -238,9 +267,6 @@ func (r *Reconciler) remote(c cluster.Cluster, version string) (*target, error) 
 	if t, ok := ts.byName[c.Server]; ok && t.version == version {
 		return t, nil
 	}
-	if old, ok := ts.byName[c.Server]; ok {
-		old.stop()
-	}
 	cfg, err := c.RESTConfig()
 	if err != nil {
 		return nil, &destinationError{msg: fmt.Sprintf("cluster %s: %v", c, err), registered: true}
@@ -249,13 +275,25 @@ func (r *Reconciler) remote(c cluster.Cluster, version string) (*target, error) 
 	if err != nil {
 		return nil, &destinationError{msg: fmt.Sprintf("cluster %s: %v", c, err), registered: true}
 	}
+	if old, ok := ts.byName[c.Server]; ok {
+		old.stop()
+		// Comparisons remembered against the old cache would send the fast
+		// path to an empty new one: forget them.
+		r.tracker.forgetComparisons()
+	}
 	ts.byName[c.Server] = t
 	return t, nil
 }
 
 func (r *Reconciler) newRemote(parent context.Context, cfg *rest.Config, server, version string) (*target, error) {
-	cfg.Timeout = remoteTimeout
 	cfg.QPS, cfg.Burst = 100, 200
+	// The watch cache gets a client without a request timeout: one would
+	// cut every watch after it. Requests are bounded by the other.
+	watchClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = remoteTimeout
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
@@ -269,7 +307,7 @@ func (r *Reconciler) newRemote(parent context.Context, cfg *rest.Config, server,
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New(cfg, cache.Options{HTTPClient: httpClient, Mapper: mapper, Scheme: scheme,
+	c, err := cache.New(cfg, cache.Options{HTTPClient: watchClient, Mapper: mapper, Scheme: scheme,
 		DefaultTransform: cache.TransformStripManagedFields()})
 	if err != nil {
 		return nil, err
@@ -287,6 +325,32 @@ func (r *Reconciler) newRemote(parent context.Context, cfg *rest.Config, server,
 		executor: fsync.NewExecutor(direct, mapper, r.opts.ApplyConcurrency),
 		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
 		watcher:  w, stop: stop}
-	go t.probe(ctx, disc) // its first probe runs at once, outside the targets lock
+	go t.probe(ctx, disc, func() { r.clusterRecovered(ctx, server) }) // first probe at once, outside the targets lock
 	return t, nil
+}
+
+// clusterRecovered reconciles at once the Applications that reported the
+// cluster unreachable (their retry would come only after its backoff).
+func (r *Reconciler) clusterRecovered(ctx context.Context, server string) {
+	apps := &v1alpha1.ApplicationList{}
+	if err := r.client.List(ctx, apps); err != nil {
+		return
+	}
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		affected := strings.TrimSuffix(app.Spec.Destination.Server, "/") == server
+		for _, c := range app.Status.Conditions {
+			affected = affected || (c.Type == v1alpha1.ApplicationConditionComparisonError && strings.Contains(c.Message, server))
+		}
+		if !affected {
+			continue
+		}
+		stub := &v1alpha1.Application{}
+		stub.Namespace, stub.Name = app.Namespace, app.Name
+		select {
+		case r.local.watcher.events <- event.GenericEvent{Object: stub}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -128,6 +128,15 @@ func (t *tracker) forget(app types.NamespacedName) {
 	delete(t.apps, app)
 }
 
+// forgetComparisons forgets every remembered comparison (a cluster's watch
+// cache was replaced, which is rare): each Application compares in full
+// once.
+func (t *tracker) forgetComparisons() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.apps)
+}
+
 // drop forgets everything about a deleted Application.
 func (t *tracker) drop(app types.NamespacedName) {
 	t.mu.Lock()

@@ -251,8 +251,19 @@ func (r *Reconciler) render(as *v1alpha1.ApplicationSet, params map[string]any) 
 	if app.Name == "" {
 		return nil, fmt.Errorf("the rendered Application has no metadata.name")
 	}
-	if app.Namespace == "" {
+	switch app.Namespace {
+	case "":
 		app.Namespace = as.Namespace
+	case as.Namespace:
+	default:
+		// An owner reference cannot cross namespaces: the garbage collector
+		// would delete such an Application as orphaned.
+		return nil, fmt.Errorf("the rendered Application %s is in namespace %s; it must be in the ApplicationSet's, %s", app.Name, app.Namespace, as.Namespace)
+	}
+	if p := as.Spec.SyncPolicy; p != nil && p.PreserveResourcesOnDeletion {
+		// Not even deleting the ApplicationSet (its Applications go with it,
+		// through garbage collection) may cascade to their resources.
+		app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
 	}
 	app.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.ApplicationKind))
 	t := true
@@ -268,10 +279,10 @@ func raw(b []byte) json.RawMessage {
 	return b
 }
 
-// clusters is the registry the clusters generator sees: every valid cluster
+// clusters is the registry the clusters generator sees: every cluster
 // Secret of the home namespace, and the local cluster (in-cluster, no
-// labels) unless a Secret names it. A Secret that does not parse is left out
-// (the Application controller reports it when an Application targets it).
+// labels) unless a Secret names it. A Secret that does not parse is an
+// error: generating without it would delete its cluster's Applications.
 func (r *Reconciler) clusters(ctx context.Context) ([]appset.Cluster, error) {
 	list := &corev1.SecretList{}
 	if err := r.secrets.List(ctx, list, client.InNamespace(r.home), client.MatchingLabels{cluster.SecretTypeLabel: "cluster"}); err != nil {
@@ -282,8 +293,9 @@ func (r *Reconciler) clusters(ctx context.Context) ([]appset.Cluster, error) {
 	for _, s := range list.Items {
 		c, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{AllowExec: true})
 		if err != nil {
-			ctrl.LoggerFrom(ctx).Info("cluster Secret left out", "secret", s.Name, "error", err.Error())
-			continue
+			// Leaving it out would delete every Application generated for
+			// that cluster while its Secret is being fixed: stop instead.
+			return nil, err
 		}
 		local = local || c.Server == cluster.InClusterServer
 		out = append(out, appset.Cluster{Name: c.Name, Server: c.Server, Labels: c.Labels, Annotations: c.Annotations})
@@ -317,7 +329,10 @@ func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, des
 		cur, exists := owned[key]
 		switch {
 		case !exists:
-			if err := r.client.Create(ctx, app); err != nil && !apierrors.IsAlreadyExists(err) {
+			if err := r.client.Create(ctx, app); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					return fmt.Errorf("Application %s exists and this ApplicationSet does not own it", key)
+				}
 				return fmt.Errorf("create Application %s: %w", key, err)
 			}
 		case policy == "sync" || policy == "create-update":
@@ -359,20 +374,31 @@ func (r *Reconciler) owned(ctx context.Context, as *v1alpha1.ApplicationSet) (ma
 // finalizers to the rendered ones; status and other annotations (refresh,
 // notified) are left alone.
 func (r *Reconciler) update(ctx context.Context, cur, app *v1alpha1.Application) error {
+	if !cur.DeletionTimestamp.IsZero() {
+		return nil // on its way out
+	}
 	next := cur.DeepCopy()
 	next.Spec = app.Spec
 	next.Labels = app.Labels
-	next.Finalizers = app.Finalizers
 	for k, v := range app.Annotations {
 		if next.Annotations == nil {
 			next.Annotations = map[string]string{}
 		}
 		next.Annotations[k] = v
 	}
+	// Only the cascading finalizer is the template's to add or remove;
+	// others (foregroundDeletion...) belong to whoever set them.
+	next.Finalizers = slices.DeleteFunc(slices.Clone(cur.Finalizers), func(f string) bool { return f == resourcesFinalizer })
+	if slices.Contains(app.Finalizers, resourcesFinalizer) {
+		next.Finalizers = append(next.Finalizers, resourcesFinalizer)
+	}
 	if equality.Semantic.DeepEqual(cur.Spec, next.Spec) && equality.Semantic.DeepEqual(cur.ObjectMeta, next.ObjectMeta) {
 		return nil
 	}
-	if err := r.client.Update(ctx, next); err != nil {
+	// A merge patch, not an update: the Application controller writes
+	// status all the time, and a resourceVersion precondition would keep
+	// conflicting with it.
+	if err := r.client.Patch(ctx, next, client.MergeFrom(cur)); err != nil {
 		return fmt.Errorf("update Application %s: %w", client.ObjectKeyFromObject(cur), err)
 	}
 	return nil
