@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cluster"
@@ -173,7 +172,7 @@ func (ts *targets) Start(ctx context.Context) error {
 func (ts *targets) prune(secrets []corev1.Secret) {
 	servers := make(map[string]bool, len(secrets))
 	for _, s := range secrets {
-		servers[strings.TrimSuffix(strings.TrimSpace(string(s.Data["server"])), "/")] = true
+		servers[normalizeServer(string(s.Data["server"]))] = true
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -184,6 +183,10 @@ func (ts *targets) prune(secrets []corev1.Secret) {
 		}
 	}
 }
+
+// normalizeServer writes a server URL as cluster Secrets' servers are read
+// (cluster.FromSecret): trimmed, without a trailing slash.
+func normalizeServer(s string) string { return strings.TrimSuffix(strings.TrimSpace(s), "/") }
 
 // destinationError is an Application's destination that is not usable: not
 // registered (an invalid spec) or not reachable (a comparison error).
@@ -198,7 +201,7 @@ func (e *destinationError) Error() string { return e.msg }
 // target: the local cluster, or a registered one.
 func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*target, error) {
 	dest := app.Spec.Destination
-	dest.Server = strings.TrimSuffix(strings.TrimSpace(dest.Server), "/") // as cluster Secrets' servers are read
+	dest.Server = normalizeServer(dest.Server)
 	if dest.Server == inClusterServer || (dest.Server == "" && dest.Name == cluster.InClusterName) {
 		return r.local, nil
 	}
@@ -338,18 +341,14 @@ func (r *Reconciler) clusterRecovered(ctx context.Context, server string) {
 	}
 	for i := range apps.Items {
 		app := &apps.Items[i]
-		affected := strings.TrimSuffix(app.Spec.Destination.Server, "/") == server
+		affected := normalizeServer(app.Spec.Destination.Server) == server
 		for _, c := range app.Status.Conditions {
 			affected = affected || (c.Type == v1alpha1.ApplicationConditionComparisonError && strings.Contains(c.Message, server))
 		}
 		if !affected {
 			continue
 		}
-		stub := &v1alpha1.Application{}
-		stub.Namespace, stub.Name = app.Namespace, app.Name
-		select {
-		case r.local.watcher.events <- event.GenericEvent{Object: stub}:
-		case <-ctx.Done():
+		if !r.local.watcher.enqueue(ctx, appKey(app)) {
 			return
 		}
 	}

@@ -92,9 +92,24 @@ func (w *watcher) notify(obj any, deleted bool) {
 	if !w.tracker.changed(app, fsync.KeyOf(u), f, h) {
 		return
 	}
+	w.events <- event.GenericEvent{Object: stubOf(app)}
+}
+
+// stubOf is the smallest object that asks for an Application's reconcile.
+func stubOf(app types.NamespacedName) *v1alpha1.Application {
 	stub := &v1alpha1.Application{}
 	stub.Namespace, stub.Name = app.Namespace, app.Name
-	w.events <- event.GenericEvent{Object: stub}
+	return stub
+}
+
+// enqueue asks for a reconcile of app; false when ctx ended first.
+func (w *watcher) enqueue(ctx context.Context, app types.NamespacedName) bool {
+	select {
+	case w.events <- event.GenericEvent{Object: stubOf(app)}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // InstanceName is the name written into tracking annotations: the bare
@@ -167,14 +182,10 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 			_, _ = r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, true)
 			listed = true
 		}
-		stub := &v1alpha1.Application{}
-		stub.Namespace, stub.Name = app.Namespace, app.Name
-		select {
-		case r.local.watcher.events <- event.GenericEvent{Object: stub}:
-			n++
-		case <-ctx.Done():
+		if !r.local.watcher.enqueue(ctx, appKey(app)) {
 			return n
 		}
+		n++
 	}
 	return n
 }
