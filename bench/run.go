@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/config/crd"
-	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/localcluster"
 )
 
@@ -39,14 +39,14 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer c.Stop(context.WithoutCancel(ctx))
-	admin, err := client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	admin, err := client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}
 	if err := crd.Install(ctx, admin); err != nil {
 		return err
 	}
-	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -324,7 +323,7 @@ func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Applicat
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: controller.RepositoryCredentials(c, "argocd")})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, "argocd")})
 	if err != nil {
 		return nil, err
 	}

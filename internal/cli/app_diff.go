@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/diff"
 	"github.com/ferrycd/ferry/internal/render"
@@ -151,7 +150,7 @@ func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alph
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: controller.RepositoryCredentials(c, d.home)})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, d.home)})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller"
 	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/source"
 )
@@ -203,7 +202,7 @@ func previewAppSet(ctx context.Context, c client.Client, home string, as *v1alph
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: controller.RepositoryCredentials(c, home)})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, home)})
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller"
 )
 
 // kubeOptions are the flags of commands that talk to the Kubernetes API with
@@ -56,7 +56,7 @@ func (o *kubeOptions) client() (client.WithWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.NewWithWatch(cfg, client.Options{Scheme: controller.NewScheme()})
+	return client.NewWithWatch(cfg, client.Options{Scheme: api.NewScheme()})
 }
 
 // listNamespace is the namespace to list in: all with -A.

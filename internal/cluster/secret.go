@@ -193,7 +193,7 @@ func FromSecret(name string, labels, annotations map[string]string, data map[str
 func fromData(data map[string][]byte, opts Options) (Cluster, error) {
 	c := Cluster{
 		Name:       strings.TrimSpace(string(data[keyName])),
-		Server:     normalizeServer(string(data[keyServer])),
+		Server:     NormalizeServer(string(data[keyServer])),
 		Namespaces: splitNamespaces(string(data[keyNamespaces])),
 		Project:    strings.TrimSpace(string(data[keyProject])),
 	}
@@ -214,10 +214,6 @@ func fromData(data map[string][]byte, opts Options) (Cluster, error) {
 		c.Name = InClusterName
 	}
 	return c, nil
-}
-
-func normalizeServer(s string) string {
-	return strings.TrimRight(strings.TrimSpace(s), "/")
 }
 
 // checkServer checks the API server URL without quoting it (it could hold
@@ -450,7 +446,7 @@ func (e *ExecProviderConfig) rest() *clientcmdapi.ExecConfig {
 // server (InClusterName for the in-cluster server). Annotations are the
 // caller's.
 func ToSecretData(c Cluster) (data map[string][]byte, labels map[string]string, err error) {
-	c.Server = normalizeServer(c.Server)
+	c.Server = NormalizeServer(c.Server)
 	if err := c.check(); err != nil {
 		return nil, nil, err
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,9 +22,8 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
-	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
@@ -68,16 +65,6 @@ type Options struct {
 	AllowExecCredentials bool
 }
 
-// NewScheme returns the scheme of every type Ferry reads and writes.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = v1alpha1.AddToScheme(s)
-	_ = imagev1.AddToScheme(s)
-	_ = sourcev1.AddToScheme(s)
-	return s
-}
-
 // Run runs the controllers until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.HomeNamespace == "" {
@@ -90,7 +77,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 		opts.CacheDir = filepath.Join(dir, "ferry", "git")
 	}
-	scheme := NewScheme()
+	scheme := api.NewScheme()
 	if opts.InstallCRDs {
 		c, err := client.New(cfg, client.Options{Scheme: scheme})
 		if err != nil {
@@ -142,7 +129,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	sources, err := source.NewCache(source.Options{
 		Dir:          opts.CacheDir,
 		PollInterval: opts.PollInterval,
-		Credentials:  RepositoryCredentials(direct, opts.HomeNamespace),
+		Credentials:  source.RepositoryCredentials(direct, opts.HomeNamespace),
 		OnFetch:      m.Fetched,
 	})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 	}
 	fmt.Fprintf(out, "Git repository laid out as in the seed: %s (branches main and staging)\n", repoURL)
 
-	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func writeRepository(ctx context.Context, dir string) (string, error) {
 }
 
 func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL string) ([]*v1alpha1.Application, error) {
-	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return nil, err
 	}

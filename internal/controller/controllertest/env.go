@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller"
 	"github.com/ferrycd/ferry/internal/localcluster"
@@ -113,14 +114,14 @@ func freeAddr() string {
 // setUp installs the CRDs (as admin), creates the argocd namespace and the
 // user's client.
 func setUp(ctx context.Context, env *Env) error {
-	admin, err := client.New(env.Cluster.AdminConfig(), client.Options{Scheme: controller.NewScheme()})
+	admin, err := client.New(env.Cluster.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}
 	if err := crd.Install(ctx, admin); err != nil {
 		return err
 	}
-	env.Client, err = client.NewWithWatch(env.Cluster.UserConfig(), client.Options{Scheme: controller.NewScheme()})
+	env.Client, err = client.NewWithWatch(env.Cluster.UserConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}

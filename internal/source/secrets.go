@@ -1,4 +1,4 @@
-package controller
+package source
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/ferrycd/ferry/internal/source"
 )
 
 // Argo CD's repository Secrets: a Secret labelled
@@ -26,9 +24,9 @@ const (
 // repository is cloned or fetched (once per poll interval per repository),
 // so a rotated Secret takes effect at the next fetch. Secrets are listed by
 // label, never cached wholesale.
-func RepositoryCredentials(c client.Client, namespace string) source.CredentialsFunc {
-	return func(ctx context.Context, repoURL string) (*source.Credentials, error) {
-		want, err := source.NormalizeURL(repoURL)
+func RepositoryCredentials(c client.Reader, namespace string) CredentialsFunc {
+	return func(ctx context.Context, repoURL string) (*Credentials, error) {
+		want, err := NormalizeURL(repoURL)
 		if err != nil {
 			return nil, err
 		}
@@ -40,7 +38,7 @@ func RepositoryCredentials(c client.Client, namespace string) source.Credentials
 			var best *corev1.Secret
 			for i := range list.Items {
 				s := &list.Items[i]
-				u, err := source.NormalizeURL(string(s.Data["url"]))
+				u, err := NormalizeURL(string(s.Data["url"]))
 				if err != nil {
 					continue
 				}
@@ -54,7 +52,7 @@ func RepositoryCredentials(c client.Client, namespace string) source.Credentials
 			}
 			if best != nil {
 				insecure, _ := strconv.ParseBool(string(best.Data["insecure"]))
-				return &source.Credentials{
+				return &Credentials{
 					Username: string(best.Data["username"]), Password: string(best.Data["password"]),
 					SSHPrivateKey: best.Data["sshPrivateKey"], InsecureSkipTLS: insecure, InsecureIgnoreHostKey: insecure,
 				}, nil
