@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cli.NewRootCmd(cli.IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}).ExecuteContext(ctx)
+	err := cli.NewRootCmd(cli.IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, newControllerCmd(), newDemoCmd()).ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		if msg := err.Error(); msg != "" {

@@ -38,6 +38,15 @@ func (o *kubeOptions) addConfigFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.context, "context", "", "kubeconfig context to use")
 }
 
+// KubeConfigFlags registers --kubeconfig and --context on f and returns the
+// loader of the configuration they choose, for commands built outside this
+// package (`ferry controller`).
+func KubeConfigFlags(f *pflag.FlagSet) func() (*rest.Config, error) {
+	o := &kubeOptions{}
+	o.addConfigFlags(f)
+	return o.restConfig
+}
+
 // restConfig loads the kubeconfig (or the in-cluster configuration).
 func (o *kubeOptions) restConfig() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()

@@ -15,8 +15,10 @@ type IOStreams struct {
 	Out, Err io.Writer
 }
 
-// NewRootCmd returns the `ferry` command.
-func NewRootCmd(streams IOStreams) *cobra.Command {
+// NewRootCmd returns the `ferry` command with the CLI's commands, plus
+// extra: the commands that run the engine itself (`controller`, `demo`),
+// which cmd/ferry adds so that this package never links the controller.
+func NewRootCmd(streams IOStreams, extra ...*cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ferry",
 		Short:         "Ferry keeps Kubernetes clusters matching Git",
@@ -31,9 +33,7 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newAppCmd(),
 		newInitCmd(),
 		newPromoteCmd(),
-		newControllerCmd(),
 		newLocalCmd(),
-		newDemoCmd(),
 		newVersionCmd(),
 		newValidateCmd(),
 		newImageCmd(),
@@ -41,5 +41,6 @@ func NewRootCmd(streams IOStreams) *cobra.Command {
 		newAppSetCmd(),
 		newClusterCmd(),
 	)
+	root.AddCommand(extra...)
 	return root
 }

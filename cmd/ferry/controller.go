@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"time"
@@ -7,11 +7,16 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"k8s.io/client-go/rest"
+
+	"github.com/ferrycd/ferry/internal/cli"
 	"github.com/ferrycd/ferry/internal/controller"
 )
 
+// newControllerCmd runs the controller. It lives here, not in internal/cli,
+// so that the CLI package never links the controller: the binary wires them.
 func newControllerCmd() *cobra.Command {
-	kube := &kubeOptions{}
+	var restConfig func() (*rest.Config, error)
 	var qps float32
 	var burst int
 	opts := controller.Options{}
@@ -21,7 +26,7 @@ func newControllerCmd() *cobra.Command {
 		Example: "  ferry controller --kubeconfig ~/.kube/config --poll-interval 1m",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := kube.restConfig()
+			cfg, err := restConfig()
 			if err != nil {
 				return err
 			}
@@ -36,7 +41,7 @@ func newControllerCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	kube.addConfigFlags(f)
+	restConfig = cli.KubeConfigFlags(f)
 	f.Float32Var(&qps, "kube-api-qps", 500, "client-side limit on API requests per second")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client-side burst of API requests")
 	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")
