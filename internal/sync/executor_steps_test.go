@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -16,118 +15,6 @@ import (
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
-
-func configMap(ns, name, value string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"v": value}}}
-	u.SetAPIVersion("v1")
-	u.SetKind("ConfigMap")
-	u.SetNamespace(ns)
-	u.SetName(name)
-	u.SetAnnotations(map[string]string{fsync.TrackingAnnotation: fsync.TrackingID("app", fsync.KeyOf(u))})
-	return u
-}
-
-// TestExecutorAppliesPrunesAndReports runs plans against a real API server:
-// creation, an update, a prune guarded by ownership, and a report per
-// outcome as it happens.
-func TestExecutorAppliesPrunesAndReports(t *testing.T) {
-	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
-	cl, err := client.New(c.UserConfig(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
-
-	var mu gosync.Mutex
-	var reported []string
-	report := func(o fsync.Outcome) {
-		mu.Lock()
-		defer mu.Unlock()
-		reported = append(reported, o.Key.Name+" "+string(o.Action))
-	}
-	first := fsync.MakePlan(fsync.PlanInput{App: "app", Desired: []*unstructured.Unstructured{
-		configMap("default", "a", "1"), configMap("default", "b", "1"), configMap("default", "c", "1")}})
-	if _, err := e.Execute(ctx, "app", first, fsync.ExecOptions{Report: report}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(reported)
-	if want := []string{"a created", "b created", "c created"}; !slices.Equal(reported, want) {
-		t.Errorf("reported %v, want %v", reported, want)
-	}
-
-	// b changes, c is no longer desired, and a stranger's object is not ours.
-	stranger := configMap("default", "stranger", "x")
-	stranger.SetAnnotations(map[string]string{fsync.TrackingAnnotation: fsync.TrackingID("other", fsync.KeyOf(stranger))})
-	if err := cl.Create(ctx, stranger); err != nil {
-		t.Fatal(err)
-	}
-	reported = nil
-	owned := fsync.LiveInfo{Owner: "app"}
-	second := fsync.MakePlan(fsync.PlanInput{App: "app", Prune: true,
-		Desired: []*unstructured.Unstructured{configMap("default", "a", "1"), configMap("default", "b", "2")},
-		Live: map[fsync.Key]fsync.LiveInfo{
-			{Kind: "ConfigMap", Namespace: "default", Name: "a"}:        owned,
-			{Kind: "ConfigMap", Namespace: "default", Name: "b"}:        owned,
-			{Kind: "ConfigMap", Namespace: "default", Name: "c"}:        owned,
-			{Kind: "ConfigMap", Namespace: "default", Name: "stranger"}: {Owner: "other"},
-		}})
-	if _, err := e.Execute(ctx, "app", second, fsync.ExecOptions{Report: report}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(reported)
-	if want := []string{"a unchanged", "b configured", "c pruned"}; !slices.Equal(reported, want) {
-		t.Errorf("reported %v, want %v", reported, want)
-	}
-	got := &unstructured.Unstructured{}
-	got.SetAPIVersion("v1")
-	got.SetKind("ConfigMap")
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: "default", Name: "c"}, got); err == nil {
-		t.Error("c not pruned")
-	}
-	if err := cl.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "stranger"}, got); err != nil {
-		t.Errorf("another application's object was touched: %v", err)
-	}
-}
-
-func deployment(ns, name string, annotations map[string]string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
-		"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
-		"template": map[string]any{
-			"metadata": map[string]any{"labels": map[string]any{"app": name}},
-			"spec":     map[string]any{"containers": []any{map[string]any{"name": "c", "image": "example/app:1"}}},
-		},
-	}}}
-	u.SetAPIVersion("apps/v1")
-	u.SetKind("Deployment")
-	u.SetNamespace(ns)
-	u.SetName(name)
-	u.SetAnnotations(annotations)
-	return u
-}
-
-func annotate(u *unstructured.Unstructured, kv ...string) *unstructured.Unstructured {
-	a := u.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		a[kv[i]] = kv[i+1]
-	}
-	u.SetAnnotations(a)
-	return u
-}
-
-func exists(ctx context.Context, t *testing.T, cl client.Client, ns, name string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion("v1")
-	u.SetKind("ConfigMap")
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
-		return nil
-	}
-	return u
-}
 
 // TestExecutorStepsAndHooks runs step plans against an API server without
 // controllers, where a Deployment never becomes available: hooks of kinds

@@ -1,0 +1,154 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// apply applies a step's resources, then creates its hooks, and returns
+// what to wait on: the live keys (a hook with generateName gets its name
+// now) and API versions, in task order.
+func (x *execution) apply(ctx context.Context, s Step) ([]waitee, error) {
+	var objs []*unstructured.Unstructured
+	var hooks []Task
+	for _, t := range s.Tasks {
+		if t.Hook {
+			hooks = append(hooks, t)
+		} else {
+			objs = append(objs, t.Object)
+		}
+	}
+	var waitOn []waitee
+	if len(objs) > 0 {
+		if err := x.applyResources(ctx, s, objs); err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			waitOn = append(waitOn, waitee{key: KeyOf(o), version: o.GetAPIVersion()})
+		}
+	}
+	for _, t := range hooks {
+		w, err := x.startHook(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		waitOn = append(waitOn, w)
+	}
+	return waitOn, nil
+}
+
+// applyResources applies a step's ordinary objects. When nothing in the
+// step needs staging, objects that do not exist yet are created with one
+// apply each; comparing them first would find nothing.
+func (x *execution) applyResources(ctx context.Context, s Step, objs []*unstructured.Unstructured) error {
+	tag := func(o Outcome) Outcome {
+		o.Phase, o.Wave = s.Phase, s.Wave
+		return o
+	}
+	if !slices.ContainsFunc(objs, needsStage) {
+		var fresh, rest []*unstructured.Unstructured
+		for _, o := range objs {
+			if x.create[o] {
+				fresh = append(fresh, o)
+			} else {
+				rest = append(rest, o)
+			}
+		}
+		if err := x.e.create(ctx, fresh, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
+			return err
+		}
+		objs = rest
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	opts := ssa.DefaultApplyOptions()
+	opts.WaitInterval, opts.WaitTimeout = 500*time.Millisecond, time.Minute
+	changes, err := x.e.rm.ApplyAllStaged(ctx, objs, opts)
+	if changes != nil {
+		for _, o := range changeOutcomes(objs, changes) {
+			x.rec.record(tag(o))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s wave %d: apply: %w", s.Phase, s.Wave, err)
+	}
+	return nil
+}
+
+// needsStage reports kinds that must exist before others can be applied:
+// CRDs, Namespaces, ClusterRoles and class definitions, which the ssa
+// package applies first and waits for.
+func needsStage(obj *unstructured.Unstructured) bool {
+	return utils.IsClusterDefinition(obj) || utils.IsClassDefinition(obj)
+}
+
+// create applies objects that do not exist, a few at a time, writing the
+// server's response into them.
+func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.concurrency)
+	for _, obj := range objs {
+		g.Go(func() error {
+			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
+				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
+			}
+			report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"})
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func changeOutcomes(applied []*unstructured.Unstructured, changes *ssa.ChangeSet) []Outcome {
+	versions := make(map[Key]string, len(applied))
+	for _, o := range applied {
+		versions[KeyOf(o)] = o.GetAPIVersion()
+	}
+	out := make([]Outcome, 0, len(changes.Entries))
+	for _, c := range changes.Entries {
+		k := Key{Group: c.ObjMetadata.GroupKind.Group, Kind: c.ObjMetadata.GroupKind.Kind, Namespace: c.ObjMetadata.Namespace, Name: c.ObjMetadata.Name}
+		action := Unchanged
+		switch c.Action {
+		case ssa.CreatedAction:
+			action = Created
+		case ssa.ConfiguredAction:
+			action = Configured
+		}
+		out = append(out, Outcome{Key: k, Version: versions[k], Action: action, Message: c.Subject + " " + string(c.Action)})
+	}
+	return out
+}
+
+// EnsureNamespace creates the destination namespace if it does not exist
+// (syncOptions CreateNamespace=true). It is not tracked, so it is never
+// pruned, as in Argo CD.
+func (e *Executor) EnsureNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{}
+	err := e.client.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("get namespace %s: %w", name, err)
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	ns.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"})
+	if err := e.client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}

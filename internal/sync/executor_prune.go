@@ -1,0 +1,53 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// prune deletes a prune step's objects, in order.
+func (x *execution) prune(ctx context.Context, s Step) error {
+	for _, t := range s.Tasks {
+		msg, err := x.e.prune(ctx, x.app, t.Key)
+		if err != nil {
+			return err
+		}
+		x.rec.record(Outcome{Key: t.Key, Action: Pruned, Message: msg, Phase: s.Phase, Wave: s.Wave})
+	}
+	return nil
+}
+
+// prune deletes one object if it is still owned by app.
+func (e *Executor) prune(ctx context.Context, app string, k Key) (string, error) {
+	live := &metav1.PartialObjectMetadata{}
+	gvk, err := e.client.RESTMapper().RESTMapping(k.GroupKind())
+	if err != nil {
+		return "", fmt.Errorf("prune %s: %w", k, err)
+	}
+	live.SetGroupVersionKind(gvk.GroupVersionKind)
+	if err := e.client.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "already deleted", nil
+		}
+		return "", fmt.Errorf("prune %s: %w", k, err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk.GroupVersionKind)
+	u.SetNamespace(k.Namespace)
+	u.SetName(k.Name)
+	u.SetAnnotations(live.GetAnnotations())
+	if owner, ok := Owner(u); !ok || owner != app {
+		return "skipped: no longer owned by this application", nil
+	}
+	uid := live.GetUID()
+	err = e.client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("prune %s: %w", k, err)
+	}
+	return "pruned", nil
+}
