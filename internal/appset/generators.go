@@ -1,12 +1,3 @@
-// Package appset holds the pure parts of ApplicationSets: the generators that turn an
-// ApplicationSet's spec.generators into parameter sets, and the rendering of the Application
-// template (and templatePatch) with one parameter set. Nothing here talks to Kubernetes or Git:
-// clusters come in as values and repository contents through the Repo interface.
-//
-// Parameters follow Argo CD's two modes. Without goTemplate every parameter is a string under a
-// flat, dotted name ("metadata.labels.region", "path[0]") and templates substitute "{{name}}".
-// With goTemplate parameters keep their structure and types (.metadata.labels.region,
-// .path.segments) and templates are Go text/templates with sprig's functions.
 package appset
 
 import (

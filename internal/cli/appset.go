@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
+	"github.com/ferrycd/ferry/internal/appset"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -206,7 +206,7 @@ func previewAppSet(ctx context.Context, c client.Client, home string, as *v1alph
 	if err != nil {
 		return nil, err
 	}
-	apps, err := appsetctrl.Preview(ctx, c, home, cache, as)
+	apps, err := appset.Preview(ctx, c, home, cache, as)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -35,9 +33,6 @@ import (
 	gitsource "github.com/ferrycd/ferry/internal/source"
 )
 
-// resourcesFinalizer is Argo CD's cascading-deletion finalizer.
-const resourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
-
 // gitRequeue is how often an ApplicationSet with git generators runs again
 // (Argo CD's default requeueAfterSeconds, 3m).
 const gitRequeue = 3 * time.Minute
@@ -47,7 +42,7 @@ type Reconciler struct {
 	client  client.Client // cached reads and writes
 	secrets client.Reader // the home namespace's Secrets (cluster registry)
 	home    string
-	repo    appset.Repo
+	sources *gitsource.Cache
 	pushed  chan event.GenericEvent // ApplicationSets a webhook push concerns
 }
 
@@ -57,7 +52,7 @@ type Reconciler struct {
 // webhook announces a push to a repository its git generators read
 // (RepositoryPushed).
 func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) (*Reconciler, error) {
-	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, repo: &gitRepo{sources: sources},
+	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, sources: sources,
 		pushed: make(chan event.GenericEvent, 256)}
 	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
@@ -90,7 +85,7 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
 		if !ok {
 			continue
 		}
-		_, _ = r.repo.(*gitRepo).sources.Resolve(ctx, repo, "HEAD", true)
+		_, _ = r.sources.Resolve(ctx, repo, "HEAD", true)
 		select {
 		case r.pushed <- event.GenericEvent{Object: as}:
 			n++
@@ -188,123 +183,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// generate runs the generators and renders the Applications.
+// generate runs the generators over the cluster registry and Git and
+// renders the Applications; usesGit says whether it has git generators.
 func (r *Reconciler) generate(ctx context.Context, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, bool, error) {
-	gens := make([]appset.Generator, len(as.Spec.Generators))
 	usesGit := false
-	for i, raw := range as.Spec.Generators {
-		if err := json.Unmarshal(raw.Raw, &gens[i]); err != nil {
-			return nil, false, fmt.Errorf("spec.generators[%d]: %w", i, err)
-		}
+	for _, raw := range as.Spec.Generators {
 		usesGit = usesGit || strings.Contains(string(raw.Raw), `"git"`)
 	}
-	clusters, err := r.clusters(ctx)
+	clusters, err := appset.Clusters(ctx, r.secrets, r.home)
 	if err != nil {
 		return nil, usesGit, err
 	}
-	sets, err := appset.Generate(ctx, gens, appset.Inputs{Clusters: clusters, Repo: r.repo,
-		GoTemplate: as.Spec.GoTemplate, GoTemplateOptions: as.Spec.GoTemplateOptions})
-	if err != nil {
-		return nil, usesGit, fmt.Errorf("spec.%w", err)
-	}
-	apps := make([]*v1alpha1.Application, 0, len(sets))
-	seen := map[string]int{}
-	for i, params := range sets {
-		app, err := r.render(as, params)
-		if err != nil {
-			return nil, usesGit, fmt.Errorf("parameter set %d: %w", i, err)
-		}
-		if j, dup := seen[app.Name]; dup {
-			return nil, usesGit, fmt.Errorf("parameter sets %d and %d both render the Application %s", j, i, app.Name)
-		}
-		seen[app.Name] = i
-		apps = append(apps, app)
-	}
-	return apps, usesGit, nil
-}
-
-// render renders the template (and templatePatch) with one parameter set.
-func (r *Reconciler) render(as *v1alpha1.ApplicationSet, params map[string]any) (*v1alpha1.Application, error) {
-	var tmpl map[string]any
-	data, _ := json.Marshal(map[string]json.RawMessage{"metadata": raw(as.Spec.Template.Metadata.Raw), "spec": raw(as.Spec.Template.Spec.Raw)})
-	if err := json.Unmarshal(data, &tmpl); err != nil {
-		return nil, fmt.Errorf("spec.template: %w", err)
-	}
-	out, err := appset.Render(tmpl, params, as.Spec.GoTemplate, as.Spec.GoTemplateOptions)
-	if err != nil {
-		return nil, fmt.Errorf("spec.template: %w", err)
-	}
-	rendered, _ := out.(map[string]any)
-	if p := as.Spec.TemplatePatch; p != nil && *p != "" {
-		if rendered, err = appset.Patch(rendered, *p, params, as.Spec.GoTemplateOptions); err != nil {
-			return nil, fmt.Errorf("spec.templatePatch: %w", err)
-		}
-	}
-	data, err = json.Marshal(rendered)
-	if err != nil {
-		return nil, err
-	}
-	app := &v1alpha1.Application{}
-	if err := json.Unmarshal(data, app); err != nil {
-		return nil, fmt.Errorf("the rendered template is not an Application: %w", err)
-	}
-	if app.Name == "" {
-		return nil, fmt.Errorf("the rendered Application has no metadata.name")
-	}
-	switch app.Namespace {
-	case "":
-		app.Namespace = as.Namespace
-	case as.Namespace:
-	default:
-		// An owner reference cannot cross namespaces: the garbage collector
-		// would delete such an Application as orphaned.
-		return nil, fmt.Errorf("the rendered Application %s is in namespace %s; it must be in the ApplicationSet's, %s", app.Name, app.Namespace, as.Namespace)
-	}
-	if p := as.Spec.SyncPolicy; p != nil && p.PreserveResourcesOnDeletion {
-		// Not even deleting the ApplicationSet (its Applications go with it,
-		// through garbage collection) may cascade to their resources.
-		app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
-	}
-	app.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.ApplicationKind))
-	t := true
-	app.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.ApplicationSetKind,
-		Name: as.Name, UID: as.UID, Controller: &t, BlockOwnerDeletion: &t}}
-	return app, nil
-}
-
-func raw(b []byte) json.RawMessage {
-	if len(b) == 0 {
-		return json.RawMessage("{}")
-	}
-	return b
-}
-
-// clusters is the registry the clusters generator sees: every cluster
-// Secret of the home namespace, and the local cluster (in-cluster, no
-// labels) unless a Secret names it. A Secret that does not parse is an
-// error: generating without it would delete its cluster's Applications.
-func (r *Reconciler) clusters(ctx context.Context) ([]appset.Cluster, error) {
-	list := &corev1.SecretList{}
-	if err := r.secrets.List(ctx, list, client.InNamespace(r.home), client.MatchingLabels{cluster.SecretTypeLabel: "cluster"}); err != nil {
-		return nil, fmt.Errorf("list cluster Secrets: %w", err)
-	}
-	var out []appset.Cluster
-	local := false
-	for _, s := range list.Items {
-		c, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{AllowExec: true})
-		if err != nil {
-			// Leaving it out would delete every Application generated for
-			// that cluster while its Secret is being fixed: stop instead.
-			return nil, err
-		}
-		local = local || c.Server == cluster.InClusterServer
-		out = append(out, appset.Cluster{Name: c.Name, Server: c.Server, Labels: c.Labels, Annotations: c.Annotations})
-	}
-	if !local {
-		out = append(out, appset.Cluster{Name: cluster.InClusterName, Server: cluster.InClusterServer})
-	}
-	slices.SortFunc(out, func(a, b appset.Cluster) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	apps, err := appset.Applications(ctx, as, clusters, appset.GitRepo{Sources: r.sources})
+	return apps, usesGit, err
 }
 
 // apply creates, updates and deletes the owned Applications as the sync
@@ -388,9 +279,9 @@ func (r *Reconciler) update(ctx context.Context, cur, app *v1alpha1.Application)
 	}
 	// Only the cascading finalizer is the template's to add or remove;
 	// others (foregroundDeletion...) belong to whoever set them.
-	next.Finalizers = slices.DeleteFunc(slices.Clone(cur.Finalizers), func(f string) bool { return f == resourcesFinalizer })
-	if slices.Contains(app.Finalizers, resourcesFinalizer) {
-		next.Finalizers = append(next.Finalizers, resourcesFinalizer)
+	next.Finalizers = slices.DeleteFunc(slices.Clone(cur.Finalizers), func(f string) bool { return f == appset.ResourcesFinalizer })
+	if slices.Contains(app.Finalizers, appset.ResourcesFinalizer) {
+		next.Finalizers = append(next.Finalizers, appset.ResourcesFinalizer)
 	}
 	if equality.Semantic.DeepEqual(cur.Spec, next.Spec) && equality.Semantic.DeepEqual(cur.ObjectMeta, next.ObjectMeta) {
 		return nil
@@ -408,9 +299,9 @@ func (r *Reconciler) update(ctx context.Context, cur, app *v1alpha1.Application)
 // preserveResourcesOnDeletion its cascading finalizer goes first, so what it
 // deployed stays.
 func (r *Reconciler) remove(ctx context.Context, app *v1alpha1.Application, preserve bool) error {
-	if preserve && slices.Contains(app.Finalizers, resourcesFinalizer) {
+	if preserve && slices.Contains(app.Finalizers, appset.ResourcesFinalizer) {
 		patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == resourcesFinalizer })
+		app.Finalizers = slices.DeleteFunc(app.Finalizers, func(f string) bool { return f == appset.ResourcesFinalizer })
 		if err := r.client.Patch(ctx, app, patch); err != nil {
 			return fmt.Errorf("remove the finalizer of Application %s: %w", client.ObjectKeyFromObject(app), err)
 		}
@@ -459,73 +350,4 @@ func (r *Reconciler) setStatus(ctx context.Context, as *v1alpha1.ApplicationSet,
 		resources = append(resources, res)
 	}
 	as.Status.Resources = resources
-}
-
-// gitRepo reads repositories for the git generator through Ferry's Git
-// cache: the revision is resolved like an Application's, and the files come
-// from the same in-memory snapshots.
-type gitRepo struct {
-	sources *gitsource.Cache
-}
-
-func (g *gitRepo) snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error) {
-	rev, err := g.sources.Resolve(ctx, repoURL, revision, false)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s at %q: %w", repoURL, revision, err)
-	}
-	return g.sources.Snapshot(ctx, repoURL, rev)
-}
-
-// Dirs lists the repository's directories.
-func (g *gitRepo) Dirs(ctx context.Context, repoURL, revision string) ([]string, error) {
-	fsys, err := g.snapshot(ctx, repoURL, revision)
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && p != "." {
-			if strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	return dirs, err
-}
-
-// Files returns the files matching glob.
-func (g *gitRepo) Files(ctx context.Context, repoURL, revision, glob string) (map[string][]byte, error) {
-	fsys, err := g.snapshot(ctx, repoURL, revision)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]byte{}
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if ok, _ := path.Match(glob, p); ok {
-			data, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				return err
-			}
-			out[p] = data
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Preview renders the Applications an ApplicationSet would generate, against
-// the live cluster registry (cluster Secrets of home, read through c) and
-// Git (through sources), without creating anything: `ferry appset preview`.
-func Preview(ctx context.Context, c client.Reader, home string, sources *gitsource.Cache, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, error) {
-	r := &Reconciler{secrets: c, home: home, repo: &gitRepo{sources: sources}}
-	apps, _, err := r.generate(ctx, as)
-	return apps, err
 }
