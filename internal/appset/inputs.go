@@ -1,6 +1,7 @@
 package appset
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -8,39 +9,52 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
-// Clusters is the registry the clusters generator sees: every cluster Secret of home, and the
-// local cluster (in-cluster, no labels) unless a Secret names it, sorted by name. A Secret that
-// does not parse is an error: generating without it would delete its cluster's Applications.
-func Clusters(ctx context.Context, c client.Reader, home string) ([]Cluster, error) {
-	list := &corev1.SecretList{}
-	if err := c.List(ctx, list, client.InNamespace(home), client.MatchingLabels{cluster.SecretTypeLabel: "cluster"}); err != nil {
-		return nil, fmt.Errorf("list cluster Secrets: %w", err)
+// Clusters is the registry the clusters generator sees: every cluster Secret of reg, and the
+// local cluster (in-cluster, no labels) unless a Secret registers its server, sorted by name.
+// A Secret that does not parse stops generation with an *InvalidClusterSecretError: generating
+// without it would delete its cluster's Applications while the Secret is being fixed.
+func Clusters(ctx context.Context, reg cluster.Registry) ([]Cluster, error) {
+	entries, err := reg.List(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var out []Cluster
+	out := make([]Cluster, 0, len(entries)+1)
 	local := false
-	for _, s := range list.Items {
-		cl, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{AllowExec: true})
-		if err != nil {
-			// Leaving it out would delete every Application generated for
-			// that cluster while its Secret is being fixed: stop instead.
-			return nil, err
+	for _, e := range entries {
+		if e.Err != nil {
+			return nil, &InvalidClusterSecretError{Secret: client.ObjectKeyFromObject(e.Secret).String(), Err: e.Err}
 		}
-		local = local || cl.Server == cluster.InClusterServer
-		out = append(out, Cluster{Name: cl.Name, Server: cl.Server, Labels: cl.Labels, Annotations: cl.Annotations})
+		local = local || e.Server() == cluster.NormalizeServer(cluster.InClusterServer)
+		out = append(out, Cluster{Name: e.Cluster.Name, Server: e.Cluster.Server, Labels: e.Cluster.Labels, Annotations: e.Cluster.Annotations})
 	}
 	if !local {
 		out = append(out, Cluster{Name: cluster.InClusterName, Server: cluster.InClusterServer})
 	}
-	slices.SortFunc(out, func(a, b Cluster) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Cluster) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Server, b.Server))
+	})
 	return out, nil
 }
+
+// InvalidClusterSecretError is a cluster Secret that does not parse. It is no error of the
+// ApplicationSet, and retrying will not fix it: the Secret must change.
+type InvalidClusterSecretError struct {
+	// Secret is the Secret's namespace/name.
+	Secret string
+	// Err is cluster.FromSecret's error: it names the Secret and the data key at fault, and
+	// never quotes a value.
+	Err error
+}
+
+func (e *InvalidClusterSecretError) Error() string { return e.Err.Error() }
+
+func (e *InvalidClusterSecretError) Unwrap() error { return e.Err }
 
 // GitRepo reads repositories for the git generator through Ferry's Git cache: the revision is
 // resolved like an Application's, and the files come from the same in-memory snapshots.

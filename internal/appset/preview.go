@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -14,7 +15,7 @@ import (
 // creating anything: `ferry appset preview`. It is what the controller generates, by the same
 // code.
 func Preview(ctx context.Context, c client.Reader, home string, sources *source.Cache, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, error) {
-	clusters, err := Clusters(ctx, c, home)
+	clusters, err := Clusters(ctx, cluster.Registry{Reader: c, Namespace: home, Options: cluster.Options{AllowExec: true}})
 	if err != nil {
 		return nil, err
 	}

@@ -39,11 +39,10 @@ const gitRequeue = 3 * time.Minute
 
 // Reconciler reconciles ApplicationSets.
 type Reconciler struct {
-	client  client.Client // cached reads and writes
-	secrets client.Reader // the home namespace's Secrets (cluster registry)
-	home    string
-	sources *gitsource.Cache
-	pushed  chan event.GenericEvent // ApplicationSets a webhook push concerns
+	client   client.Client    // cached reads and writes
+	clusters cluster.Registry // the home namespace's cluster Secrets
+	sources  *gitsource.Cache
+	pushed   chan event.GenericEvent // ApplicationSets a webhook push concerns
 }
 
 // Setup registers the controller: an ApplicationSet is reconciled when it
@@ -52,7 +51,7 @@ type Reconciler struct {
 // webhook announces a push to a repository its git generators read
 // (RepositoryPushed).
 func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) (*Reconciler, error) {
-	r := &Reconciler{client: mgr.GetClient(), secrets: homeCache, home: home, sources: sources,
+	r := &Reconciler{client: mgr.GetClient(), clusters: cluster.Registry{Reader: homeCache, Namespace: home, Options: cluster.Options{AllowExec: true}}, sources: sources,
 		pushed: make(chan event.GenericEvent, 256)}
 	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
@@ -190,7 +189,7 @@ func (r *Reconciler) generate(ctx context.Context, as *v1alpha1.ApplicationSet) 
 	for _, raw := range as.Spec.Generators {
 		usesGit = usesGit || strings.Contains(string(raw.Raw), `"git"`)
 	}
-	clusters, err := appset.Clusters(ctx, r.secrets, r.home)
+	clusters, err := appset.Clusters(ctx, r.clusters)
 	if err != nil {
 		return nil, usesGit, err
 	}
