@@ -1,0 +1,258 @@
+package appstate
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// Action is what Decide asks the controller to do.
+type Action string
+
+const (
+	// ActionNone: no sync now (Decision.Reason says why; RetryAt, when set,
+	// is when a retry falls due).
+	ActionNone Action = "None"
+	// ActionSync: run Decision.Sync.
+	ActionSync Action = "Sync"
+	// ActionFinishTerminated: a terminate request that no running sync took
+	// up (the controller restarted meanwhile) ends the operation as Failed.
+	ActionFinishTerminated Action = "FinishTerminated"
+)
+
+// Skip is why Decide asks for no sync.
+type Skip string
+
+const (
+	SkipNone Skip = ""
+	// SkipNotAutomated: no operation asked for, and auto-sync is off.
+	SkipNotAutomated Skip = "AutoSyncDisabled"
+	// SkipInSync: nothing a sync would change.
+	SkipInSync Skip = "InSync"
+	// SkipAlreadySynced: this revision was synced; the live state drifted
+	// since, and selfHeal is off.
+	SkipAlreadySynced Skip = "AlreadySynced"
+	// SkipRetryBackoff: the last automated sync of this revision failed; the
+	// next retry is due at Decision.RetryAt.
+	SkipRetryBackoff Skip = "RetryBackoff"
+	// SkipRetryLimit: every retry of this revision failed; a new revision
+	// or a requested sync is needed.
+	SkipRetryLimit Skip = "RetryLimitReached"
+	// SkipTerminated: someone terminated the automated sync of this
+	// revision; it is not started again until the revision changes.
+	SkipTerminated Skip = "TerminatedByUser"
+	// SkipEmptyPrune: an automated sync with prune would delete every
+	// resource, and allowEmpty is off (as Argo CD refuses it).
+	SkipEmptyPrune Skip = "WouldPruneAll"
+)
+
+// MessageTerminated ends the message of an operation stopped by a terminate
+// request (`ferry app terminate-op`).
+const MessageTerminated = "terminated by request"
+
+// DecisionInput is everything the sync decision depends on.
+type DecisionInput struct {
+	// App is the Application: spec.syncPolicy, operation, status.
+	App *v1alpha1.Application
+	// Comparison is the live state against Git at Comparison.Revision, the
+	// commit the source follows now.
+	Comparison *Comparison
+	// LastSync is the last sync's state: the one this process ran (the
+	// cache may not show it yet), else status.operationState; nil when
+	// none.
+	LastSync *v1alpha1.OperationState
+	// Now is the clock.
+	Now time.Time
+}
+
+// SyncRequest is a sync to run: an operation someone asked for, or an
+// automated sync.
+type SyncRequest struct {
+	// Operation is recorded in operationState.
+	Operation v1alpha1.Operation
+	// Revision is as asked for ("main", a tag, a commit); resolved before
+	// the sync. An automated sync carries the compared commit.
+	Revision   string
+	Prune      bool
+	DryRun     bool
+	Options    []string
+	Only       []fsync.Key
+	Retry      RetryPolicy
+	RetryCount int64
+	Automated  bool
+}
+
+// Decision is what to do.
+type Decision struct {
+	Action Action
+	Sync   *SyncRequest
+	Reason Skip
+	// RetryAt, when not zero, is when a failed automated sync's retry is
+	// due (ActionNone with SkipRetryBackoff).
+	RetryAt time.Time
+}
+
+// Decide decides whether to sync now. It is pure: the same input always
+// gives the same decision.
+//
+//   - A requested operation always runs (a retried one counts its retries).
+//   - A terminate request nobody runs ends the operation.
+//   - An automated sync runs when something is out of sync that a sync
+//     would fix and either the revision is new (not the last one synced) or
+//     selfHeal is on.
+//   - A failed automated sync of a revision is retried with backoff up to
+//     the retry limit, then not again until a new revision or a requested
+//     sync; a terminated one not at all for that revision. A new revision
+//     supersedes both at once.
+//   - A sync left Running by a controller that stopped is run again.
+//   - An automated sync with prune that would delete every resource is
+//     refused unless allowEmpty.
+func Decide(in DecisionInput) Decision {
+	app, last := in.App, in.LastSync
+	if st := app.Status.OperationState; (st != nil && st.Phase == v1alpha1.OperationTerminating && app.Operation != nil) ||
+		(last != nil && last.Phase == v1alpha1.OperationTerminating) {
+		return Decision{Action: ActionFinishTerminated}
+	}
+	if op := app.Operation; op != nil && op.Sync != nil {
+		return Decision{Action: ActionSync, Sync: requested(app, last)}
+	}
+	policy := app.Spec.SyncPolicy
+	if policy == nil || policy.Automated == nil {
+		return Decision{Action: ActionNone, Reason: SkipNotAutomated}
+	}
+	auto, revision := policy.Automated, in.Comparison.Revision
+	if !in.Comparison.NeedsSync(auto.Prune) {
+		return Decision{Action: ActionNone, Reason: SkipInSync}
+	}
+	if auto.Prune && !auto.AllowEmpty && in.Comparison.DesiredCount() == 0 && len(in.Comparison.Prunes()) > 0 {
+		return Decision{Action: ActionNone, Reason: SkipEmptyPrune}
+	}
+	req := &SyncRequest{
+		Operation: v1alpha1.Operation{
+			Sync:        &v1alpha1.SyncOperation{Revision: revision, Prune: auto.Prune, SyncOptions: syncOptionsOf(app)},
+			InitiatedBy: v1alpha1.OperationInitiator{Automated: true},
+		},
+		Revision: revision, Prune: auto.Prune, Options: syncOptionsOf(app), Automated: true,
+		Retry: RetryPolicyOf(policy.Retry, true),
+	}
+	if last == nil || lastRevision(last) != revision {
+		return Decision{Action: ActionSync, Sync: req} // a new revision
+	}
+	switch {
+	case last.Phase == v1alpha1.OperationRunning:
+		// Left Running by a controller that stopped mid-sync: not a
+		// finished attempt, so it runs again, counting as the same try.
+		req.RetryCount = last.RetryCount
+		return Decision{Action: ActionSync, Sync: req}
+	case isFailed(last.Phase) && last.Operation.InitiatedBy.Automated && strings.HasSuffix(last.Message, MessageTerminated):
+		return Decision{Action: ActionNone, Reason: SkipTerminated}
+	case isFailed(last.Phase):
+		if last.RetryCount >= req.Retry.Limit {
+			return Decision{Action: ActionNone, Reason: SkipRetryLimit}
+		}
+		finished := in.Now
+		if last.FinishedAt != nil {
+			finished = last.FinishedAt.Time
+		}
+		if due := finished.Add(req.Retry.Backoff(last.RetryCount)); due.After(in.Now) {
+			return Decision{Action: ActionNone, Reason: SkipRetryBackoff, RetryAt: due}
+		}
+		req.RetryCount = last.RetryCount + 1
+		return Decision{Action: ActionSync, Sync: req}
+	case !auto.SelfHeal:
+		return Decision{Action: ActionNone, Reason: SkipAlreadySynced}
+	}
+	return Decision{Action: ActionSync, Sync: req} // self-heal
+}
+
+// requested is the sync an operation asks for.
+func requested(app *v1alpha1.Application, last *v1alpha1.OperationState) *SyncRequest {
+	op := app.Operation.DeepCopy()
+	req := &SyncRequest{Operation: *op, Revision: op.Sync.Revision, Prune: op.Sync.Prune, DryRun: op.Sync.DryRun,
+		Options: append(syncOptionsOf(app), op.Sync.SyncOptions...), Retry: RetryPolicyOf(&op.Retry, false)}
+	if req.Revision == "" && app.Spec.Source != nil {
+		req.Revision = app.Spec.Source.TargetRevision
+	}
+	for _, res := range op.Sync.Resources {
+		req.Only = append(req.Only, fsync.Key{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name})
+	}
+	if last != nil && isFailed(last.Phase) && last.Operation.Sync != nil && !last.Operation.InitiatedBy.Automated {
+		req.RetryCount = last.RetryCount + 1
+	}
+	return req
+}
+
+func lastRevision(s *v1alpha1.OperationState) string {
+	if s.SyncResult != nil {
+		return s.SyncResult.Revision
+	}
+	if s.Operation.Sync != nil {
+		return s.Operation.Sync.Revision
+	}
+	return ""
+}
+
+func isFailed(p v1alpha1.OperationPhase) bool {
+	return p == v1alpha1.OperationFailed || p == v1alpha1.OperationError
+}
+
+func syncOptionsOf(app *v1alpha1.Application) []string {
+	if app.Spec.SyncPolicy == nil {
+		return nil
+	}
+	return append([]string(nil), app.Spec.SyncPolicy.SyncOptions...)
+}
+
+// RetryPolicy is a sync's retry limit and backoff.
+type RetryPolicy struct {
+	Limit    int64
+	Duration time.Duration
+	Factor   int64
+	Max      time.Duration
+}
+
+// RetryPolicyOf reads a retry strategy. Without one, automated syncs are
+// retried 5 times (a failed sync is retried and reported, never dropped),
+// requested operations not at all, as in Argo CD. Backoff defaults to Argo
+// CD's: 5s, doubling, at most 3m. A negative limit retries forever.
+func RetryPolicyOf(rs *v1alpha1.RetryStrategy, automated bool) RetryPolicy {
+	p := RetryPolicy{Duration: 5 * time.Second, Factor: 2, Max: 3 * time.Minute}
+	if automated {
+		p.Limit = 5
+	}
+	if rs == nil {
+		return p
+	}
+	if rs.Limit != 0 || !automated {
+		p.Limit = rs.Limit
+	}
+	if rs.Limit < 0 {
+		p.Limit = 1 << 62
+	}
+	if b := rs.Backoff; b != nil {
+		if d, err := time.ParseDuration(b.Duration); err == nil && d > 0 {
+			p.Duration = d
+		}
+		if b.Factor != nil && *b.Factor > 0 {
+			p.Factor = *b.Factor
+		}
+		if d, err := time.ParseDuration(b.MaxDuration); err == nil && d > 0 {
+			p.Max = d
+		}
+	}
+	return p
+}
+
+// Backoff is the wait before retry number attempt+1.
+func (p RetryPolicy) Backoff(attempt int64) time.Duration {
+	d := p.Duration
+	for range attempt {
+		d *= time.Duration(p.Factor)
+		if d >= p.Max {
+			return p.Max
+		}
+	}
+	return min(d, p.Max)
+}
