@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/render"
 )
 
@@ -186,7 +186,7 @@ func (d *discovery) addApplication(file string, doc document) {
 		}
 		d.apps = append(d.apps, Unit{
 			Name: fmt.Sprintf("application %s/%s (%s)", ns, app.Name, p), Kind: UnitApplication, Path: p,
-			Source: application.RenderSource(src), Namespace: app.Spec.Destination.Namespace, File: file, Line: doc.line,
+			Source: appstate.RenderSource(src), Namespace: app.Spec.Destination.Namespace, File: file, Line: doc.line,
 		})
 	}
 }
