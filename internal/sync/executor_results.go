@@ -14,6 +14,14 @@ const (
 	Unchanged  Action = "unchanged"
 	Pruned     Action = "pruned"
 	SyncFailed Action = "failed"
+	// PruneSkipped: an object that requires pruning was left in place
+	// (pruning off, or Prune=false).
+	PruneSkipped Action = "prune-skipped"
+	// WouldApply, WouldPrune and WouldRun are a dry run's plan for an
+	// object, a prune and a hook.
+	WouldApply Action = "would apply"
+	WouldPrune Action = "would prune"
+	WouldRun   Action = "would run"
 )
 
 // State is how far an object a sync waits on has come: a hook's run, or a
