@@ -18,8 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
-	"github.com/ferrycd/ferry/internal/controller/image"
+	"github.com/ferrycd/ferry/internal/image/automation"
 	"github.com/ferrycd/ferry/internal/image/gitupdate"
+	"github.com/ferrycd/ferry/internal/image/requestedat"
 )
 
 // imageOptions are the flags of the image commands: Flux's objects live in
@@ -138,21 +139,13 @@ func newImageScanCmd(o *imageOptions) *cobra.Command {
 // requestReconcile sets Flux's reconcile.fluxcd.io/requestedAt annotation
 // on obj and waits until handled() echoes it.
 func requestReconcile(ctx context.Context, c client.Client, key client.ObjectKey, obj client.Object, timeout time.Duration, handled func() string) error {
-	if err := c.Get(ctx, key, obj); err != nil {
+	obj.SetNamespace(key.Namespace)
+	obj.SetName(key.Name)
+	token, err := requestedat.Request(ctx, c, obj)
+	if err != nil {
 		return err
 	}
-	token := time.Now().UTC().Format(time.RFC3339Nano)
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[imagev1.ReconcileRequestAnnotation] = token
-	obj.SetAnnotations(a)
-	if err := c.Patch(ctx, obj, patch); err != nil {
-		return err
-	}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, key, obj); err != nil {
 			return false, err
 		}
@@ -195,7 +188,7 @@ func newImageUpdateCmd(o *imageOptions) *cobra.Command {
 			if err := c.Get(ctx, key, a); err != nil {
 				return err
 			}
-			opts, err := image.UpdateOptions(ctx, c, a)
+			opts, err := automation.RunOptions(ctx, c, a)
 			if err != nil {
 				return err
 			}

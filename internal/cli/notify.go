@@ -7,12 +7,9 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller/notifications"
 	"github.com/ferrycd/ferry/internal/notify"
 )
 
@@ -37,7 +34,7 @@ func newNotifyTestCmd(o *kubeOptions) *cobra.Command {
 destination subscribed to it: subscriptions in the argocd-notifications-cm ConfigMap and the
 Application's notifications.argoproj.io/subscribe.<trigger>.<service> annotations. Triggers:
 on-sync-failed, on-sync-succeeded, on-deployed, on-health-degraded, on-drift-detected,
-on-out-of-sync.`,
+on-out-of-sync, on-sync-status-unknown.`,
 		Example: "  ferry notify test on-deployed myapp-staging",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,15 +54,7 @@ func notifyTest(ctx context.Context, out, errOut io.Writer, c client.Client, hom
 	if err := c.Get(ctx, key, app); err != nil {
 		return fmt.Errorf("get application %s: %w", key, err)
 	}
-	cm := &corev1.ConfigMap{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: notifications.ConfigMapName}, cm); err != nil {
-		return fmt.Errorf("read %s/%s: %w", home, notifications.ConfigMapName, err)
-	}
-	secret := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: home, Name: notifications.SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("read %s/%s: %w", home, notifications.SecretName, err)
-	}
-	cfg, err := notify.Parse(cm.Data, secret.Data)
+	cfg, err := (&notify.Loader{Reader: c, Namespace: home}).Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,27 +64,19 @@ func notifyTest(ctx context.Context, out, errOut io.Writer, c client.Client, hom
 	dests := cfg.Destinations(trigger, app.Labels, app.Annotations)
 	if len(dests) == 0 {
 		return fmt.Errorf("nothing is subscribed to %s for %s: add a subscription to %s or the annotation notifications.argoproj.io/subscribe.%s.<service>",
-			trigger, key, notifications.ConfigMapName, trigger)
+			trigger, key, notify.ConfigMapName, trigger)
 	}
-	ev, err := notifications.EventFor(app, trigger, "test notification from ferry notify test", map[string]string{"manager": "ferry-notify-test"})
+	ev, err := notify.EventFor(app, trigger, "test notification from ferry notify test", map[string]string{"manager": "ferry-notify-test"})
 	if err != nil {
 		return err
 	}
-	sender := &notify.Sender{}
 	var failed []error
-	for _, d := range dests {
-		notes, err := cfg.Render(ev, d)
-		if err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", d.Service, err))
+	for _, o := range (&notify.Sender{}).Deliver(ctx, cfg, ev, dests) {
+		if o.Err != nil {
+			failed = append(failed, o.Err)
 			continue
 		}
-		for _, n := range notes {
-			if err := sender.Send(ctx, cfg, n); err != nil {
-				failed = append(failed, fmt.Errorf("%s: %w", d.Service, err))
-				continue
-			}
-			fmt.Fprintf(out, "sent %s (template %s) to %s%s\n", trigger, n.Template, d.Service, recipient(d.Recipient))
-		}
+		fmt.Fprintf(out, "sent %s (template %s) to %s%s\n", trigger, o.Template, o.Destination.Service, recipient(o.Destination.Recipient))
 	}
 	return errors.Join(failed...)
 }

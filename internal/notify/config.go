@@ -30,18 +30,23 @@ const (
 	TriggerHealthDegraded = "on-health-degraded"
 	TriggerDriftDetected  = "on-drift-detected"
 	TriggerOutOfSync      = "on-out-of-sync"
+	// TriggerSyncStatusUnknown is Argo CD's catalog trigger of the same
+	// name: the sync status became Unknown (the spec is invalid, or the
+	// desired and live states could not be compared).
+	TriggerSyncStatusUnknown = "on-sync-status-unknown"
 )
 
 // builtinTriggers maps each built-in trigger to the template it sends when
 // the ConfigMap has no `trigger.<name>` for it. A ConfigMap may override the
 // template itself by defining `template.<that name>`.
 var builtinTriggers = map[string]string{
-	TriggerSyncFailed:     "app-sync-failed",
-	TriggerSyncSucceeded:  "app-sync-succeeded",
-	TriggerDeployed:       "app-deployed",
-	TriggerHealthDegraded: "app-health-degraded",
-	TriggerDriftDetected:  "app-drift-detected",
-	TriggerOutOfSync:      "app-out-of-sync",
+	TriggerSyncFailed:        "app-sync-failed",
+	TriggerSyncSucceeded:     "app-sync-succeeded",
+	TriggerDeployed:          "app-deployed",
+	TriggerHealthDegraded:    "app-health-degraded",
+	TriggerDriftDetected:     "app-drift-detected",
+	TriggerOutOfSync:         "app-out-of-sync",
+	TriggerSyncStatusUnknown: "app-sync-status-unknown",
 }
 
 // subscribeAnnotation prefixes an Application's subscription annotations:
@@ -57,6 +62,7 @@ type Config struct {
 	Warnings []string
 
 	services        map[string]service
+	serviceTypes    map[string]string // service name → its type ("slack"), for templates' .serviceType
 	unsupported     map[string]string // service name → its unsupported type
 	templates       map[string]*messageTemplate
 	triggers        map[string][]string // trigger → template names
@@ -86,6 +92,7 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 		serviceKeys: map[string]string{},
 		cfg: &Config{
 			services:        map[string]service{},
+			serviceTypes:    map[string]string{},
 			unsupported:     map[string]string{},
 			templates:       map[string]*messageTemplate{},
 			triggers:        map[string][]string{},
@@ -102,6 +109,9 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 		return nil, err
 	}
 	p.checkSubscriptions()
+	for name, key := range p.serviceKeys {
+		p.cfg.serviceTypes[name], _, _ = strings.Cut(strings.TrimPrefix(key, "service."), ".")
+	}
 	p.cfg.redactor = newRedactor(p.secrets)
 	sort.Strings(p.cfg.Warnings)
 	return p.cfg, nil

@@ -185,3 +185,25 @@ func TestExpandKeepsLongestSecretKey(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSyncStatusUnknownTrigger(t *testing.T) {
+	// Argo CD's catalog entry, as users bring it: the trigger is built in and
+	// so is its template.
+	c := mustParse(t, map[string]string{
+		"trigger.on-sync-status-unknown": "- when: app.status.sync.status == 'Unknown'\n  send: [app-sync-status-unknown]",
+		"subscriptions":                  "- recipients: [slack]\n  triggers: [on-sync-status-unknown]",
+		"service.slack":                  "url: https://slack",
+	}, nil)
+	want := []string{`trigger.on-sync-status-unknown: condition "app.status.sync.status == 'Unknown'" is not evaluated: Ferry's triggers are built-in state transitions`}
+	if !reflect.DeepEqual(c.Warnings, want) {
+		t.Errorf("Warnings = %q, want %q", c.Warnings, want)
+	}
+	if d := c.Destinations(TriggerSyncStatusUnknown, nil, nil); len(d) != 1 || d[0].Service != "slack" {
+		t.Errorf("Destinations = %v", d)
+	}
+	// Without a trigger entry, the built-in template.
+	c = mustParse(t, map[string]string{"service.slack": "url: https://slack"}, nil)
+	if names, err := c.templatesFor(TriggerSyncStatusUnknown); err != nil || !reflect.DeepEqual(names, []string{"app-sync-status-unknown"}) {
+		t.Errorf("templatesFor = %v, %v", names, err)
+	}
+}

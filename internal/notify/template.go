@@ -275,6 +275,16 @@ var builtinMessages = map[string]string{
 	"app-health-degraded": "Application {{.app.metadata.name}} is degraded{{with .revision}} at {{short .}}{{end}}{{with .message}}: {{.}}{{end}}",
 	"app-drift-detected":  "Application {{.app.metadata.name}} drifted from Git{{with .context.manager}} (changed by {{.}}){{end}}{{with .message}}: {{.}}{{end}}",
 	"app-out-of-sync":     "Application {{.app.metadata.name}} is out of sync{{with .revision}} with {{short .}}{{end}}{{with .message}}: {{.}}{{end}}",
+	// Argo CD's catalog message, as is: Argo CD users know it, and it lists
+	// the conditions that say why.
+	"app-sync-status-unknown": `{{if eq .serviceType "slack"}}:exclamation:{{end}} Application {{.app.metadata.name}} sync is 'Unknown'.
+Application details: {{.context.argocdUrl}}/applications/{{.app.metadata.name}}.
+{{if ne .serviceType "slack"}}
+{{range $c := .app.status.conditions}}
+    * {{$c.message}}
+{{end}}
+{{end}}
+`,
 }
 
 var builtinTemplates = compileBuiltins()
@@ -312,8 +322,10 @@ func (c *Config) templatesFor(trigger string) ([]string, error) {
 }
 
 // templateData is what templates see: lowercase keys (Argo CD style), with
-// capitalised aliases of the Event's field names.
-func (c *Config) templateData(ev Event) map[string]any {
+// capitalised aliases of the Event's field names. As in Argo CD,
+// .serviceType is the destination's service type ("slack", "webhook") and
+// .recipient its recipient.
+func (c *Config) templateData(ev Event, d Destination) map[string]any {
 	ctx := map[string]string{}
 	maps.Copy(ctx, c.context)
 	maps.Copy(ctx, ev.Context)
@@ -324,6 +336,9 @@ func (c *Config) templateData(ev Event) map[string]any {
 		"message":  ev.Message,
 		"context":  ctx,
 		"trigger":  ev.Trigger,
+		// Argo CD's names, so its catalog's templates render as there.
+		"serviceType": c.serviceTypes[d.Service],
+		"recipient":   d.Recipient,
 	}
 	for k, v := range maps.Clone(data) {
 		data[strings.ToUpper(k[:1])+k[1:]] = v
@@ -348,7 +363,7 @@ func (c *Config) Render(ev Event, d Destination) ([]Notification, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := c.templateData(ev)
+	data := c.templateData(ev, d)
 	var out []Notification
 	for _, name := range names {
 		n, ok, err := c.renderOne(svc, name, data, ev, d)

@@ -173,3 +173,52 @@ func TestTemplateFuncs(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestRenderSyncStatusUnknown(t *testing.T) {
+	c := mustParse(t, map[string]string{
+		"service.slack":        "url: https://slack",
+		"service.webhook.hook": "url: https://hook/base",
+		"context":              "argocdUrl: https://ferry.example.com",
+	}, nil)
+	ev := testEvent(TriggerSyncStatusUnknown)
+	ev.App["status"] = map[string]any{"conditions": []any{
+		map[string]any{"type": "ComparisonError", "message": "resolve main: not found"},
+	}}
+	// Argo CD's catalog message: Slack gets the emoji, others the conditions.
+	tests := map[string]string{
+		"slack": ":exclamation: Application guestbook sync is 'Unknown'.\n" +
+			"Application details: https://ferry.example.com/applications/guestbook.\n\n",
+		"hook": " Application guestbook sync is 'Unknown'.\n" +
+			"Application details: https://ferry.example.com/applications/guestbook.\n\n\n" +
+			"    * resolve main: not found\n\n\n",
+	}
+	for service, want := range tests {
+		n := renderOne(t, c, ev, Destination{Service: service})
+		if n.Template != "app-sync-status-unknown" || n.Message != want {
+			t.Errorf("%s: template %q message\n%q\nwant\n%q", service, n.Template, n.Message, want)
+		}
+	}
+}
+
+func TestRenderServiceTypeAndRecipient(t *testing.T) {
+	c := mustParse(t, map[string]string{
+		"service.slack":          "url: https://slack",
+		"service.slack.ops":      "url: https://slack/ops",
+		"service.webhook.hook":   "url: https://hook/base",
+		"template.app-deployed":  "message: '{{.serviceType}}|{{.recipient}}|{{.ServiceType}}'",
+		"trigger.on-out-of-sync": "- send: [app-deployed]",
+	}, nil)
+	tests := []struct {
+		d    Destination
+		want string
+	}{
+		{Destination{Service: "slack", Recipient: "#deploys"}, "slack|#deploys|slack"},
+		{Destination{Service: "ops"}, "slack||slack"},
+		{Destination{Service: "hook"}, "webhook||webhook"},
+	}
+	for _, tt := range tests {
+		if n := renderOne(t, c, testEvent(TriggerDeployed), tt.d); n.Message != tt.want {
+			t.Errorf("%v: %q, want %q", tt.d, n.Message, tt.want)
+		}
+	}
+}

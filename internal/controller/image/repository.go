@@ -24,6 +24,7 @@ import (
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	"github.com/ferrycd/ferry/internal/image/registry"
+	"github.com/ferrycd/ferry/internal/image/requestedat"
 	"github.com/ferrycd/ferry/internal/metrics"
 )
 
@@ -75,13 +76,6 @@ type RepositoryReconciler struct {
 	failures map[types.NamespacedName]int
 }
 
-// reconcileRequested reports a reconcile.fluxcd.io/requestedAt not handled
-// yet.
-func reconcileRequested(annotations map[string]string, handled string) (string, bool) {
-	v, ok := annotations[imagev1.ReconcileRequestAnnotation]
-	return v, ok && v != handled
-}
-
 // Reconcile scans when the interval passed, the spec changed or a scan was
 // requested; a failed scan keeps the last good result and backs off.
 func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -97,7 +91,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, nil
 	}
 	interval := max(repo.Spec.Interval.Duration, 10*time.Second)
-	requested, asked := reconcileRequested(repo.Annotations, repo.Status.LastHandledReconcileAt)
+	requested, asked := requestedat.Pending(repo.Annotations, repo.Status.LastHandledReconcileAt)
 	_, scanned := r.store.get(req.NamespacedName, repo.Spec.Image)
 	if last := repo.Status.LastScanResult; scanned && !asked && last != nil && repo.Status.ObservedGeneration == repo.Generation &&
 		time.Since(last.ScanTime.Time) < interval {

@@ -3,15 +3,13 @@ package image
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
-
+	"github.com/ferrycd/ferry/internal/image/requestedat"
 	"github.com/ferrycd/ferry/internal/metrics"
 )
 
@@ -41,16 +39,13 @@ func RequestScans(ctx context.Context, c client.Client, image string) int {
 	if want == "" || c.List(ctx, list) != nil {
 		return 0
 	}
-	token := time.Now().UTC().Format(time.RFC3339Nano)
-	patch := client.RawPatch(types.MergePatchType,
-		[]byte(`{"metadata":{"annotations":{"`+imagev1.ReconcileRequestAnnotation+`":"`+token+`"}}}`))
 	n := 0
 	for i := range list.Items {
 		r := &list.Items[i]
 		if repositoryName(r.Spec.Image) != want {
 			continue
 		}
-		if err := c.Patch(ctx, r, patch); err == nil {
+		if _, err := requestedat.Request(ctx, c, r); err == nil {
 			n++
 		}
 	}

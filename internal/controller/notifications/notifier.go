@@ -1,13 +1,15 @@
 // Package notifications turns what the Application controller observes into
 // notifications: it decides which built-in triggers fired (a pure function
 // of the status before and after a reconcile), deduplicates them per
-// revision, and delivers them in the background through internal/notify.
+// revision, and delivers them in the background through internal/notify,
+// which holds what `ferry notify test` shares with it: loading the
+// configuration, building an event, rendering and sending.
 //
 // Configuration is Argo CD Notifications' ConfigMap and Secret
-// (argocd-notifications-cm and argocd-notifications-secret in the
-// controller's home namespace): Argo CD users bring theirs as they are,
-// secrets stay in a Secret that RBAC guards apart from the configuration,
-// and no CRD is needed for what is one configuration per installation.
+// (notify.ConfigMapName and notify.SecretName in the controller's home
+// namespace): Argo CD users bring theirs as they are, secrets stay in a
+// Secret that RBAC guards apart from the configuration, and no CRD is
+// needed for what is one configuration per installation.
 package notifications
 
 import (
@@ -20,9 +22,7 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,27 +32,13 @@ import (
 	"github.com/ferrycd/ferry/internal/notify"
 )
 
-// The configuration's names, Argo CD Notifications'.
-const (
-	ConfigMapName = "argocd-notifications-cm"
-	SecretName    = "argocd-notifications-secret"
-	// NotifiedAnnotation records, per trigger, the revision (or event) last
-	// notified, so a trigger fires once per revision, across restarts.
-	NotifiedAnnotation = "notified.notifications.ferry.dev"
-)
+// NotifiedAnnotation records, per trigger, the key (revision, or event)
+// last notified, so a trigger fires once per revision, across retries and
+// restarts.
+const NotifiedAnnotation = "notified.notifications.ferry.dev"
 
-// The built-in triggers.
-const (
-	OnSyncFailed     = "on-sync-failed"
-	OnSyncSucceeded  = "on-sync-succeeded"
-	OnDeployed       = "on-deployed"
-	OnHealthDegraded = "on-health-degraded"
-	OnDriftDetected  = "on-drift-detected"
-	OnOutOfSync      = "on-out-of-sync"
-)
-
-// Fired is a trigger that fired, with the key it is deduplicated by and
-// what the message says.
+// Fired is a trigger that fired (one of notify's Trigger constants), with
+// the key it is deduplicated by and what the message says.
 type Fired struct {
 	Trigger string
 	Key     string
@@ -62,7 +48,9 @@ type Fired struct {
 
 // Triggers decides which triggers fired between two statuses of one
 // Application. drift lists the objects a comparison found changed outside
-// Git in this reconcile.
+// Git in this reconcile. A state trigger (deployed, degraded, out of sync,
+// unknown) fires on the transition into its state; a finished sync fires
+// once per operation. Observe then keeps one per trigger and key.
 func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drift) []Fired {
 	var out []Fired
 	if st := after.OperationState; finishedNow(before.OperationState, st) && st.Operation.Sync != nil && !st.Operation.Sync.DryRun {
@@ -72,9 +60,9 @@ func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drif
 		}
 		switch st.Phase {
 		case v1alpha1.OperationSucceeded:
-			out = append(out, Fired{Trigger: OnSyncSucceeded, Key: rev, Message: "synced to " + short(rev)})
+			out = append(out, Fired{Trigger: notify.TriggerSyncSucceeded, Key: rev, Message: "synced to " + short(rev)})
 		case v1alpha1.OperationFailed, v1alpha1.OperationError:
-			out = append(out, Fired{Trigger: OnSyncFailed, Key: rev, Message: st.Message})
+			out = append(out, Fired{Trigger: notify.TriggerSyncFailed, Key: rev, Message: st.Message})
 		}
 	}
 	rev := after.Sync.Revision
@@ -82,14 +70,17 @@ func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drif
 		return s.Sync.Status == v1alpha1.SyncStatusCodeSynced && s.Health.Status == v1alpha1.HealthStatusHealthy
 	}
 	if deployed(after) && !(deployed(before) && before.Sync.Revision == rev) {
-		out = append(out, Fired{Trigger: OnDeployed, Key: rev, Message: "deployed " + short(rev) + ": Synced and Healthy"})
+		out = append(out, Fired{Trigger: notify.TriggerDeployed, Key: rev, Message: "deployed " + short(rev) + ": Synced and Healthy"})
 	}
 	if after.Health.Status == v1alpha1.HealthStatusDegraded && before.Health.Status != v1alpha1.HealthStatusDegraded {
 		msg := degradedMessage(after)
-		out = append(out, Fired{Trigger: OnHealthDegraded, Key: rev, Message: msg})
+		out = append(out, Fired{Trigger: notify.TriggerHealthDegraded, Key: rev, Message: msg})
 	}
 	if after.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync && before.Sync.Status != v1alpha1.SyncStatusCodeOutOfSync {
-		out = append(out, Fired{Trigger: OnOutOfSync, Key: rev, Message: "out of sync with " + short(rev)})
+		out = append(out, Fired{Trigger: notify.TriggerOutOfSync, Key: rev, Message: "out of sync with " + short(rev)})
+	}
+	if after.Sync.Status == v1alpha1.SyncStatusCodeUnknown && before.Sync.Status != v1alpha1.SyncStatusCodeUnknown {
+		out = append(out, Fired{Trigger: notify.TriggerSyncStatusUnknown, Key: rev, Message: unknownMessage(after)})
 	}
 	if len(drift) > 0 {
 		out = append(out, driftFired(rev, drift))
@@ -115,6 +106,21 @@ func degradedMessage(s v1alpha1.ApplicationStatus) string {
 	return "health is Degraded"
 }
 
+// unknownMessage says why the sync status is Unknown: the conditions that
+// prevent a comparison.
+func unknownMessage(s v1alpha1.ApplicationStatus) string {
+	var why []string
+	for _, c := range s.Conditions {
+		if c.Type == v1alpha1.ApplicationConditionInvalidSpecError || c.Type == v1alpha1.ApplicationConditionComparisonError {
+			why = append(why, c.Message)
+		}
+	}
+	if len(why) == 0 {
+		return "sync status is Unknown"
+	}
+	return "sync status is Unknown: " + strings.Join(why, "; ")
+}
+
 // driftFired describes a drift; its key is the revision and the changed
 // objects' resourceVersions, so each change is told once.
 func driftFired(rev string, drift []application.Drift) Fired {
@@ -131,7 +137,7 @@ func driftFired(rev string, drift []application.Drift) Fired {
 	if by == "" {
 		by = "an unknown manager"
 	}
-	return Fired{Trigger: OnDriftDetected, Key: rev + "|" + strings.Join(versions, ","),
+	return Fired{Trigger: notify.TriggerDriftDetected, Key: rev + "|" + strings.Join(versions, ","),
 		Message: fmt.Sprintf("changed outside Git by %s: %s", by, strings.Join(objects, ", ")),
 		Context: map[string]string{"manager": strings.Join(managers, ", "), "objects": strings.Join(objects, ", ")}}
 }
@@ -153,18 +159,15 @@ func short(rev string) string {
 
 // Notifier implements application.Notifier.
 type Notifier struct {
-	client  client.Client // writes to the API server
-	reader  client.Reader // reads the home namespace's ConfigMaps and Secrets from a watch cache
-	home    string
+	client  client.Client  // writes to the API server
+	loader  *notify.Loader // reads the home namespace's ConfigMap and Secret from a watch cache
 	sender  *notify.Sender
 	metrics *metrics.Metrics
 	log     logr.Logger
 	jobs    chan job
 
 	mu     sync.Mutex
-	cfg    *notify.Config // parsed configuration, for the versions in cfgKey
-	cfgErr error
-	cfgKey string
+	warned *notify.Config // the configuration whose warnings were logged
 }
 
 type job struct {
@@ -176,7 +179,8 @@ type job struct {
 // New returns a notifier reading its configuration from namespace home
 // through reader (a watch cache), and writing through c.
 func New(c client.Client, reader client.Reader, home string, m *metrics.Metrics, log logr.Logger) *Notifier {
-	return &Notifier{client: c, reader: reader, home: home, sender: &notify.Sender{}, metrics: m, log: log, jobs: make(chan job, 1024)}
+	return &Notifier{client: c, loader: &notify.Loader{Reader: reader, Namespace: home}, sender: &notify.Sender{},
+		metrics: m, log: log, jobs: make(chan job, 1024)}
 }
 
 // Observe implements application.Notifier: it finds the triggers that fired,
@@ -200,11 +204,14 @@ func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Applicat
 	changed := false
 	for _, f := range fired {
 		dests := cfg.Destinations(f.Trigger, after.Labels, after.Annotations)
-		if len(dests) == 0 || notified[f.Trigger] == f.Key {
+		// Presence, not the value, says whether a key was told: an empty
+		// key (no revision yet) is told once too.
+		if last, seen := notified[f.Trigger]; len(dests) == 0 || seen && last == f.Key {
 			continue
 		}
-		ev, err := EventFor(after, f.Trigger, f.Message, f.Context)
+		ev, err := notify.EventFor(after, f.Trigger, f.Message, f.Context)
 		if err != nil {
+			n.log.Info("notification not sent", "trigger", f.Trigger, "error", err.Error())
 			continue
 		}
 		select {
@@ -220,34 +227,26 @@ func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Applicat
 }
 
 // config returns the parsed configuration; nil when the ConfigMap does not
-// exist (notifications are off). The ConfigMap and Secret come from the
-// watch cache, and are parsed again only when one of them changed, so a
-// push that fires triggers for many Applications costs no request.
+// exist (notifications are off). It comes from the watch cache, parsed
+// again only when it changed, so a push that fires triggers for many
+// Applications costs no request; its warnings are logged once.
 func (n *Notifier) config(ctx context.Context) (*notify.Config, error) {
-	cm := &corev1.ConfigMap{}
-	if err := n.reader.Get(ctx, client.ObjectKey{Namespace: n.home, Name: ConfigMapName}, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
+	cfg, err := n.loader.Load(ctx)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	secret := &corev1.Secret{}
-	if err := n.reader.Get(ctx, client.ObjectKey{Namespace: n.home, Name: SecretName}, secret); err != nil && !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	key := cm.ResourceVersion + "/" + secret.ResourceVersion
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if key != n.cfgKey {
-		n.cfg, n.cfgErr = notify.Parse(cm.Data, secret.Data)
-		n.cfgKey = key
-		if n.cfg != nil {
-			for _, w := range n.cfg.Warnings {
-				n.log.Info("notification configuration", "warning", w)
-			}
+	if cfg != n.warned {
+		n.warned = cfg
+		for _, w := range cfg.Warnings {
+			n.log.Info("notification configuration", "warning", w)
 		}
 	}
-	return n.cfg, n.cfgErr
+	return cfg, nil
 }
 
 func notifiedOf(app *v1alpha1.Application) map[string]string {
@@ -273,24 +272,6 @@ func (n *Notifier) record(ctx context.Context, app *v1alpha1.Application, notifi
 	app.Annotations[NotifiedAnnotation] = string(data)
 }
 
-// EventFor builds what templates see when trigger fires for app.
-func EventFor(app *v1alpha1.Application, trigger, message string, context map[string]string) (notify.Event, error) {
-	f := Fired{Trigger: trigger, Message: message, Context: context}
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(app)
-	if err != nil {
-		return notify.Event{}, err
-	}
-	repo := ""
-	if app.Spec.Source != nil {
-		repo = app.Spec.Source.RepoURL
-	}
-	rev := app.Status.Sync.Revision
-	if st := app.Status.OperationState; (f.Trigger == OnSyncFailed || f.Trigger == OnSyncSucceeded) && st != nil && st.SyncResult != nil {
-		rev = st.SyncResult.Revision
-	}
-	return notify.Event{Trigger: f.Trigger, App: obj, Revision: rev, RepoURL: repo, Message: f.Message, Context: f.Context}, nil
-}
-
 // Start delivers queued notifications until ctx ends (a controller-runtime
 // Runnable; only the leader notifies).
 func (n *Notifier) Start(ctx context.Context) error {
@@ -305,19 +286,10 @@ func (n *Notifier) Start(ctx context.Context) error {
 }
 
 func (n *Notifier) deliver(ctx context.Context, j job) {
-	for _, d := range j.dests {
-		notes, err := j.cfg.Render(j.event, d)
-		if err != nil {
-			n.metrics.Notified(j.event.Trigger, d.Service, false)
-			n.log.Info("notification not rendered", "trigger", j.event.Trigger, "service", d.Service, "error", err.Error())
-			continue
-		}
-		for _, note := range notes {
-			err := n.sender.Send(ctx, j.cfg, note)
-			n.metrics.Notified(j.event.Trigger, d.Service, err == nil)
-			if err != nil {
-				n.log.Info("notification failed", "trigger", j.event.Trigger, "service", d.Service, "error", err.Error())
-			}
+	for _, o := range n.sender.Deliver(ctx, j.cfg, j.event, j.dests) {
+		n.metrics.Notified(j.event.Trigger, o.Destination.Service, o.Err == nil)
+		if o.Err != nil {
+			n.log.Info("notification failed", "trigger", j.event.Trigger, "service", o.Destination.Service, "error", o.Err.Error())
 		}
 	}
 }

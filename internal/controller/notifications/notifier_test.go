@@ -30,6 +30,7 @@ func TestTriggers(t *testing.T) {
 	const (
 		synced, outOf            = v1alpha1.SyncStatusCodeSynced, v1alpha1.SyncStatusCodeOutOfSync
 		healthy, degraded, progr = v1alpha1.HealthStatusHealthy, v1alpha1.HealthStatusDegraded, v1alpha1.HealthStatusProgressing
+		unknown                  = v1alpha1.SyncStatusCodeUnknown
 	)
 	tests := []struct {
 		name          string
@@ -50,6 +51,10 @@ func TestTriggers(t *testing.T) {
 		{"drift", status(synced, healthy, "r1"), status(outOf, healthy, "r1"),
 			[]application.Drift{{Key: fsync.Key{Kind: "ConfigMap", Namespace: "ns", Name: "a"}, Manager: "kubectl-edit", ResourceVersion: "7"}},
 			[]string{"on-out-of-sync r1", "on-drift-detected r1|ConfigMap ns/a@7"}},
+		{"a new app that cannot be compared", v1alpha1.ApplicationStatus{}, status(unknown, "", ""), nil, []string{"on-sync-status-unknown "}},
+		{"comparison fails", status(synced, healthy, "r1"), status(unknown, healthy, "r1"), nil, []string{"on-sync-status-unknown r1"}},
+		{"still unknown", status(unknown, healthy, "r1"), status(unknown, healthy, "r1"), nil, nil},
+		{"known again", status(unknown, healthy, "r1"), status(synced, healthy, "r1"), nil, []string{"on-deployed r1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,5 +66,20 @@ func TestTriggers(t *testing.T) {
 				t.Errorf("fired %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestUnknownMessage(t *testing.T) {
+	s := status(v1alpha1.SyncStatusCodeUnknown, "", "r1")
+	if got := unknownMessage(s); got != "sync status is Unknown" {
+		t.Errorf("without conditions: %q", got)
+	}
+	s.Conditions = []v1alpha1.ApplicationCondition{
+		{Type: v1alpha1.ApplicationConditionComparisonError, Message: "resolve main: not found"},
+		{Type: "SharedResourceWarning", Message: "ignored"},
+		{Type: v1alpha1.ApplicationConditionInvalidSpecError, Message: "no destination"},
+	}
+	if got, want := unknownMessage(s), "sync status is Unknown: resolve main: not found; no destination"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
