@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/diff"
@@ -300,3 +300,10 @@ func (c *Comparison) DesiredCount() int {
 	return n
 }
 
+// Drift is a managed object changed outside Git, and who changed it last
+// (the newest field manager other than Ferry's), for notifications.
+type Drift struct {
+	Key             fsync.Key
+	Manager         string
+	ResourceVersion string
+}

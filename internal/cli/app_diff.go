@@ -12,14 +12,12 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller/application"
-	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -80,6 +78,11 @@ request can be previewed against the live cluster before it merges.`,
 	return cmd
 }
 
+// runDiff compares the Application's desired state (Git, or a local tree)
+// with the cluster, through the same appstate comparison the controller
+// reports in status, and prints what a sync would change: a unified diff
+// per object that differs or is missing, and every object a sync would
+// prune (or keep, for Prune=false). It reports whether anything differs.
 func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions, name string) (bool, error) {
 	c, err := o.client()
 	if err != nil {
@@ -93,43 +96,71 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 	if app.Spec.Source == nil {
 		return false, fmt.Errorf("application %s has no spec.source", key)
 	}
-	fsys, err := d.sourceFS(ctx, c, app)
+	fsys, revision, err := d.sourceFS(ctx, c, app)
 	if err != nil {
 		return false, err
 	}
-	res, err := render.NewRenderer(render.Limits{}).Render(ctx, fsys, application.RenderSource(*app.Spec.Source))
+	res, err := render.NewRenderer(render.Limits{}).Render(ctx, fsys, appstate.RenderSource(*app.Spec.Source))
+	if err != nil {
+		return false, fmt.Errorf("render application %s: %w", key, err)
+	}
+	cluster := appstate.APICluster{Client: c}
+	instance := appstate.InstanceName(d.home, key)
+	desired, err := appstate.Prepare(res, app, instance, revision, cluster.Scope)
 	if err != nil {
 		return false, err
 	}
-	desired, err := fsync.Prepare(application.InstanceName(d.home, key), app.Spec.Destination.Namespace, res.Objects,
-		func(gvk schema.GroupVersionKind) (bool, error) {
-			u := &unstructured.Unstructured{}
-			u.SetGroupVersionKind(gvk)
-			return c.IsObjectNamespaced(u)
-		})
+	ig, err := appstate.Ignorer(app)
 	if err != nil {
 		return false, err
 	}
-	ig, err := application.Ignorer(app)
-	if err != nil {
-		return false, err
+	// Every desired object goes through the API server's dry-run, missing
+	// ones included: that is what masks a missing Secret's data.
+	existed := make(map[fsync.Key]bool, len(desired.Objects))
+	for _, obj := range desired.Objects {
+		existed[fsync.KeyOf(obj)] = true
 	}
-	differ := &diff.Differ{Client: c, FieldManager: fsync.FieldManager}
+	cmp, err := appstate.Compare(ctx, appstate.CompareInput{App: app, Instance: instance, Desired: desired,
+		Cluster: cluster, Ignore: ig, Existed: existed})
+	if err != nil {
+		return false, fmt.Errorf("compare application %s: %w", key, err)
+	}
+	return printComparison(out, cmp, app)
+}
+
+// printComparison prints every resource that is not Synced.
+func printComparison(out io.Writer, cmp *appstate.Comparison, app *v1alpha1.Application) (bool, error) {
+	prune := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.Prune
 	differs := false
-	for _, obj := range desired {
-		if fsync.IsHook(obj) {
-			continue // hooks run with a sync; they are never compared, as in the controller
-		}
-		r, err := differ.Diff(ctx, obj, ig)
-		if err != nil {
-			return false, err
-		}
-		if r.State == diff.Synced {
-			continue
-		}
-		differs = true
-		if err := printUnified(out, fsync.KeyOf(obj).String(), r.Live, r.Predicted); err != nil {
-			return false, err
+	for _, s := range cmp.Resources {
+		name := s.Key.String()
+		switch {
+		case s.RequiresPruning:
+			note := "requires pruning: a sync with prune deletes it"
+			switch {
+			case s.PruneDisabled:
+				note = "requires pruning, kept: it is marked Prune=false"
+			case prune:
+				note = "requires pruning: the automated sync (prune on) deletes it"
+			}
+			differs = true
+			if err := printUnified(out, name+" ("+note+")", s.Live, nil); err != nil {
+				return false, err
+			}
+		case !s.Desired || s.Sync == v1alpha1.SyncStatusCodeSynced:
+		case s.Unserved:
+			differs = true
+			if err := printUnified(out, name+" (kind not served by the cluster yet: a sync creates it after its CRD)", nil, s.Object); err != nil {
+				return false, err
+			}
+		case s.Message != "":
+			differs = true
+			fmt.Fprintf(out, "===== %s ======\nthe API server refuses this object, a sync will fail: %s\n", name, s.Message)
+		default:
+			differs = true
+			if err := printUnified(out, name, s.Live, s.Predicted); err != nil {
+				return false, err
+			}
 		}
 	}
 	return differs, nil
@@ -137,22 +168,22 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 
 // sourceFS is the repository to render: a local checkout, confined to its
 // root (os.Root refuses symlinks that leave it), or the Git revision.
-func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alpha1.Application) (fs.FS, error) {
+func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alpha1.Application) (fs.FS, string, error) {
 	if d.local != "" {
 		root, err := os.OpenRoot(d.local)
 		if err != nil {
-			return nil, fmt.Errorf("--local %s: %w", d.local, err)
+			return nil, "", fmt.Errorf("--local %s: %w", d.local, err)
 		}
-		return root.FS(), nil
+		return root.FS(), "local", nil
 	}
 	dir, err := os.MkdirTemp("", "ferry-diff-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer os.RemoveAll(dir)
 	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, d.home)})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	revision := d.revision
 	if revision == "" {
@@ -160,9 +191,10 @@ func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alph
 	}
 	sha, err := cache.Resolve(ctx, app.Spec.Source.RepoURL, revision, true)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return cache.Snapshot(ctx, app.Spec.Source.RepoURL, sha)
+	fsys, err := cache.Snapshot(ctx, app.Spec.Source.RepoURL, sha)
+	return fsys, sha, err
 }
 
 // printUnified prints a unified diff of live → predicted as YAML, without

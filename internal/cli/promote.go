@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/fluxcd/pkg/ssa/utils"
 	"github.com/spf13/cobra"
@@ -15,11 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/promote"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
+	"github.com/ferrycd/ferry/internal/validate"
 )
 
 func newPromoteCmd() *cobra.Command {
@@ -68,30 +67,33 @@ would change are printed as a diff.`,
 	return cmd
 }
 
-// previewPromotion prints, for each Application following opts.To in this
-// repository, the rendered objects that differ between To and the merge.
+// previewPromotion prints, for each Application that follows opts.To in
+// this repository, the rendered objects that differ between To and the
+// merge. The Applications are those the repository itself declares (found
+// as `ferry validate` finds them, at the merge) and, when a cluster is
+// configured, those the cluster holds; without a cluster the preview is
+// offline. An Application the repository declares is rendered from this
+// repository whatever its repoURL says (it names where the repository is
+// pushed, which a fresh `ferry init` clone has not been yet).
 func previewPromotion(ctx context.Context, out io.Writer, o *kubeOptions, opts promote.Options, res *promote.Result) error {
-	c, err := o.client()
+	apps, err := declaredApplications(ctx, res, opts.To)
 	if err != nil {
 		return err
 	}
-	apps := &v1alpha1.ApplicationList{}
-	if err := c.List(ctx, apps, client.InNamespace(o.listNamespace())); err != nil {
-		return fmt.Errorf("list applications: %w", err)
+	clusterApps, note := clusterApplications(ctx, o, opts)
+	seen := map[string]bool{}
+	for _, a := range apps {
+		seen[a.Namespace+"/"+a.Name] = true
 	}
-	repo, err := normalizedRepo(opts.Repo)
-	if err != nil {
-		return err
+	for _, a := range clusterApps {
+		if !seen[a.Namespace+"/"+a.Name] {
+			apps = append(apps, a)
+		}
 	}
-	affected := 0
-	for i := range apps.Items {
-		app := &apps.Items[i]
-		if app.Spec.Source == nil || app.Spec.Source.TargetRevision != opts.To {
-			continue
-		}
-		if u, err := source.NormalizeURL(app.Spec.Source.RepoURL); err != nil || u != repo {
-			continue
-		}
+	if note != "" {
+		fmt.Fprintf(out, "\n%s\n", note)
+	}
+	for _, app := range apps {
 		before, err := renderAt(ctx, res, res.Before, app)
 		if err != nil {
 			return err
@@ -100,27 +102,82 @@ func previewPromotion(ctx context.Context, out io.Writer, o *kubeOptions, opts p
 		if err != nil {
 			return err
 		}
-		affected++
 		fmt.Fprintf(out, "\nApplication %s/%s:\n", app.Namespace, app.Name)
 		if err := printRenderDiff(out, before, after); err != nil {
 			return err
 		}
 	}
-	if affected == 0 {
-		fmt.Fprintf(out, "\nNo Application in the cluster follows %s of this repository.\n", opts.To)
+	if len(apps) == 0 {
+		fmt.Fprintf(out, "\nNo Application follows %s of this repository.\n", opts.To)
 	}
 	return nil
 }
 
-func normalizedRepo(repo string) (string, error) {
-	if !strings.Contains(repo, "://") && !strings.Contains(repo, "@") {
-		abs, err := filepath.Abs(repo)
-		if err != nil {
-			return "", err
-		}
-		repo = "file://" + abs
+// declaredApplications are the Applications the repository declares at the
+// merge whose source follows to and names a path of this repository.
+func declaredApplications(ctx context.Context, res *promote.Result, to string) ([]*v1alpha1.Application, error) {
+	if err := res.Checkout(ctx, res.After); err != nil {
+		return nil, err
 	}
-	return source.NormalizeURL(repo)
+	root, err := os.OpenRoot(res.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	units, _, err := validate.Discover(root.FS())
+	if err != nil {
+		return nil, fmt.Errorf("find the repository's Applications: %w", err)
+	}
+	var apps []*v1alpha1.Application
+	for _, u := range units {
+		app := u.Application
+		if app == nil || app.Spec.Source == nil || app.Spec.Source.TargetRevision != to {
+			continue
+		}
+		if app.Namespace == "" {
+			app.Namespace = "argocd"
+		}
+		apps = append(apps, app)
+	}
+	return apps, nil
+}
+
+// clusterApplications lists the cluster's Applications that follow opts.To
+// of this repository. Without a usable cluster it returns none, and a note
+// saying the preview is offline.
+func clusterApplications(ctx context.Context, o *kubeOptions, opts promote.Options) ([]*v1alpha1.Application, string) {
+	c, err := o.client()
+	if err != nil {
+		return nil, "No cluster configured: previewing the Applications the repository declares."
+	}
+	list := &v1alpha1.ApplicationList{}
+	if err := c.List(ctx, list, client.InNamespace(o.listNamespace())); err != nil {
+		return nil, fmt.Sprintf("The cluster's Applications could not be listed (%v): previewing the Applications the repository declares.", err)
+	}
+	repo, err := normalizedRepo(opts.Repo)
+	if err != nil {
+		return nil, ""
+	}
+	var apps []*v1alpha1.Application
+	for i := range list.Items {
+		app := &list.Items[i]
+		if app.Spec.Source == nil || app.Spec.Source.TargetRevision != opts.To {
+			continue
+		}
+		if u, err := source.NormalizeURL(app.Spec.Source.RepoURL); err != nil || u != repo {
+			continue
+		}
+		apps = append(apps, app)
+	}
+	return apps, ""
+}
+
+func normalizedRepo(repo string) (string, error) {
+	u, err := promote.RepoURL(repo)
+	if err != nil {
+		return "", err
+	}
+	return source.NormalizeURL(u)
 }
 
 // renderAt renders app's source at rev in the promotion's clone.
@@ -133,7 +190,7 @@ func renderAt(ctx context.Context, res *promote.Result, rev string, app *v1alpha
 		return nil, err
 	}
 	defer root.Close()
-	out, err := render.NewRenderer(render.Limits{}).Render(ctx, root.FS(), application.RenderSource(*app.Spec.Source))
+	out, err := render.NewRenderer(render.Limits{}).Render(ctx, root.FS(), appstate.RenderSource(*app.Spec.Source))
 	if err != nil {
 		return nil, fmt.Errorf("application %s at %s: %w", app.Name, shortRev(rev), err)
 	}

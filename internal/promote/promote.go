@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -50,8 +51,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res := &Result{Dir: dir}
 	fail := func(err error) (*Result, error) { res.Cleanup(); return nil, err }
+	repo, err := RepoURL(opts.Repo)
+	if err != nil {
+		return fail(err)
+	}
 	g := gitIn(ctx, dir)
-	if _, err := g("clone", "-q", "--no-checkout", opts.Repo, "."); err != nil {
+	if _, err := g("clone", "-q", "--no-checkout", repo, "."); err != nil {
 		return fail(err)
 	}
 	if _, err := g("checkout", "-q", "-B", opts.To, "origin/"+opts.To); err != nil {
@@ -84,6 +89,26 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// RepoURL is the repository to clone: a URL as given, or a local path made
+// absolute (the clone runs in a temporary directory, where "." would name
+// the clone itself).
+func RepoURL(repo string) (string, error) {
+	if repo == "" {
+		repo = "."
+	}
+	if strings.Contains(repo, "://") || (strings.Contains(repo, "@") && strings.Contains(repo, ":")) {
+		return repo, nil
+	}
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return "", fmt.Errorf("--repo %s: %w", repo, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("--repo %s: %w", repo, err)
+	}
+	return "file://" + abs, nil
 }
 
 // Checkout checks out rev in the clone (for rendering a revision).

@@ -44,6 +44,8 @@ type Unit struct {
 	// File and Line locate the Application manifest of an application unit.
 	File string
 	Line int
+	// Application is an application unit's manifest, as read.
+	Application *v1alpha1.Application
 }
 
 // Discover finds the units of the repository in fsys:
@@ -187,6 +189,7 @@ func (d *discovery) addApplication(file string, doc document) {
 		d.apps = append(d.apps, Unit{
 			Name: fmt.Sprintf("application %s/%s (%s)", ns, app.Name, p), Kind: UnitApplication, Path: p,
 			Source: appstate.RenderSource(src), Namespace: app.Spec.Destination.Namespace, File: file, Line: doc.line,
+			Application: app,
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -29,11 +30,10 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 	if !slices.Contains(app.Finalizers, resourcesFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	instance := InstanceName(r.opts.HomeNamespace, appKey(app))
+	instance := r.instance(app)
 	dst, err := r.target(ctx, app)
 	if err != nil {
-		var de *destinationError
-		if !errors.As(err, &de) || de.registered {
+		if reason, _ := appstate.IsStalled(err); reason != appstate.ReasonDestinationNotRegistered {
 			return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err) // retried
 		}
 		// The cluster is no longer registered: nothing can be deleted there.
@@ -53,7 +53,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		if owner, ok := fsync.Owner(u); !ok || owner != instance {
 			continue
 		}
-		if hasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
+		if appstate.HasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
 			continue // kept, as argocd.argoproj.io/sync-options: Delete=false asks
 		}
 		if err := dst.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {

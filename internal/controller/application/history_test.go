@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 )
 
 func TestAppendHistoryTrimsToTheLimit(t *testing.T) {
@@ -46,12 +47,12 @@ func TestRetryPolicy(t *testing.T) {
 		{"negative is forever", &v1alpha1.RetryStrategy{Limit: -1}, true, 1 << 62, nil},
 	}
 	for _, tt := range tests {
-		p := retryPolicyOf(tt.rs, tt.automated)
-		if p.limit != tt.limit {
-			t.Errorf("%s: limit %d, want %d", tt.name, p.limit, tt.limit)
+		p := appstate.RetryPolicyOf(tt.rs, tt.automated)
+		if p.Limit != tt.limit {
+			t.Errorf("%s: limit %d, want %d", tt.name, p.Limit, tt.limit)
 		}
 		for i, want := range tt.waits {
-			if got := p.backoff(int64(i)); got != want {
+			if got := p.Backoff(int64(i)); got != want {
 				t.Errorf("%s: backoff(%d) = %s, want %s", tt.name, i, got, want)
 			}
 		}

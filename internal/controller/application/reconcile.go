@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/diff"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -24,161 +25,234 @@ const (
 	refreshAnnotation = "argocd.argoproj.io/refresh"
 )
 
+// Drift is a managed object changed outside Git (see appstate.Drift).
+type Drift = appstate.Drift
+
 // outcome is what the reconcile asks of the request's end.
 type outcome struct {
 	requeueAfter   time.Duration
 	clearOperation bool
 	clearRefresh   bool
 	drift          []Drift // objects found changed outside Git
+	// err is a retryable failure: returned to the work queue, which
+	// retries with a capped exponential backoff.
+	err error
+}
+
+// run is one reconcile of one Application, passed through the phases.
+type run struct {
+	app     *v1alpha1.Application
+	conds   *conditions
+	out     outcome
+	refresh string
+	dst     *target
+	// cctx bounds comparisons on a registered cluster; cancel releases it.
+	cctx     context.Context
+	cancel   context.CancelFunc
+	revision string
+	ig       *diff.Ignorer
+	desired  *appstate.Desired // nil when the fast path compared
+	cmp      *appstate.Comparison
+}
+
+// phase is one named step of a reconcile. An error stops the reconcile; a
+// stalled one (appstate.StalledError) is reported and not retried until the
+// Application or its revision changes, any other is retried with backoff.
+type phase struct {
+	name string
+	run  func(ctx context.Context, r *run) error
 }
 
 // reconcile runs the phases and records everything in app.Status.
 func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) outcome {
-	log := ctrl.LoggerFrom(ctx)
-	out := outcome{requeueAfter: r.opts.PollInterval}
-	refresh := app.Annotations[refreshAnnotation]
-	out.clearRefresh = refresh != ""
-	conds := newConditions(app)
-	defer conds.apply(app)
-
-	r.checkUnsupported(ctx, app, conds)
-	if msg := r.validate(ctx, app); msg != "" {
-		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, msg)
-		app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
-		out.clearOperation = app.Operation != nil
-		return out
-	}
-	dst, err := r.target(ctx, app)
-	if err != nil {
-		var de *destinationError
-		if errors.As(err, &de) && !de.registered {
-			conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
-			conds.clear(v1alpha1.ApplicationConditionComparisonError)
-			app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
-			out.clearOperation = app.Operation != nil
-			return out
+	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation], cctx: ctx}
+	rn.out = outcome{requeueAfter: r.opts.PollInterval, clearRefresh: rn.refresh != ""}
+	defer rn.conds.apply(app)
+	defer func() {
+		if rn.cancel != nil {
+			rn.cancel()
 		}
-		return r.comparisonFailed(app, conds, err)
+	}()
+	phases := []phase{
+		{"spec", r.reconcileSpec},
+		{"destination", r.reconcileDestination},
+		{"source", r.reconcileSource},
+		{"compare", r.reconcileCompare},
+		{"operation", r.reconcileOperation},
+	}
+	for _, p := range phases {
+		if err := p.run(ctx, rn); err != nil {
+			r.failed(ctx, rn, p.name, err)
+			break
+		}
+	}
+	return rn.out
+}
+
+// failed reports a phase's error. Nothing is applied or pruned: the live
+// state stays as it was.
+func (r *Reconciler) failed(ctx context.Context, rn *run, phase string, err error) {
+	app := rn.app
+	app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
+	reason, stalled := appstate.IsStalled(err)
+	cond := v1alpha1.ApplicationConditionComparisonError
+	if reason == appstate.ReasonInvalidSpec || reason == appstate.ReasonDestinationNotRegistered {
+		cond = v1alpha1.ApplicationConditionInvalidSpecError
+		rn.conds.clear(v1alpha1.ApplicationConditionComparisonError)
+	}
+	changed := rn.conds.set(cond, err.Error())
+	if !stalled {
+		r.events.Eventf(app, nil, "Warning", string(cond), "Compare", "%s", err.Error())
+		rn.out.err = fmt.Errorf("%s of application %s: %w", phase, appstate.Key(app), err)
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("stalled", "application", appstate.Key(app), "phase", phase, "reason", reason, "error", err.Error())
+	if changed {
+		r.events.Eventf(app, nil, "Warning", string(reason), "Compare", "%s", err.Error())
+	}
+	if app.Operation != nil {
+		// An operation that cannot start ends now, as a failed sync, rather
+		// than waiting for a fix that only a new commit or spec can bring.
+		r.failOperation(rn, err)
+	}
+}
+
+// reconcileSpec checks what can be checked without the cluster or Git.
+func (r *Reconciler) reconcileSpec(ctx context.Context, rn *run) error {
+	r.checkUnsupported(ctx, rn.app, rn.conds)
+	if msg := r.validate(ctx, rn.app); msg != "" {
+		return appstate.Stall(appstate.ReasonInvalidSpec, errors.New(msg))
+	}
+	ig, err := appstate.Ignorer(rn.app)
+	if err != nil {
+		return err
+	}
+	rn.ig = ig
+	return nil
+}
+
+// reconcileDestination resolves the destination cluster.
+func (r *Reconciler) reconcileDestination(ctx context.Context, rn *run) error {
+	dst, err := r.target(ctx, rn.app)
+	if err != nil {
+		return err
 	}
 	// The spec is valid and its destination known (a cluster registered
 	// since, say): an earlier InvalidSpecError no longer holds.
-	conds.clear(v1alpha1.ApplicationConditionInvalidSpecError)
-	// A registered cluster's comparison is bounded: a cluster that stops
-	// answering mid-way must not hold the worker (a sync, which may wait on
-	// waves, is bounded by its own wave timeout instead).
-	cctx := ctx
+	rn.conds.clear(v1alpha1.ApplicationConditionInvalidSpecError)
+	rn.dst = dst
 	if dst != r.local {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithTimeout(ctx, time.Minute)
-		defer cancel()
+		// A registered cluster's comparison is bounded: a cluster that
+		// stops answering mid-way must not hold the worker (a sync, which
+		// may wait on waves, is bounded by its own wave timeout instead).
+		rn.cctx, rn.cancel = context.WithTimeout(ctx, time.Minute)
 	}
-	src := *app.Spec.Source
-	if refresh == "hard" {
-		r.renders.clear()
+	return nil
+}
+
+// reconcileSource resolves the revision the source follows now.
+func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
+	src := rn.app.Spec.Source
+	if rn.refresh == "hard" {
+		r.renders.Forget()
 	}
-	revision, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, refresh != "")
+	revision, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, rn.refresh != "")
 	if err != nil {
-		return r.comparisonFailed(app, conds, fmt.Errorf("resolve %s at %q: %w", src.RepoURL, src.TargetRevision, err))
+		return fmt.Errorf("resolve %s at %q: %w", src.RepoURL, src.TargetRevision, err)
 	}
-	ig, err := Ignorer(app)
-	if err != nil {
-		conds.set(v1alpha1.ApplicationConditionInvalidSpecError, err.Error())
-		return out
-	}
-	inputs := inputsKey(app, src, revision)
-	var d *desiredState
-	states, fast := []resourceState(nil), false
-	if app.Operation == nil && refresh == "" {
-		states, fast = r.fastCompare(cctx, app, dst, inputs)
+	rn.revision = revision
+	return nil
+}
+
+// reconcileCompare compares Git with the cluster (or takes the remembered
+// comparison when nothing changed) and reports it in status.
+func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
+	app := rn.app
+	inputs := appstate.InputsKey(app, rn.revision)
+	fast := false
+	if app.Operation == nil && rn.refresh == "" {
+		rn.cmp, fast = r.fastCompare(rn.cctx, app, rn.dst, inputs, rn.revision)
 	}
 	if !fast {
-		if d, err = r.renderDesired(cctx, app, dst, src, revision); err != nil {
-			return r.comparisonFailed(app, conds, err)
+		var err error
+		if rn.desired, err = r.desiredState(rn.cctx, app, rn.dst, rn.revision); err != nil {
+			return err
 		}
-		if states, err = r.compare(cctx, app, dst, d, inputs, ig); err != nil {
-			return r.comparisonFailed(app, conds, err)
+		if rn.cmp, err = r.compare(rn.cctx, app, rn.dst, rn.desired, inputs, rn.ig); err != nil {
+			return err
 		}
 		now := metav1.Now()
 		app.Status.ReconciledAt = &now
-		app.Status.SourceType = v1alpha1.ApplicationSourceType(d.sourceType)
+		app.Status.SourceType = v1alpha1.ApplicationSourceType(rn.desired.SourceType)
 	}
-	conds.clear(v1alpha1.ApplicationConditionComparisonError)
+	rn.conds.clear(v1alpha1.ApplicationConditionComparisonError)
 	previous := app.Status.Sync
-	setCompared(app, src, revision, states, conds)
-	if previous.Status == v1alpha1.SyncStatusCodeSynced && previous.Revision == revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
+	setCompared(app, rn.revision, rn.cmp, rn.conds)
+	if previous.Status == v1alpha1.SyncStatusCodeSynced && previous.Revision == rn.revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
 		// Git did not move, the cluster did: someone changed a managed object.
 		r.events.Eventf(app, nil, "Warning", "DriftDetected", "Compare", "live state differs from Git at %s: %s",
-			short(revision), strings.Join(outOfSyncKeys(states), ", "))
+			appstate.Short(rn.revision), strings.Join(keyStrings(rn.cmp.OutOfSync()), ", "))
 		r.opts.Metrics.Drifted(app.Namespace, app.Name)
 		if r.opts.Notifier != nil {
-			out.drift = r.driftOf(ctx, dst, states) // who changed what, for on-drift-detected
+			rn.out.drift = r.driftOf(ctx, rn.dst, rn.cmp) // who changed what, for on-drift-detected
 		}
 	}
+	return nil
+}
 
-	if st := app.Status.OperationState; app.Operation != nil && st != nil && st.Phase == v1alpha1.OperationTerminating {
+// reconcileOperation decides whether to sync, and syncs.
+func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
+	app := rn.app
+	d := appstate.Decide(appstate.DecisionInput{App: app, Comparison: rn.cmp, LastSync: r.lastSync(app), Now: time.Now()})
+	switch d.Action {
+	case appstate.ActionFinishTerminated:
 		// A terminate request no running sync took up (the controller
 		// restarted meanwhile): the operation ends here.
-		now := metav1.Now()
-		st.Phase, st.Message, st.FinishedAt = v1alpha1.OperationFailed, "terminated by request", &now
-		out.clearOperation = true
-		return out
-	}
-	trigger, wait := r.syncTrigger(app, revision, states)
-	if wait > 0 && wait < out.requeueAfter {
-		out.requeueAfter = wait
-	}
-	if trigger == nil {
-		return out
-	}
-	log.Info("syncing", "application", appKey(app), "revision", trigger.revision, "automated", trigger.automated, "outOfSync", outOfSyncKeys(states))
-	res := r.sync(ctx, app, dst, d, states, ig, trigger, conds)
-	out.clearOperation = res.done && app.Operation != nil
-	out.requeueAfter = res.requeueAfter
-	return out
-}
-
-// comparisonFailed reports an error that prevented comparing: nothing is
-// applied or pruned, the live state stays as it was, and the Application is
-// compared again in 10 s (sooner when it or its source changes).
-func (r *Reconciler) comparisonFailed(app *v1alpha1.Application, conds *conditions, err error) outcome {
-	conds.set(v1alpha1.ApplicationConditionComparisonError, err.Error())
-	app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
-	r.events.Eventf(app, nil, "Warning", "ComparisonError", "Compare", "%s", err.Error())
-	return outcome{requeueAfter: 10 * time.Second, clearRefresh: true}
-}
-
-// Ignorer compiles the Application's ignoreDifferences.
-func Ignorer(app *v1alpha1.Application) (*diff.Ignorer, error) {
-	rules := make([]diff.IgnoreRule, len(app.Spec.IgnoreDifferences))
-	for i, d := range app.Spec.IgnoreDifferences {
-		rules[i] = diff.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
-			JSONPointers: d.JSONPointers, JQPathExpressions: d.JQPathExpressions, ManagedFieldsManagers: d.ManagedFieldsManagers}
-	}
-	return diff.CompileIgnoreRules(rules)
-}
-
-func outOfSyncKeys(states []resourceState) []string {
-	var keys []string
-	for _, s := range states {
-		if s.sync != v1alpha1.SyncStatusCodeSynced || s.requiresP {
-			keys = append(keys, s.key.String())
+		st := app.Status.OperationState
+		if st == nil {
+			st = &v1alpha1.OperationState{}
+			app.Status.OperationState = st
 		}
+		now := metav1.Now()
+		st.Phase, st.Message, st.FinishedAt = v1alpha1.OperationFailed, appstate.MessageTerminated, &now
+		rn.out.clearOperation = app.Operation != nil
+		return nil
+	case appstate.ActionNone:
+		if !d.RetryAt.IsZero() {
+			if wait := time.Until(d.RetryAt); wait > 0 && wait < rn.out.requeueAfter {
+				rn.out.requeueAfter = wait
+			}
+		}
+		return nil
 	}
-	return keys
+	ctrl.LoggerFrom(ctx).Info("syncing", "application", appstate.Key(app), "revision", d.Sync.Revision,
+		"automated", d.Sync.Automated, "outOfSync", keyStrings(rn.cmp.OutOfSync()))
+	res := r.sync(ctx, rn, d.Sync)
+	rn.out.clearOperation = res.done && app.Operation != nil
+	rn.out.requeueAfter = res.requeueAfter
+	return nil
+}
+
+func keyStrings(keys []fsync.Key) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
+	}
+	return out
 }
 
 // driftOf names the objects a drift changed and, from their managedFields
 // (read from the API server: the watch cache strips them), the field
 // manager that wrote last, other than Ferry: kubectl-edit, kubectl-scale,
 // an operator...
-func (r *Reconciler) driftOf(ctx context.Context, dst *target, states []resourceState) []Drift {
+func (r *Reconciler) driftOf(ctx context.Context, dst *target, cmp *appstate.Comparison) []Drift {
 	var out []Drift
-	for _, s := range states {
-		if !s.desired || s.sync != v1alpha1.SyncStatusCodeOutOfSync || s.live == nil {
+	for _, s := range cmp.Resources {
+		if !s.Desired || s.Sync != v1alpha1.SyncStatusCodeOutOfSync || s.Live == nil {
 			continue
 		}
-		d := Drift{Key: s.key}
-		if live, err := dst.confirmed(ctx, s.key, s.version); err == nil && live != nil {
+		d := Drift{Key: s.Key}
+		if live, err := dst.Confirmed(ctx, s.Key, s.APIVersion); err == nil && live != nil {
 			d.Manager, d.ResourceVersion = lastManager(live), live.GetResourceVersion()
 		}
 		out = append(out, d)

@@ -2,21 +2,26 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
+	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/diff"
 	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/render"
@@ -62,14 +67,6 @@ type Notifier interface {
 	Observe(ctx context.Context, before, after *v1alpha1.Application, drift []Drift)
 }
 
-// Drift is a managed object changed outside Git, and who changed it last
-// (the newest field manager other than Ferry's).
-type Drift struct {
-	Key             fsync.Key
-	Manager         string
-	ResourceVersion string
-}
-
 func (o Options) withDefaults() Options {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Minute
@@ -94,12 +91,13 @@ type Reconciler struct {
 	client      client.Client // reads Applications from the cache
 	direct      client.Client // reads and writes Applications on the API server
 	local       *target       // the cluster Ferry runs in
-	targets     *targets      // registered clusters
+	registry    cluster.Registry
+	pool        *cluster.Pool // connections to registered clusters
+	remotes     remotes       // targets built on the pool's connections
 	sources     *gitsource.Cache
-	renderer    *render.Renderer
 	events      events.EventRecorder
 	tracker     *tracker
-	renders     *renderCache
+	renders     *appstate.Renderer
 	unsupported unsupportedCache
 	opts        Options
 }
@@ -112,23 +110,25 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
 	t := newTracker()
-	local := &target{server: inClusterServer, direct: direct, cache: mgr.GetCache(),
+	local := &target{server: cluster.InClusterServer, direct: direct, cache: mgr.GetCache(),
 		executor: fsync.NewExecutor(direct, mgr.GetRESTMapper(), opts.ApplyConcurrency),
 		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
-		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace), stop: func() {}}
+		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace)}
 	r := &Reconciler{
 		client:   mgr.GetClient(),
 		direct:   direct,
 		local:    local,
-		targets:  newTargets(),
+		registry: cluster.Registry{Reader: opts.Secrets, Namespace: opts.HomeNamespace, Options: cluster.Options{AllowExec: opts.AllowExecCredentials}},
+		remotes:  remotes{byConn: map[*cluster.Conn]*target{}},
 		sources:  sources,
-		renderer: renderer,
 		events:   mgr.GetEventRecorder("ferry"),
 		tracker:  t,
-		renders:  newRenderCache(1024),
+		renders:  appstate.NewRenderer(renderer, sources, 1024),
 		opts:     opts,
 	}
-	if err := mgr.Add(r.targets); err != nil {
+	r.renders.OnRender = opts.Metrics.Rendered
+	r.pool = cluster.NewPool(cluster.PoolOptions{Scheme: direct.Scheme(), Recovered: r.clusterRecovered})
+	if err := mgr.Add(r.pool); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -143,7 +143,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(source.Channel(r.local.watcher.events, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency,
+			// Retryable errors (API server, network, Git) back off from 1 s
+			// to at most 5 min; stalled ones are not returned as errors.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute)}).
 		Complete(r)
 }
 
@@ -184,7 +187,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}
-	finishErr := r.finishRequest(ctx, app, res)
+	finishErr := errors.Join(res.err, r.finishRequest(ctx, app, res))
 	if r.opts.Notifier != nil {
 		// After finishRequest: the notifier writes an annotation, which
 		// would fail finishRequest's optimistic lock if it came first. And
@@ -194,7 +197,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.opts.Notifier.Observe(ctx, before, app, res.drift)
 	}
 	if finishErr != nil {
-		return ctrl.Result{}, finishErr
+		return ctrl.Result{}, finishErr // retried with backoff
 	}
 	return ctrl.Result{RequeueAfter: res.requeueAfter}, nil
 }

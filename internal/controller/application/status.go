@@ -12,13 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/health"
-	fsync "github.com/ferrycd/ferry/internal/sync"
+	"github.com/ferrycd/ferry/internal/appstate"
 )
-
-// inClusterServer is the destination that means "the cluster the controller
-// runs against", as in Argo CD.
-const inClusterServer = "https://kubernetes.default.svc"
 
 // validate returns why the Application cannot be reconciled, or "".
 func (r *Reconciler) validate(ctx context.Context, app *v1alpha1.Application) string {
@@ -90,53 +85,18 @@ func unsupportedSettings(app *v1alpha1.Application) []string {
 
 // setCompared records a comparison in status: per-resource sync and health,
 // the Application's sync status, health, and shared-resource warnings.
-func setCompared(app *v1alpha1.Application, src v1alpha1.ApplicationSource, revision string, states []resourceState, conds *conditions) {
-	resources := make([]v1alpha1.ResourceStatus, 0, len(states))
-	syncStatus := v1alpha1.SyncStatusCodeSynced
-	var healths []health.Status
-	var shared []string
-	for _, s := range states {
-		if !s.desired && !s.requiresP {
-			continue // gone, or never ours: not part of this Application
-		}
-		rs := v1alpha1.ResourceStatus{
-			Group: s.key.Group, Version: versionOf(s.version), Kind: s.key.Kind, Namespace: s.key.Namespace, Name: s.key.Name,
-			Status: s.sync, RequiresPruning: s.requiresP, SyncWave: s.wave,
-		}
-		if s.desired {
-			rs.Health = &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(s.health.Status), Message: s.health.Message}
-			healths = append(healths, s.health.Status)
-		}
-		if s.sync != v1alpha1.SyncStatusCodeSynced || s.requiresP {
-			syncStatus = v1alpha1.SyncStatusCodeOutOfSync
-		}
-		if s.desired && s.live != nil && s.owner != "" && s.owner != s.expectedOwner {
-			shared = append(shared, fmt.Sprintf("%s (owned by %s)", s.key, s.owner))
-		}
-		resources = append(resources, rs)
-	}
-	slices.SortFunc(resources, func(a, b v1alpha1.ResourceStatus) int {
-		return fsync.CompareKeys(fsync.Key{Group: a.Group, Kind: a.Kind, Namespace: a.Namespace, Name: a.Name},
-			fsync.Key{Group: b.Group, Kind: b.Kind, Namespace: b.Namespace, Name: b.Name})
-	})
-	app.Status.Resources = resources
-	app.Status.Sync = v1alpha1.SyncStatus{Status: syncStatus, Revision: revision,
-		ComparedTo: v1alpha1.ComparedTo{Source: src, Destination: app.Spec.Destination}}
-	agg := health.Aggregate(healths...)
-	app.Status.Health = v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(agg)}
-	if len(shared) > 0 {
+func setCompared(app *v1alpha1.Application, revision string, cmp *appstate.Comparison, conds *conditions) {
+	st := cmp.Status()
+	app.Status.Resources = st.Resources
+	app.Status.Sync = v1alpha1.SyncStatus{Status: st.Sync, Revision: revision,
+		ComparedTo: v1alpha1.ComparedTo{Source: *app.Spec.Source, Destination: app.Spec.Destination}}
+	app.Status.Health = v1alpha1.HealthStatus{Status: st.Health}
+	if len(st.Shared) > 0 {
 		conds.set(v1alpha1.ApplicationConditionSharedResourceWarning,
-			"left untouched, managed by another application: "+strings.Join(shared, ", "))
+			"left untouched, managed by another application: "+strings.Join(st.Shared, ", "))
 	} else {
 		conds.clear(v1alpha1.ApplicationConditionSharedResourceWarning)
 	}
-}
-
-func versionOf(apiVersion string) string {
-	if i := strings.LastIndexByte(apiVersion, '/'); i >= 0 {
-		return apiVersion[i+1:]
-	}
-	return apiVersion
 }
 
 // conditions edits an Application's conditions, keeping the transition time
@@ -153,12 +113,14 @@ func newConditions(app *v1alpha1.Application) *conditions {
 	return c
 }
 
-func (c *conditions) set(t v1alpha1.ApplicationConditionType, msg string) {
+// set sets a condition; changed is false when it was already set with msg.
+func (c *conditions) set(t v1alpha1.ApplicationConditionType, msg string) (changed bool) {
 	if old, ok := c.byType[t]; ok && old.Message == msg {
-		return
+		return false
 	}
 	now := metav1.Now()
 	c.byType[t] = v1alpha1.ApplicationCondition{Type: t, Message: msg, LastTransitionTime: &now}
+	return true
 }
 
 func (c *conditions) clear(t v1alpha1.ApplicationConditionType) { delete(c.byType, t) }

@@ -112,16 +112,6 @@ func (w *watcher) enqueue(ctx context.Context, app types.NamespacedName) bool {
 	}
 }
 
-// InstanceName is the name written into tracking annotations: the bare
-// Application name for Applications in the controller's home namespace, as
-// Argo CD does, and "<namespace>_<name>" for the others.
-func InstanceName(home string, app types.NamespacedName) string {
-	if app.Namespace == home {
-		return app.Name
-	}
-	return app.Namespace + "_" + app.Name
-}
-
 func (w *watcher) appFor(instance string) types.NamespacedName {
 	if ns, name, ok := strings.Cut(instance, "_"); ok {
 		return types.NamespacedName{Namespace: ns, Name: name}
