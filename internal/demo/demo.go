@@ -98,8 +98,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 	}
 	fmt.Fprintf(out, "Try, in another shell:\n\n  export KUBECONFIG=%s\n  %s -n staging get deploy,svc,cm\n",
 		c.KubeconfigPath(), filepath.Join(c.BinDir(), "kubectl"))
-	fmt.Fprintf(out, "  %s -n argocd patch application myapp-production --type merge -p '{\"operation\":{\"sync\":{}}}'\n\n",
-		filepath.Join(c.BinDir(), "kubectl"))
+	fmt.Fprintf(out, "  %s app sync myapp-production\n  %s app list\n\n", ferryCommand(), ferryCommand())
 	if opts.ExitWhenReady {
 		return nil
 	}
@@ -152,6 +151,21 @@ func writeRepository(ctx context.Context, dir string) (string, error) {
 		}
 	}
 	return "file://" + dir, nil
+}
+
+// ferryCommand is how to run this very binary from the user's directory:
+// "bin/ferry" after `make demo`.
+func ferryCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "ferry"
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return exe
 }
 
 func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL string) ([]*v1alpha1.Application, error) {

@@ -15,10 +15,13 @@ func TestDemoReachesTheSeedState(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"myapp-staging is Synced and Healthy", "myapp-production is OutOfSync",
-		"myapp-waves synced the seed's sync-wave manifests in this order"} {
+		"myapp-waves synced the seed's sync-wave manifests in this order", "export KUBECONFIG=", " app sync myapp-production\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "patch application") {
+		t.Errorf("the closing hint still tells the user to patch an operation by hand:\n%s", out.String())
 	}
 	// The rows of that table, in order: Namespace, ConfigMap, Job, Deployment.
 	_, table, _ := strings.Cut(out.String(), "in this order")
