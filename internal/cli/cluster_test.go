@@ -2,25 +2,25 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"maps"
 	"strings"
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/localcluster"
 )
+
+// This file holds what the cluster command tests share and the lifecycle
+// test that runs every verb in turn; each verb's own tests are in
+// cluster_add_test.go, cluster_list_test.go and cluster_rm_test.go.
 
 // ferryCluster runs `ferry cluster ARGS` with the local cluster's user
 // context as the Ferry side.
@@ -53,42 +53,24 @@ func deleteClusterObjects(t *testing.T, ctx context.Context, secretName string) 
 	}
 }
 
-// TestClusterSecretName checks Argo CD's URIToSecretName vectors.
-func TestClusterSecretName(t *testing.T) {
-	for server, want := range map[string]string{
-		"http://foo":                             "cluster-foo-752281925",
-		"http://[fe80::1ff:fe23:4567:890a]:8000": "cluster-fe80--1ff-fe23-4567-890a-664858999",
-		"http://[FE80::1FF:FE23:4567:890A]:8000": "cluster-fe80--1ff-fe23-4567-890a-682802007",
-	} {
-		got, err := clusterSecretName(server)
-		if err != nil || got != want {
-			t.Errorf("clusterSecretName(%q) = %q, %v; want %q", server, got, err, want)
+// createClusterSecret creates a cluster Secret in argocd with data, deleted
+// when the test ends, as someone might write one by hand.
+func createClusterSecret(t *testing.T, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: name, Labels: map[string]string{cluster.SecretTypeLabel: "cluster"}},
+		StringData: data,
+	}
+	if err := env.Client.Create(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := env.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("clean up Secret %s: %v", name, err)
 		}
-	}
-	if _, err := clusterSecretName("not a url"); err == nil {
-		t.Error("clusterSecretName accepted a non-URL")
-	}
-}
-
-// TestClusterAddBadInput checks errors that name the flag or context at
-// fault, before anything is created.
-func TestClusterAddBadInput(t *testing.T) {
-	_, err := ferryCluster(t, "add", "no-such-context")
-	if err == nil || !strings.Contains(err.Error(), `context "no-such-context" not found`) || !strings.Contains(err.Error(), localcluster.AdminContext) {
-		t.Errorf("unknown context: err = %v", err)
-	}
-	_, err = ferryCluster(t, "add", localcluster.AdminContext, "--label", "novalue")
-	if err == nil || !strings.Contains(err.Error(), `--label "novalue"`) {
-		t.Errorf("bad --label: err = %v", err)
-	}
-	_, err = ferryCluster(t, "add", localcluster.AdminContext, "--name", cluster.InClusterName)
-	if err == nil || !strings.Contains(err.Error(), "reserved") {
-		t.Errorf("--name in-cluster: err = %v", err)
-	}
-	_, err = ferryCluster(t, "get", "no-such-cluster")
-	if err == nil || !strings.Contains(err.Error(), `cluster "no-such-cluster" not found`) {
-		t.Errorf("get of an unknown cluster: err = %v", err)
-	}
+	})
 }
 
 // TestClusterLifecycle registers the local cluster through its admin
@@ -181,51 +163,6 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 }
 
-// checkClusterSecret reads the cluster Secret through cluster.FromSecret
-// and checks its name, server and labels.
-func checkClusterSecret(t *testing.T, secretName string, labels map[string]string) cluster.Cluster {
-	t.Helper()
-	s := &corev1.Secret{}
-	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: secretName}, s); err != nil {
-		t.Fatalf("get cluster Secret: %v", err)
-	}
-	cl, err := cluster.FromSecret(s.Name, s.Labels, s.Annotations, s.Data, cluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cl.Name != "prod-us-east" || cl.Server != env.Cluster.Server() || !maps.Equal(cl.Labels, labels) {
-		t.Errorf("cluster Secret holds %v with labels %v, want prod-us-east (%s) with %v", cl, cl.Labels, env.Cluster.Server(), labels)
-	}
-	if cl.Config.BearerToken == "" || len(cl.Config.TLSClientConfig.CAData) == 0 {
-		t.Errorf("cluster Secret config = %v, want a bearer token and a CA", cl.Config)
-	}
-	return cl
-}
-
-// checkServiceAccountAccess lists namespaces with the Secret's credentials
-// and checks they are the ServiceAccount's.
-func checkServiceAccountAccess(t *testing.T, cl cluster.Cluster) {
-	t.Helper()
-	cfg, err := cl.RESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{}); err != nil {
-		t.Errorf("list namespaces with the cluster Secret's credentials: %v", err)
-	}
-	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := review.Status.UserInfo.Username, "system:serviceaccount:kube-system:ferry-manager"; got != want {
-		t.Errorf("the cluster Secret authenticates as %q, want %q", got, want)
-	}
-}
-
 // createTargetingApp creates a manual Application whose destination is the
 // cluster named dest; its repository does not exist, so it never deploys.
 func createTargetingApp(t *testing.T, name, dest string) string {
@@ -247,41 +184,4 @@ func createTargetingApp(t *testing.T, name, dest string) string {
 		_ = deleteApp(ctx, env.Client, client.ObjectKeyFromObject(app), false, time.Minute, io.Discard)
 	})
 	return name
-}
-
-// checkClusterList checks the table and JSON of `cluster list`: prod-us-east
-// and the implicit in-cluster entry are reachable, and app targets the
-// former.
-func checkClusterList(t *testing.T, run func(...string) (string, error), server, app string) {
-	t.Helper()
-	out, err := run("list")
-	if err != nil {
-		t.Fatalf("cluster list: %v\n%s", err, out)
-	}
-	lines := strings.Split(out, "\n")
-	if got := strings.Join(strings.Fields(lines[0]), " "); got != "NAME SERVER VERSION STATUS APPS MESSAGE" {
-		t.Errorf("cluster list header = %q", lines[0])
-	}
-	rows := map[string][]string{}
-	for _, line := range lines[1:] {
-		if f := strings.Fields(line); len(f) > 0 {
-			rows[f[0]] = f
-		}
-	}
-	if f := rows["prod-us-east"]; len(f) < 5 || f[1] != server || f[3] != statusSuccessful || f[4] != "1" {
-		t.Errorf("cluster list row of prod-us-east = %q, want %s Successful with 1 app:\n%s", f, server, out)
-	}
-	if f := rows[cluster.InClusterName]; len(f) < 4 || f[1] != cluster.InClusterServer || f[3] != statusSuccessful {
-		t.Errorf("cluster list row of in-cluster = %q, want Successful:\n%s", f, out)
-	}
-	out, err = run("list", "-o", "json")
-	var entries []clusterEntry
-	if err != nil || json.Unmarshal([]byte(out), &entries) != nil {
-		t.Fatalf("cluster list -o json: %v\n%s", err, out)
-	}
-	for _, e := range entries {
-		if e.Name == "prod-us-east" && (len(e.Applications) != 1 || e.Applications[0] != app) {
-			t.Errorf("cluster list -o json: prod-us-east's applications = %v, want [%s]", e.Applications, app)
-		}
-	}
 }
