@@ -107,6 +107,7 @@ type Decision struct {
 //     sync; a terminated one not at all for that revision. A new revision
 //     supersedes both at once.
 //   - A sync left Running by a controller that stopped is run again.
+//   - A dry run applied nothing, so it is no attempt at its revision.
 //   - An automated sync with prune that would delete every resource is
 //     refused unless allowEmpty.
 func Decide(in DecisionInput) Decision {
@@ -139,6 +140,11 @@ func Decide(in DecisionInput) Decision {
 	}
 	if last == nil || lastRevision(last) != revision {
 		return Decision{Action: ActionSync, Sync: req} // a new revision
+	}
+	if last.Operation.Sync != nil && last.Operation.Sync.DryRun {
+		// A dry run applied nothing: no attempt at this revision, whether
+		// it succeeded or failed.
+		return Decision{Action: ActionSync, Sync: req}
 	}
 	switch {
 	case last.Phase == v1alpha1.OperationRunning:
@@ -247,12 +253,15 @@ func RetryPolicyOf(rs *v1alpha1.RetryStrategy, automated bool) RetryPolicy {
 
 // Backoff is the wait before retry number attempt+1.
 func (p RetryPolicy) Backoff(attempt int64) time.Duration {
-	d := p.Duration
+	d, f := p.Duration, time.Duration(max(p.Factor, 1))
 	for range attempt {
-		d *= time.Duration(p.Factor)
-		if d >= p.Max {
-			return p.Max
+		if f == 1 || d >= p.Max {
+			break
 		}
+		if d > p.Max/f {
+			return p.Max // d*f would pass Max (or overflow int64)
+		}
+		d *= f
 	}
 	return min(d, p.Max)
 }
