@@ -111,8 +111,10 @@ func Compare(ctx context.Context, in CompareInput) (*Comparison, error) {
 	for i := range states {
 		s := &states[i]
 		if err := in.Cluster.Watch(ctx, schema.FromAPIVersionAndKind(s.APIVersion, s.Key.Kind)); err != nil {
-			if meta.IsNoMatchError(err) && s.Desired {
-				s.Unserved = true
+			if meta.IsNoMatchError(err) {
+				// Desired: a sync may create the kind (its CRD). Managed
+				// before: the kind is gone, and the object with it.
+				s.Unserved = s.Desired
 				continue
 			}
 			return nil, err
