@@ -1,6 +1,8 @@
 package appset
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,6 +74,7 @@ spec:
 func TestApplicationsErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, manifest string
+		part           Part
 		want           []string
 	}{
 		{
@@ -79,6 +82,7 @@ func TestApplicationsErrors(t *testing.T) {
 			manifest: `
 spec:
   generators: [{list: {elements: 3}}]`,
+			part: PartGenerators,
 			want: []string{"spec.generators[0]:"},
 		},
 		{
@@ -86,6 +90,7 @@ spec:
 			manifest: `
 spec:
   generators: [{list: {elements: [{a: b}]}}, {}]`,
+			part: PartGenerators,
 			want: []string{"spec.generators[1]: no supported generator set"},
 		},
 		{
@@ -94,6 +99,7 @@ spec:
 spec:
   generators: [{list: {elements: [{env: a}, {env: b}]}}]
   template: {metadata: {name: same}, spec: {project: default}}`,
+			part: PartApplication,
 			want: []string{"parameter sets 0 and 1 both render the Application same"},
 		},
 		{
@@ -102,6 +108,7 @@ spec:
 spec:
   generators: [{list: {elements: [{env: a}]}}]
   template: {metadata: {labels: {env: '{{env}}'}}, spec: {project: default}}`,
+			part: PartApplication,
 			want: []string{"parameter set 0: the rendered Application has no metadata.name"},
 		},
 		{
@@ -110,6 +117,7 @@ spec:
 spec:
   generators: [{list: {elements: [{env: a}]}}]
   template: {metadata: {name: 'x-{{env}}', namespace: other}, spec: {project: default}}`,
+			part: PartApplication,
 			want: []string{"parameter set 0: the rendered Application x-a is in namespace other; it must be in the ApplicationSet's, argocd"},
 		},
 		{
@@ -120,6 +128,7 @@ spec:
   goTemplateOptions: [missingkey=error]
   generators: [{list: {elements: [{env: a}]}}]
   template: {metadata: {name: 'x-{{.region}}'}, spec: {project: default}}`,
+			part: PartTemplate,
 			want: []string{"parameter set 0: spec.template:", "region"},
 		},
 		{
@@ -128,6 +137,7 @@ spec:
 spec:
   generators: [{list: {elements: [{env: a}]}}]
   template: {metadata: {name: x}, spec: {project: [not, a, string]}}`,
+			part: PartTemplate,
 			want: []string{"parameter set 0: the rendered template is not an Application"},
 		},
 	} {
@@ -135,6 +145,43 @@ spec:
 			as := parseAppSet(t, "metadata: {name: s, namespace: argocd}\n"+c.manifest)
 			_, err := Applications(t.Context(), as, nil, testRepo)
 			wantError(t, err, c.want...)
+			var spec *SpecError
+			if !errors.As(err, &spec) || spec.Part != c.part {
+				t.Errorf("error %v (%T) is not a *SpecError with part %s", err, err, c.part)
+			}
 		})
+	}
+}
+
+// TestApplicationsInputErrors: a repository that cannot be read, or a cancelled context, is no
+// error of the ApplicationSet: it is not a *SpecError, so the controller retries.
+func TestApplicationsInputErrors(t *testing.T) {
+	as := parseAppSet(t, `
+metadata: {name: s, namespace: argocd}
+spec:
+  generators:
+  - matrix:
+      generators:
+      - list: {elements: [{a: b}]}
+      - git: {repoURL: "https://git.example.com/other.git", revision: main, files: [{path: "*.yaml"}]}
+  template: {metadata: {name: x}, spec: {project: default}}`)
+	_, err := Applications(t.Context(), as, nil, testRepo)
+	wantError(t, err, "spec.generators[0].matrix.generators[1].git: reading files", "unknown repository")
+	var input *InputError
+	var spec *SpecError
+	if !errors.As(err, &input) || errors.As(err, &spec) {
+		t.Errorf("error %v: want an *InputError and no *SpecError", err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	as = parseAppSet(t, `
+metadata: {name: s, namespace: argocd}
+spec:
+  generators: [{list: {elements: [{a: b}]}}]
+  template: {metadata: {name: x}, spec: {project: default}}`)
+	_, err = Applications(ctx, as, nil, testRepo)
+	if !errors.Is(err, context.Canceled) || errors.As(err, &spec) {
+		t.Errorf("error %v: want context.Canceled and no *SpecError", err)
 	}
 }

@@ -40,7 +40,7 @@ type GitFile struct {
 	Exclude bool   `json:"exclude,omitempty"`
 }
 
-// Repo reads repositories for the git generator. Dirs lists every directory of the repository at
+// Repo reads repositories for the git generator. Generate reports its errors as *InputError. Dirs lists every directory of the repository at
 // revision as repository-relative, slash-separated paths; Files returns the files matching glob
 // by repository-relative path.
 type Repo interface {
@@ -73,7 +73,7 @@ func (g *generation) gitDirectories(ctx context.Context, spec *GitGenerator) ([]
 	}
 	dirs, err := g.in.Repo.Dirs(ctx, spec.RepoURL, spec.Revision)
 	if err != nil {
-		return nil, fmt.Errorf("listing the directories of %s at %q: %w", spec.RepoURL, spec.Revision, err)
+		return nil, fmt.Errorf("listing the directories of %s at %q: %w", spec.RepoURL, spec.Revision, &InputError{Err: err})
 	}
 	dirs = slices.Clone(dirs)
 	slices.Sort(dirs)
@@ -118,7 +118,7 @@ func (g *generation) gitFiles(ctx context.Context, spec *GitGenerator) ([]map[st
 			}
 			got, err := g.in.Repo.Files(ctx, spec.RepoURL, spec.Revision, f.Path)
 			if err != nil {
-				return nil, fmt.Errorf("reading files %q of %s at %q: %w", f.Path, spec.RepoURL, spec.Revision, err)
+				return nil, fmt.Errorf("reading files %q of %s at %q: %w", f.Path, spec.RepoURL, spec.Revision, &InputError{Err: err})
 			}
 			for name, data := range got {
 				if exclude {
@@ -212,4 +212,28 @@ func (g *generation) addPathParams(set map[string]any, prefix, dir, file string)
 			set[name+"["+strconv.Itoa(i)+"]"] = seg
 		}
 	}
+}
+
+// GitRepoURLs returns the repoURL of every git generator in gens, at any depth (inside matrix and
+// merge generators), as written and each once, in order. A repoURL templated with a matrix's
+// earlier parameters is returned unrendered.
+func GitRepoURLs(gens []Generator) []string {
+	var out []string
+	var walk func([]Generator)
+	walk = func(gens []Generator) {
+		for _, g := range gens {
+			switch {
+			case g.Git != nil:
+				if !slices.Contains(out, g.Git.RepoURL) {
+					out = append(out, g.Git.RepoURL)
+				}
+			case g.Matrix != nil:
+				walk(g.Matrix.Generators)
+			case g.Merge != nil:
+				walk(g.Merge.Generators)
+			}
+		}
+	}
+	walk(gens)
+	return out
 }

@@ -1,6 +1,7 @@
 package appset
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -197,4 +198,35 @@ func TestGit(t *testing.T) {
 		_, err := Generate(t.Context(), gens, Inputs{})
 		wantError(t, err, "generators[0].git: no repository reader configured")
 	})
+}
+
+// TestGitRepoURLs finds the git generators' repositories at any depth, each once, and none in a
+// spec without git generators.
+func TestGitRepoURLs(t *testing.T) {
+	gens := parseGens(t, `
+- list: {elements: [{a: b}]}
+- git: {repoURL: "https://git.example.com/a.git", revision: main, directories: [{path: "*"}]}
+- matrix:
+    generators:
+    - clusters: {}
+    - merge:
+        mergeKeys: [x]
+        generators:
+        - list: {elements: [{x: "1"}]}
+        - matrix:
+            generators:
+            - git: {repoURL: "https://git.example.com/b.git", revision: main, files: [{path: "*.yaml"}]}
+            - git: {repoURL: "https://git.example.com/a.git", revision: dev, directories: [{path: "*"}]}
+- merge:
+    mergeKeys: [x]
+    generators:
+    - git: {repoURL: "https://git.example.com/c.git", revision: main, directories: [{path: "*"}]}
+    - list: {elements: [{x: "1"}]}
+`)
+	if got, want := GitRepoURLs(gens), []string{"https://git.example.com/a.git", "https://git.example.com/b.git", "https://git.example.com/c.git"}; !slices.Equal(got, want) {
+		t.Errorf("GitRepoURLs = %q, want %q", got, want)
+	}
+	if got := GitRepoURLs(parseGens(t, `[{list: {elements: []}}, {matrix: {generators: [{clusters: {}}, {list: {elements: []}}]}}]`)); len(got) != 0 {
+		t.Errorf("GitRepoURLs without git generators = %q", got)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cli"
 	"github.com/ferrycd/ferry/internal/cluster"
+	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
@@ -140,7 +141,8 @@ func TestSeedApplicationSet(t *testing.T) {
 }
 
 // TestApplicationSetTemplateError: goTemplate with missingkey=error and a
-// key no parameter set has is a condition naming it; nothing is generated.
+// key no parameter set has is a RenderTemplateParamsError condition naming
+// it; nothing is generated.
 func TestApplicationSetTemplateError(t *testing.T) {
 	ctx := t.Context()
 	as := &v1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Name: "broken-template", Namespace: "argocd"},
@@ -160,7 +162,8 @@ func TestApplicationSetTemplateError(t *testing.T) {
 			return false, err.Error()
 		}
 		for _, c := range got.Status.Conditions {
-			if c.Type == "ErrorOccurred" && c.Status == "True" && strings.Contains(c.Message, "region") && strings.Contains(c.Message, "parameter set 0") {
+			if c.Type == appsetctrl.ConditionErrorOccurred && c.Status == "True" && c.Reason == appsetctrl.ReasonRenderTemplateParamsError &&
+				strings.Contains(c.Message, "region") && strings.Contains(c.Message, "parameter set 0") {
 				return true, c.Message
 			}
 		}

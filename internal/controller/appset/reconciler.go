@@ -6,10 +6,8 @@ package appset
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,7 +78,7 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
 	n := 0
 	for i := range list.Items {
 		as := &list.Items[i]
-		repo, ok := gitRepoOf(as, want)
+		repo, ok := pushedRepo(as, want)
 		if !ok {
 			continue
 		}
@@ -95,41 +93,17 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
 	return n
 }
 
-// gitRepoOf finds, in an ApplicationSet's generators (at any depth), a git
-// generator's repoURL among want (normalized URLs).
-func gitRepoOf(as *v1alpha1.ApplicationSet, want map[string]bool) (string, bool) {
-	for _, raw := range as.Spec.Generators {
-		var v any
-		if json.Unmarshal(raw.Raw, &v) != nil {
-			continue
-		}
-		if repo, ok := findRepoURL(v, want); ok {
-			return repo, true
-		}
+// pushedRepo returns the repoURL, as written, of one of the ApplicationSet's
+// git generators (at any depth) that reads a repository of want
+// (normalized URLs).
+func pushedRepo(as *v1alpha1.ApplicationSet, want map[string]bool) (string, bool) {
+	gens, err := appset.Generators(as)
+	if err != nil {
+		return "", false
 	}
-	return "", false
-}
-
-func findRepoURL(v any, want map[string]bool) (string, bool) {
-	switch t := v.(type) {
-	case map[string]any:
-		if git, ok := t["git"].(map[string]any); ok {
-			if u, ok := git["repoURL"].(string); ok {
-				if n, err := gitsource.NormalizeURL(u); err == nil && want[n] {
-					return u, true
-				}
-			}
-		}
-		for _, child := range t {
-			if u, ok := findRepoURL(child, want); ok {
-				return u, true
-			}
-		}
-	case []any:
-		for _, child := range t {
-			if u, ok := findRepoURL(child, want); ok {
-				return u, true
-			}
+	for _, u := range appset.GitRepoURLs(gens) {
+		if n, err := gitsource.NormalizeURL(u); err == nil && want[n] {
+			return u, true
 		}
 	}
 	return "", false
@@ -154,6 +128,11 @@ func (r *Reconciler) allAppSets(ctx context.Context, _ client.Object) []reconcil
 // Reconcile generates the ApplicationSet's Applications and brings the
 // owned ones in line. A generator or template error is reported in status
 // and changes nothing: no Application is deleted because a generator failed.
+//
+// Errors are reported by kind (see reconcileError): a stalled ApplicationSet
+// (a bad spec, a bad cluster Secret) is not retried until it or an input it
+// watches changes; anything else is returned, for the workqueue to retry
+// with its capped exponential backoff.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	as := &v1alpha1.ApplicationSet{}
 	if err := r.client.Get(ctx, req.NamespacedName, as); err != nil {
@@ -163,38 +142,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil // owned Applications go through garbage collection
 	}
 	before := as.DeepCopy()
-	desired, usesGit, err := r.generate(ctx, as)
-	if err == nil {
+	desired, err := r.generate(ctx, as)
+	generated := err == nil
+	if generated {
 		err = r.apply(ctx, as, desired)
 	}
-	r.setStatus(ctx, as, desired, err)
+	r.setStatus(ctx, as, desired, generated, err)
 	if !equality.Semantic.DeepEqual(before.Status, as.Status) {
 		if perr := r.client.Status().Patch(ctx, as, client.MergeFrom(before)); perr != nil {
 			return ctrl.Result{}, fmt.Errorf("update status of ApplicationSet %s: %w", req.NamespacedName, perr)
 		}
 	}
-	switch {
-	case err != nil:
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
-	case usesGit:
-		return ctrl.Result{RequeueAfter: gitRequeue}, nil
-	}
-	return ctrl.Result{}, nil
+	return result(ctx, err, usesGit(as))
+}
+
+// usesGit reports whether the ApplicationSet has git generators, at any
+// depth: they are polled (Argo CD's requeueAfterSeconds), since a push is
+// not always announced.
+func usesGit(as *v1alpha1.ApplicationSet) bool {
+	gens, err := appset.Generators(as)
+	return err == nil && len(appset.GitRepoURLs(gens)) > 0
 }
 
 // generate runs the generators over the cluster registry and Git and
-// renders the Applications; usesGit says whether it has git generators.
-func (r *Reconciler) generate(ctx context.Context, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, bool, error) {
-	usesGit := false
-	for _, raw := range as.Spec.Generators {
-		usesGit = usesGit || strings.Contains(string(raw.Raw), `"git"`)
-	}
+// renders the Applications; its errors are typed by generationError.
+func (r *Reconciler) generate(ctx context.Context, as *v1alpha1.ApplicationSet) ([]*v1alpha1.Application, error) {
 	clusters, err := appset.Clusters(ctx, r.clusters)
 	if err != nil {
-		return nil, usesGit, err
+		return nil, generationError(err)
 	}
 	apps, err := appset.Applications(ctx, as, clusters, appset.GitRepo{Sources: r.sources})
-	return apps, usesGit, err
+	if err != nil {
+		return nil, generationError(err)
+	}
+	return apps, nil
 }
 
 // apply creates, updates and deletes the owned Applications as the sync
@@ -210,7 +191,7 @@ func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, des
 	}
 	owned, err := r.owned(ctx, as)
 	if err != nil {
-		return err
+		return retryable(ReasonErrorOccurred, err)
 	}
 	want := map[types.NamespacedName]bool{}
 	for _, app := range desired {
@@ -221,13 +202,15 @@ func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, des
 		case !exists:
 			if err := r.client.Create(ctx, app); err != nil {
 				if apierrors.IsAlreadyExists(err) {
-					return fmt.Errorf("Application %s exists and this ApplicationSet does not own it", key)
+					// Never adopted: it may be another ApplicationSet's, or a
+					// person's. The spec must change (or the Application go).
+					return stalled(ReasonCreateApplicationError, fmt.Errorf("Application %s exists and this ApplicationSet does not own it", key))
 				}
-				return fmt.Errorf("create Application %s: %w", key, err)
+				return retryable(ReasonCreateApplicationError, fmt.Errorf("create Application %s: %w", key, err))
 			}
 		case policy == "sync" || policy == "create-update":
 			if err := r.update(ctx, cur, app); err != nil {
-				return err
+				return retryable(ReasonUpdateApplicationError, err)
 			}
 		}
 	}
@@ -237,7 +220,7 @@ func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, des
 	for key, app := range owned {
 		if !want[key] {
 			if err := r.remove(ctx, app, preserve); err != nil {
-				return err
+				return retryable(ReasonDeleteApplicationError, err)
 			}
 		}
 	}
@@ -248,7 +231,7 @@ func (r *Reconciler) apply(ctx context.Context, as *v1alpha1.ApplicationSet, des
 func (r *Reconciler) owned(ctx context.Context, as *v1alpha1.ApplicationSet) (map[types.NamespacedName]*v1alpha1.Application, error) {
 	list := &v1alpha1.ApplicationList{}
 	if err := r.client.List(ctx, list); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list Applications: %w", err)
 	}
 	out := map[types.NamespacedName]*v1alpha1.Application{}
 	for i := range list.Items {
@@ -309,44 +292,4 @@ func (r *Reconciler) remove(ctx context.Context, app *v1alpha1.Application, pres
 		return fmt.Errorf("delete Application %s: %w", client.ObjectKeyFromObject(app), err)
 	}
 	return nil
-}
-
-// setStatus records the conditions and the generated Applications' state.
-func (r *Reconciler) setStatus(ctx context.Context, as *v1alpha1.ApplicationSet, desired []*v1alpha1.Application, err error) {
-	now := metav1.Now()
-	cond := func(typ, status, reason, msg string) v1alpha1.ApplicationSetCondition {
-		for _, c := range as.Status.Conditions {
-			if c.Type == typ && c.Status == status && c.Message == msg {
-				return c
-			}
-		}
-		return v1alpha1.ApplicationSetCondition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: &now}
-	}
-	if err != nil {
-		as.Status.Conditions = []v1alpha1.ApplicationSetCondition{
-			cond("ErrorOccurred", "True", "ApplicationGenerationFromParamsError", err.Error()),
-			cond("ParametersGenerated", "False", "ErrorOccurred", err.Error()),
-			cond("ResourcesUpToDate", "False", "ErrorOccurred", err.Error()),
-		}
-		return
-	}
-	as.Status.Conditions = []v1alpha1.ApplicationSetCondition{
-		cond("ErrorOccurred", "False", "ApplicationSetUpToDate", "Successfully generated parameters for all Applications"),
-		cond("ParametersGenerated", "True", "ParametersGenerated", "Successfully generated parameters for all Applications"),
-		cond("ResourcesUpToDate", "True", "ApplicationSetUpToDate", "ApplicationSet up to date"),
-	}
-	resources := make([]v1alpha1.ResourceStatus, 0, len(desired))
-	for _, app := range desired {
-		res := v1alpha1.ResourceStatus{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version,
-			Kind: v1alpha1.ApplicationKind, Namespace: app.Namespace, Name: app.Name}
-		cur := &v1alpha1.Application{}
-		if err := r.client.Get(ctx, client.ObjectKeyFromObject(app), cur); err == nil {
-			res.Status = cur.Status.Sync.Status
-			if cur.Status.Health.Status != "" {
-				res.Health = &v1alpha1.HealthStatus{Status: cur.Status.Health.Status, Message: cur.Status.Health.Message}
-			}
-		}
-		resources = append(resources, res)
-	}
-	as.Status.Resources = resources
 }
