@@ -1,0 +1,80 @@
+package notify
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// received is one request a recorder saw.
+type received struct {
+	method, uri string
+	header      http.Header
+	body        string
+}
+
+// recorder is a test endpoint answering with statuses in turn (then 200),
+// each with body reply.
+type recorder struct {
+	mu       sync.Mutex
+	reqs     []received
+	statuses []int
+	reply    string
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs = append(r.reqs, received{req.Method, req.RequestURI, req.Header.Clone(), string(body)})
+	status := http.StatusOK
+	if len(r.statuses) > 0 {
+		status, r.statuses = r.statuses[0], r.statuses[1:]
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, r.reply)
+}
+
+func (r *recorder) requests() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.reqs...)
+}
+
+func serve(t *testing.T, statuses ...int) (*recorder, string) {
+	t.Helper()
+	r := &recorder{statuses: statuses}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv.URL
+}
+
+var fast = &Sender{Backoff: []time.Duration{time.Millisecond}}
+
+// deliver renders ev for d and sends every notification.
+func deliver(t *testing.T, c *Config, ev Event, d Destination) error {
+	t.Helper()
+	ns, err := c.Render(ev, d)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	for _, n := range ns {
+		if err := fast.Send(context.Background(), c, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func only(t *testing.T, r *recorder) received {
+	t.Helper()
+	reqs := r.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	return reqs[0]
+}
