@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +76,62 @@ func TestPromoteStagingToMain(t *testing.T) {
 	}
 	if len(app.Status.Resources) != 2 || len(outOfSync) != 1 || outOfSync[0] != "ConfigMap/myapp-config" {
 		t.Errorf("out of sync after the promotion: %v, want exactly ConfigMap/myapp-config", outOfSync)
+	}
+}
+
+// TestPromoteDryRunInsideInitRepoOffline is the newcomer's path: `ferry
+// init`, a change on staging, then `ferry promote --from staging --to main
+// --dry-run` from inside the repository, with no kubeconfig anywhere. The
+// default --repo . must name the repository (not the temporary clone), and
+// the preview must come from the Applications the repository declares.
+func TestPromoteDryRunInsideInitRepoOffline(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("KUBECONFIG", filepath.Join(home, "no-such-kubeconfig"))
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	dir := filepath.Join(t.TempDir(), "gitops-repo")
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		cmd := NewRootCmd(IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	if out, err := run("init", dir); err != nil {
+		t.Fatalf("ferry init: %v\n%s", err, out)
+	}
+	git(t, dir, "checkout", "-q", "staging")
+	deployment := filepath.Join(dir, "apps", "production", "frontend", "deployment.yaml")
+	data, err := os.ReadFile(deployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bumped := strings.Replace(string(data), "frontend:1.0.0", "frontend:1.1.0", 1)
+	if bumped == string(data) {
+		t.Fatalf("the scaffold's frontend image changed; update this test:\n%s", data)
+	}
+	if err := os.WriteFile(deployment, []byte(bumped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "commit", "-qam", "frontend 1.1.0")
+	mainBefore := git(t, dir, "rev-parse", "main")
+
+	t.Chdir(dir)
+	out, err := run("promote", "--from", "staging", "--to", "main", "--dry-run")
+	if err != nil {
+		t.Fatalf("promote --dry-run inside the init repository, offline: %v\n%s", err, out)
+	}
+	for _, want := range []string{"No cluster configured", "Application argocd/frontend-production:",
+		"-      - image: registry.example.com/frontend:1.0.0", "+      - image: registry.example.com/frontend:1.1.0",
+		"Application argocd/backend-production:\n  no rendered object changes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "staging:") || strings.Contains(out, "frontend-staging") {
+		t.Errorf("an Application following staging was previewed:\n%s", out)
+	}
+	if got := git(t, dir, "rev-parse", "main"); got != mainBefore {
+		t.Errorf("--dry-run moved main: %s → %s", mainBefore, got)
 	}
 }
