@@ -8,7 +8,7 @@
 // promote --dry-run` and `ferry validate` all go through it, so they cannot
 // disagree about what an Application's desired state is:
 //
-//	desired, err := renderer.Desired(ctx, app, revision, scope)
+//	desired, err := renderer.Desired(ctx, app, instance, revision, scope)
 //	cmp, err := appstate.Compare(ctx, appstate.CompareInput{App: app, Instance: instance,
 //		Desired: desired, Cluster: cluster, Ignore: ignorer})
 //	for _, r := range cmp.Resources { ... r.Sync, r.RequiresPruning, r.Health ... }
