@@ -43,9 +43,6 @@ const (
 	// SkipTerminated: someone terminated the automated sync of this
 	// revision; it is not started again until the revision changes.
 	SkipTerminated Skip = "TerminatedByUser"
-	// SkipEmptyPrune: an automated sync with prune would delete every
-	// resource, and allowEmpty is off (as Argo CD refuses it).
-	SkipEmptyPrune Skip = "WouldPruneAll"
 )
 
 // MessageTerminated ends the message of an operation stopped by a terminate
@@ -109,7 +106,8 @@ type Decision struct {
 //   - A sync left Running by a controller that stopped is run again.
 //   - A dry run applied nothing, so it is no attempt at its revision.
 //   - An automated sync with prune that would delete every resource is
-//     refused unless allowEmpty.
+//     attempted: its plan refuses it unless allowEmpty (sync.MakePlan), so
+//     the refusal is reported as a failed sync, retried and notified.
 func Decide(in DecisionInput) Decision {
 	app, last := in.App, in.LastSync
 	if st := app.Status.OperationState; (st != nil && st.Phase == v1alpha1.OperationTerminating && app.Operation != nil) ||
@@ -126,9 +124,6 @@ func Decide(in DecisionInput) Decision {
 	auto, revision := policy.Automated, in.Comparison.Revision
 	if !in.Comparison.NeedsSync(auto.Prune) {
 		return Decision{Action: ActionNone, Reason: SkipInSync}
-	}
-	if auto.Prune && !auto.AllowEmpty && in.Comparison.DesiredCount() == 0 && len(in.Comparison.Prunes()) > 0 {
-		return Decision{Action: ActionNone, Reason: SkipEmptyPrune}
 	}
 	req := &SyncRequest{
 		Operation: v1alpha1.Operation{

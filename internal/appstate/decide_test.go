@@ -194,11 +194,13 @@ func TestDecide(t *testing.T) {
 			want: Decision{Action: ActionNone, Reason: SkipInSync},
 		},
 
-		// allowEmpty.
+		// allowEmpty: the sync is attempted either way; without allowEmpty
+		// its plan refuses to prune everything (sync.MakePlan), so the
+		// refusal is a failed sync, reported and notified like any other.
 		{
-			name: "prune would delete everything: refused",
+			name: "prune would delete everything: attempted (the plan refuses it)",
 			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), cmp: pruneAll(),
-			want: Decision{Action: ActionNone, Reason: SkipEmptyPrune},
+			want: Decision{Action: ActionSync, Sync: autoSync(true, 0, defaultAutoRetry)},
 		},
 		{
 			name: "prune would delete everything, allowEmpty: sync",

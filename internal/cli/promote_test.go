@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 )
@@ -54,20 +51,7 @@ func TestPromoteStagingToMain(t *testing.T) {
 		t.Fatalf("promote: %v\n%s", err, out)
 	}
 	head := git(t, bare, "rev-parse", "main")
-	deadline := time.Now().Add(time.Minute)
-	app := &v1alpha1.Application{}
-	for {
-		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: "promo-prod"}, app); err != nil {
-			t.Fatal(err)
-		}
-		if app.Status.Sync.Revision == head && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("production app not OutOfSync at %s: %+v", head, app.Status.Sync)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	app := waitOutOfSyncAt(t, "promo-prod", head)
 	var outOfSync []string
 	for _, r := range app.Status.Resources {
 		if r.Status != v1alpha1.SyncStatusCodeSynced {
