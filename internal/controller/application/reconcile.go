@@ -102,13 +102,13 @@ func (r *Reconciler) failed(ctx context.Context, rn *run, phase string, err erro
 	}
 	changed := rn.conds.set(cond, err.Error())
 	if !stalled {
-		r.events.Eventf(app, nil, "Warning", string(cond), "Compare", "%s", err.Error())
+		r.events.Eventf(app, nil, eventWarning, string(cond), actionCompare, "%s", err.Error())
 		rn.out.err = fmt.Errorf("%s of application %s: %w", phase, appstate.Key(app), err)
 		return
 	}
 	ctrl.LoggerFrom(ctx).Info("stalled", "application", appstate.Key(app), "phase", phase, "reason", reason, "error", err.Error())
 	if changed {
-		r.events.Eventf(app, nil, "Warning", string(reason), "Compare", "%s", err.Error())
+		r.events.Eventf(app, nil, eventWarning, string(reason), actionCompare, "%s", err.Error())
 	}
 	if app.Operation != nil {
 		// An operation that cannot start ends now, as a failed sync, rather
@@ -190,7 +190,7 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 	setCompared(app, rn.revision, rn.cmp, rn.conds)
 	if previous.Status == v1alpha1.SyncStatusCodeSynced && previous.Revision == rn.revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
 		// Git did not move, the cluster did: someone changed a managed object.
-		r.events.Eventf(app, nil, "Warning", "DriftDetected", "Compare", "live state differs from Git at %s: %s",
+		r.events.Eventf(app, nil, eventWarning, reasonDriftDetected, actionCompare, "live state differs from Git at %s: %s",
 			appstate.Short(rn.revision), strings.Join(keyStrings(rn.cmp.OutOfSync()), ", "))
 		r.opts.Metrics.Drifted(app.Namespace, app.Name)
 		if r.opts.Notifier != nil {

@@ -72,14 +72,14 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 		state.Phase = v1alpha1.OperationFailed
 		state.Message = err.Error()
 		ctrl.LoggerFrom(ctx).Info("sync interrupted", "application", appKey(app), "revision", revision, "reason", interrupted.Reason)
-		r.events.Eventf(app, nil, "Warning", "SyncInterrupted", "Sync", "sync to %s stopped: %s", appstate.Short(revision), interrupted.Reason)
+		r.events.Eventf(app, nil, eventWarning, reasonSyncInterrupted, actionSync, "sync to %s stopped: %s", appstate.Short(revision), interrupted.Reason)
 		return syncResult{done: true, requeueAfter: 100 * time.Millisecond}
 	}
 	if err != nil {
 		state.Phase = v1alpha1.OperationFailed
 		state.Message = err.Error()
 		conds.set(v1alpha1.ApplicationConditionSyncError, "sync failed: "+err.Error())
-		r.events.Eventf(app, nil, "Warning", "SyncFailed", "Sync", "sync to %s failed: %s", appstate.Short(revision), err.Error())
+		r.events.Eventf(app, nil, eventWarning, reasonSyncFailed, actionSync, "sync to %s failed: %s", appstate.Short(revision), err.Error())
 		if req.RetryCount < req.Retry.Limit {
 			return syncResult{requeueAfter: req.Retry.Backoff(req.RetryCount)}
 		}
@@ -94,7 +94,7 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 	}
 	appendHistory(app, v1alpha1.RevisionHistory{Revision: revision, DeployedAt: finished, DeployStartedAt: &started,
 		Source: src, InitiatedBy: req.Operation.InitiatedBy})
-	r.events.Eventf(app, nil, "Normal", "Synced", "Sync", "synced to %s: %s", appstate.Short(revision), summarize(outcomes))
+	r.events.Eventf(app, nil, eventNormal, reasonSynced, actionSync, "synced to %s: %s", appstate.Short(revision), summarize(outcomes))
 	if r.recordSynced(app, rn.cmp, sr, conds) {
 		return syncResult{done: true, requeueAfter: r.opts.PollInterval}
 	}
@@ -109,7 +109,7 @@ func (r *Reconciler) failOperation(rn *run, err error) {
 	now := metav1.Now()
 	app.Status.OperationState = &v1alpha1.OperationState{Operation: *app.Operation.DeepCopy(), Phase: v1alpha1.OperationFailed,
 		Message: err.Error(), StartedAt: now, FinishedAt: &now}
-	r.events.Eventf(app, nil, "Warning", "SyncFailed", "Sync", "sync failed: %s", err.Error())
+	r.events.Eventf(app, nil, eventWarning, reasonSyncFailed, actionSync, "sync failed: %s", err.Error())
 	r.tracker.recordSync(appKey(app), app.Status.OperationState)
 	rn.out.clearOperation = true
 }

@@ -84,7 +84,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 		for _, s := range sr.plan.Shared {
 			names = append(names, fmt.Sprintf("%s (owned by %s)", s.Key, s.Owner))
 		}
-		r.events.Eventf(app, nil, "Warning", "SharedResourceWarning", "Sync", "left untouched: %s", strings.Join(names, ", "))
+		r.events.Eventf(app, nil, eventWarning, reasonSharedResource, actionSync, "left untouched: %s", strings.Join(names, ", "))
 	}
 	return sr, err
 }
