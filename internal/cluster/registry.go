@@ -86,12 +86,19 @@ func (r Registry) Find(ctx context.Context, server, name string) (*Entry, error)
 	if err != nil {
 		return nil, err
 	}
+	return Lookup(entries, server, name), nil
+}
+
+// Lookup returns the entry registering server (when set) or, without a
+// server, the cluster named name; nil when none does. For callers that
+// already hold the list (the Application controller prunes its pool with it).
+func Lookup(entries []Entry, server, name string) *Entry {
 	server = NormalizeServer(server)
 	for i := range entries {
 		e := &entries[i]
 		if (server != "" && e.Server() == server) || (server == "" && name != "" && e.Name() == name) {
-			return e, nil
+			return e
 		}
 	}
-	return nil, nil
+	return nil
 }

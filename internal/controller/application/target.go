@@ -114,12 +114,7 @@ func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*ta
 		}
 		r.pool.Prune(entries)
 		r.remotes.prune(entries)
-		for i := range entries {
-			if (dest.Server != "" && entries[i].Server() == dest.Server) || (dest.Server == "" && entries[i].Name() == dest.Name) {
-				e = &entries[i]
-				break
-			}
-		}
+		e = cluster.Lookup(entries, dest.Server, dest.Name)
 	}
 	if e == nil {
 		what := fmt.Sprintf("spec.destination.server %q", dest.Server)
