@@ -32,6 +32,7 @@ type config struct {
 	pollInterval time.Duration
 	kubeDir      string
 	concurrency  int
+	coldOnly     bool
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", 30*time.Second, "controller poll interval (one idle resync is measured over one interval)")
 	flag.StringVar(&cfg.kubeDir, "kube-dir", "", "control-plane binaries (default: the make kube cache)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "the controller's --concurrency")
+	flag.BoolVar(&cfg.coldOnly, "cold-only", false, "stop after the cold sync (skip the roll-out and the idle resync): for quick A/B runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

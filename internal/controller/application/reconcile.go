@@ -186,9 +186,9 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 		app.Status.SourceType = v1alpha1.ApplicationSourceType(rn.desired.SourceType)
 	}
 	rn.conds.clear(v1alpha1.ApplicationConditionComparisonError)
-	previous := app.Status.Sync
+	prevStatus, prevRevision := r.tracker.previousSync(appKey(app), app.Status.Sync)
 	setCompared(app, rn.revision, rn.cmp, rn.conds)
-	if previous.Status == v1alpha1.SyncStatusCodeSynced && previous.Revision == rn.revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
+	if prevStatus == v1alpha1.SyncStatusCodeSynced && prevRevision == rn.revision && app.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync {
 		// Git did not move, the cluster did: someone changed a managed object.
 		r.events.Eventf(app, nil, eventWarning, reasonDriftDetected, actionCompare, "live state differs from Git at %s: %s",
 			appstate.Short(rn.revision), strings.Join(keyStrings(rn.cmp.OutOfSync()), ", "))

@@ -187,6 +187,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}
+	r.tracker.reportSync(req.NamespacedName, app.Status.Sync)
 	finishErr := errors.Join(res.err, r.finishRequest(ctx, app, res))
 	if r.opts.Notifier != nil {
 		// After finishRequest: the notifier writes an annotation, which

@@ -77,13 +77,22 @@ type tracked struct {
 // tracker remembers comparisons per Application, in memory. After a restart
 // every Application is compared once in full, which is correct, only slower.
 type tracker struct {
-	mu    sync.Mutex
-	apps  map[types.NamespacedName]comparison
-	syncs map[types.NamespacedName]*v1alpha1.OperationState
+	mu       sync.Mutex
+	apps     map[types.NamespacedName]comparison
+	syncs    map[types.NamespacedName]*v1alpha1.OperationState
+	reported map[types.NamespacedName]reportedSync
+}
+
+// reportedSync is the sync status this process last wrote for an
+// Application.
+type reportedSync struct {
+	status   v1alpha1.SyncStatusCode
+	revision string
 }
 
 func newTracker() *tracker {
-	return &tracker{apps: map[types.NamespacedName]comparison{}, syncs: map[types.NamespacedName]*v1alpha1.OperationState{}}
+	return &tracker{apps: map[types.NamespacedName]comparison{}, syncs: map[types.NamespacedName]*v1alpha1.OperationState{},
+		reported: map[types.NamespacedName]reportedSync{}}
 }
 
 func (t *tracker) remember(app types.NamespacedName, inputs string, objects map[fsync.Key]tracked) {
@@ -143,6 +152,7 @@ func (t *tracker) drop(app types.NamespacedName) {
 	defer t.mu.Unlock()
 	delete(t.apps, app)
 	delete(t.syncs, app)
+	delete(t.reported, app)
 }
 
 // unchanged returns app's last comparison if it used these inputs and every
@@ -210,4 +220,24 @@ func (t *tracker) recordSync(app types.NamespacedName, s *v1alpha1.OperationStat
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.syncs[app] = s.DeepCopy()
+}
+
+// previousSync is the sync status app had before this reconcile: the one
+// this process last wrote, which the watch cache may not show yet (a
+// reconcile right after a status write reads the older copy), or else the
+// one in status (after a restart or a hand-over).
+func (t *tracker) previousSync(app types.NamespacedName, inStatus v1alpha1.SyncStatus) (v1alpha1.SyncStatusCode, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.reported[app]; ok {
+		return r.status, r.revision
+	}
+	return inStatus.Status, inStatus.Revision
+}
+
+// reportSync records the sync status now in the API server for app.
+func (t *tracker) reportSync(app types.NamespacedName, s v1alpha1.SyncStatus) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reported[app] = reportedSync{status: s.Status, revision: s.Revision}
 }
