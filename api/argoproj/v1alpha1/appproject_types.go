@@ -11,8 +11,8 @@ import (
 //
 // Like Application it has the status subresource, so that re-applying a
 // project's manifest never touches what the controller reports. Argo CD's
-// roles, sync windows and orphaned-resource settings are kept but not
-// modelled.
+// roles (API-server tokens and RBAC policies, which Ferry leaves to
+// Kubernetes RBAC) and signature keys are kept but not modelled.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:path=appprojects,shortName=appproj;appprojs
@@ -54,11 +54,11 @@ type AppProjectSpec struct {
 	// ClusterResourceWhitelist are the cluster-scoped kinds applications
 	// may manage; none when empty.
 	// +optional
-	ClusterResourceWhitelist []GroupKind `json:"clusterResourceWhitelist,omitempty"`
+	ClusterResourceWhitelist []ClusterResourceRestrictionItem `json:"clusterResourceWhitelist,omitempty"`
 	// ClusterResourceBlacklist are cluster-scoped kinds applications may not
 	// manage, even if whitelisted.
 	// +optional
-	ClusterResourceBlacklist []GroupKind `json:"clusterResourceBlacklist,omitempty"`
+	ClusterResourceBlacklist []ClusterResourceRestrictionItem `json:"clusterResourceBlacklist,omitempty"`
 	// NamespaceResourceBlacklist are namespaced kinds applications may not
 	// manage.
 	// +optional
@@ -71,6 +71,116 @@ type AppProjectSpec struct {
 	// whose Applications may use this project; globs.
 	// +optional
 	SourceNamespaces []string `json:"sourceNamespaces,omitempty"`
+	// SyncWindows say when the project's applications may sync.
+	// +optional
+	SyncWindows SyncWindows `json:"syncWindows,omitempty"`
+	// OrphanedResources, when set, makes applications report objects in
+	// their destination namespaces that no application tracks.
+	// +optional
+	OrphanedResources *OrphanedResourcesMonitorSettings `json:"orphanedResources,omitempty"`
+	// DestinationServiceAccounts name the ServiceAccount a sync runs as, per
+	// destination: the first entry whose server and namespace globs match
+	// the application's destination wins.
+	// +optional
+	DestinationServiceAccounts []ApplicationDestinationServiceAccount `json:"destinationServiceAccounts,omitempty"`
+	// PermitOnlyProjectScopedClusters limits destinations to clusters whose
+	// Secret names this project.
+	// +optional
+	PermitOnlyProjectScopedClusters bool `json:"permitOnlyProjectScopedClusters,omitempty"`
+}
+
+// ClusterResourceRestrictionItem is a cluster-scoped kind in a project's
+// cluster lists; group and kind are globs, name (a glob, optional) narrows
+// the item to objects of that name.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type ClusterResourceRestrictionItem struct {
+	// Group is the API group; empty for the core group.
+	Group string `json:"group"`
+	// Kind is the kind.
+	Kind string `json:"kind"`
+	// Name, when set, matches only objects of that name (a glob).
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// SyncWindows are a project's sync windows.
+type SyncWindows []*SyncWindow
+
+// SyncWindow allows or denies syncs from each time its cron schedule fires,
+// for its duration, for the applications it selects.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type SyncWindow struct {
+	// Kind is "allow" or "deny".
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Schedule is when the window opens, in five-field cron syntax.
+	// +optional
+	Schedule string `json:"schedule,omitempty"`
+	// Duration is how long the window stays open ("1h", "30m").
+	// +optional
+	Duration string `json:"duration,omitempty"`
+	// Applications are application names the window applies to (globs).
+	// +optional
+	Applications []string `json:"applications,omitempty"`
+	// Namespaces are destination namespaces the window applies to (globs).
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Clusters are destination cluster servers or names the window applies
+	// to (globs).
+	// +optional
+	Clusters []string `json:"clusters,omitempty"`
+	// ManualSync lets requested syncs through a window that blocks.
+	// +optional
+	ManualSync bool `json:"manualSync,omitempty"`
+	// TimeZone is the IANA zone the schedule is read in; UTC when empty.
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+	// UseAndOperator makes the selectors all have to match, not any.
+	// +optional
+	UseAndOperator bool `json:"andOperator,omitempty"`
+	// Description says what the window is for.
+	// +optional
+	Description string `json:"description,omitempty"`
+}
+
+// OrphanedResourcesMonitorSettings turn on the report of orphaned objects.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type OrphanedResourcesMonitorSettings struct {
+	// Warn raises an OrphanedResourceWarning condition when true.
+	// +optional
+	Warn *bool `json:"warn,omitempty"`
+	// Ignore are objects never reported as orphaned.
+	// +optional
+	Ignore []OrphanedResourceKey `json:"ignore,omitempty"`
+}
+
+// OrphanedResourceKey matches objects by group, kind and name (globs).
+type OrphanedResourceKey struct {
+	// Group is the API group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind is the kind.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name is the object's name.
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// ApplicationDestinationServiceAccount is the ServiceAccount a sync to a
+// destination runs as.
+type ApplicationDestinationServiceAccount struct {
+	// Server is the destination cluster's API server URL (a glob).
+	Server string `json:"server"`
+	// Namespace is the destination namespace (a glob).
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// DefaultServiceAccount is "name" (in the destination namespace) or
+	// "namespace:name".
+	DefaultServiceAccount string `json:"defaultServiceAccount"`
 }
 
 // GroupKind names a kind of resource in a project's lists; both fields are
