@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,10 +43,11 @@ func newAppCmd() *cobra.Command {
 
 func newAppListCmd(o *kubeOptions) *cobra.Command {
 	var selector, output string
+	var projects []string
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List Applications",
-		Example: "  ferry app list -n argocd\n  ferry app list -A -o wide",
+		Example: "  ferry app list -n argocd\n  ferry app list -A -o wide\n  ferry app list -p team-a -p team-b",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
@@ -60,10 +62,14 @@ func newAppListCmd(o *kubeOptions) *cobra.Command {
 			if err := c.List(cmd.Context(), apps, client.InNamespace(o.listNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 				return fmt.Errorf("list applications: %w", err)
 			}
+			if len(projects) > 0 {
+				apps.Items = slices.DeleteFunc(apps.Items, func(a v1alpha1.Application) bool { return !slices.Contains(projects, a.Spec.Project) })
+			}
 			return printAppList(cmd.OutOrStdout(), output, apps)
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
+	cmd.Flags().StringArrayVarP(&projects, "project", "p", nil, "only Applications of this project (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, name, json or yaml")
 	return cmd
 }

@@ -40,6 +40,7 @@ func NewRootCmd(streams IOStreams, extra ...*cobra.Command) *cobra.Command {
 		newNotifyCmd(),
 		newAppSetCmd(),
 		newClusterCmd(),
+		newProjCmd(),
 	)
 	root.AddCommand(extra...)
 	return root
