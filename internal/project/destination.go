@@ -26,8 +26,9 @@ type Destination struct {
 // refuses first.
 //
 // A deny item refuses when its cluster field is a deny pattern the cluster
-// falls under (a name refusal regardless of the namespace, a server
-// refusal only in a namespace the item covers), or when its namespace is a
+// falls under (a name refusal regardless of the namespace, and even for a
+// destination given by server alone; a server refusal only in a namespace
+// the item covers), or when its namespace is a
 // deny pattern the namespace falls under on a server the item covers.
 //
 // PermitOnlyProjectScopedClusters is left to the caller: it needs the
