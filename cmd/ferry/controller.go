@@ -44,7 +44,7 @@ func newControllerCmd() *cobra.Command {
 	restConfig = cli.KubeConfigFlags(f)
 	f.Float32Var(&qps, "kube-api-qps", 500, "client-side limit on API requests per second")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client-side burst of API requests")
-	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "namespaces whose Applications are reconciled (default: all)")
+	f.StringSliceVar(&opts.ApplicationNamespaces, "application-namespaces", nil, "namespaces (globs) besides the home namespace whose Applications are reconciled; their project must list them in sourceNamespaces too (default: the home namespace only)")
 	f.StringVar(&opts.HomeNamespace, "home-namespace", "argocd", "namespace of repository Secrets; its Applications are tracked by bare name")
 	f.DurationVar(&opts.PollInterval, "poll-interval", time.Minute, "how often Git sources are checked for new revisions")
 	f.DurationVar(&opts.WaveTimeout, "wave-timeout", 5*time.Minute, "how long a sync waits for one wave to become healthy (and its hooks to finish) before it fails")

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Sync windows name IANA time zones; an image without /usr/share/zoneinfo
+	// must still read them.
+	_ "time/tzdata"
 
 	"github.com/ferrycd/ferry/internal/cli"
 )

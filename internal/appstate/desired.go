@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -76,7 +77,9 @@ func (r *Renderer) Forget() { r.cache.Clear() }
 // remembered result. The objects are shared: never modify them (Prepare
 // deep-copies).
 func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, revision string) (*render.Result, error) {
-	key := renderKey(src, revision)
+	// Per project: a project reading the repository with credentials of
+	// its own must not be served another project's render.
+	key := renderKey(src, revision, source.ProjectFrom(ctx))
 	if v, ok := r.cache.Get(key); ok {
 		e := v.(renderEntry)
 		return e.res, e.err
@@ -131,11 +134,12 @@ func Prepare(res *render.Result, app *v1alpha1.Application, instance, revision s
 	return d, nil
 }
 
-func renderKey(src v1alpha1.ApplicationSource, revision string) string {
+func renderKey(src v1alpha1.ApplicationSource, revision, project string) string {
 	data, _ := json.Marshal(struct {
 		Revision string
+		Project  string
 		Source   v1alpha1.ApplicationSource
-	}{revision, src})
+	}{revision, project, src})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }

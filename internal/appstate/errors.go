@@ -23,6 +23,11 @@ const (
 	// kustomization error, a render limit or timeout). The same revision
 	// renders the same way, so it is not rendered again.
 	ReasonRenderFailed Reason = "RenderFailed"
+	// ReasonProjectRefused: the Application's project does not permit its
+	// namespace, repository or destination.
+	ReasonProjectRefused Reason = "ProjectRefused"
+	// ReasonSyncWindow: a sync window of the project blocks the sync now.
+	ReasonSyncWindow Reason = "SyncWindowBlocked"
 )
 
 // StalledError is an error that retrying cannot fix: the Application, or the

@@ -329,7 +329,9 @@ func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Applicat
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, "argocd")})
+	ctx = source.WithProject(ctx, app.Spec.Project)
+	secrets := source.RepositorySecrets{Reader: c, Namespace: "argocd"}
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
 	if err != nil {
 		return nil, err
 	}

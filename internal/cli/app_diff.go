@@ -181,7 +181,10 @@ func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alph
 		return nil, "", err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, d.home)})
+	// The Application's project: a repository Secret scoped to it applies.
+	ctx = source.WithProject(ctx, app.Spec.Project)
+	secrets := source.RepositorySecrets{Reader: c, Namespace: d.home}
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
 	if err != nil {
 		return nil, "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/project"
 )
 
 type syncOptions struct {
@@ -105,6 +106,9 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 	if app.Operation != nil {
 		return errors.New("another operation is already in progress")
 	}
+	if err := windowAllows(ctx, c, app); err != nil {
+		return err
+	}
 	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	asked := time.Now().Add(-time.Second) // status times have a one-second resolution
 	app.Operation = &op
@@ -126,6 +130,43 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 	return nil
 }
 
+// windowAllows refuses, as Argo CD's API server does, a sync the
+// Application's project's sync windows block now (a requested sync: windows
+// with manualSync let it through). A project the user may not read is left
+// to the controller, which holds the operation until the window allows it.
+func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Application) error {
+	name := app.Spec.Project
+	if name == "" {
+		name = project.DefaultName
+	}
+	p := &v1alpha1.AppProject{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: name}, p); err != nil {
+		return nil
+	}
+	d, err := project.SyncWindowsAllow(p, app, true, time.Now())
+	if err != nil {
+		return fmt.Errorf("cannot sync %s: %w", app.Name, err)
+	}
+	if !d.Allowed {
+		return fmt.Errorf("cannot sync %s: %s", app.Name, d.Message)
+	}
+	return nil
+}
+
+// heldBy is the message of a sync window holding the Application's pending
+// operation, or "".
+func heldBy(app *v1alpha1.Application) string {
+	if app.Operation == nil {
+		return ""
+	}
+	for _, c := range app.Status.Conditions {
+		if c.Type == v1alpha1.ApplicationConditionSyncWindowBlocked {
+			return c.Message
+		}
+	}
+	return ""
+}
+
 // followOperation waits until the operation asked for at asked has finished:
 // the controller removed it from the Application and recorded its state.
 // While it runs, a line is printed for each resource result as the
@@ -139,6 +180,10 @@ func followOperation(ctx context.Context, out io.Writer, c client.Client, key cl
 	err := pollApp(ctx, c, key, func(app *v1alpha1.Application, err error) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("follow the operation on %s: %w", key, err)
+		}
+		if msg := heldBy(app); msg != "" && !printed[msg] {
+			printed[msg] = true
+			fmt.Fprintf(out, "Held: %s; the operation stays pending until then\n", msg)
 		}
 		st := app.Status.OperationState
 		if st == nil || st.StartedAt.Time.Before(asked) {

@@ -202,7 +202,10 @@ func previewAppSet(ctx context.Context, c client.Client, home string, as *v1alph
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: source.RepositoryCredentials(c, home)})
+	// Generators read repositories as no project does (unscoped Secrets
+	// only), as the ApplicationSet controller does.
+	secrets := source.RepositorySecrets{Reader: c, Namespace: home}
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
 	if err != nil {
 		return nil, err
 	}

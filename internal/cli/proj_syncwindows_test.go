@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 )
 
@@ -140,5 +142,41 @@ func TestProjCreateRejectsInvalidWindow(t *testing.T) {
 	if rawProjectOrNil(t, "proj-bad-window") != nil {
 		cleanupProject(t, "proj-bad-window")
 		t.Error("a manifest with an invalid window was created")
+	}
+}
+
+// TestAppSyncRefusedByDenyWindow: `ferry app sync` refuses, as Argo CD's
+// API server does, a sync a deny window without manualSync blocks now,
+// naming the window and when it ends, and requests nothing; once the
+// window allows manual syncs, the same command syncs.
+func TestAppSyncRefusedByDenyWindow(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	commitGreeting(t, dir, "windowed")
+	mustProj(t, "create", "cli-win", "-s", "*", "-d", "https://kubernetes.default.svc,*")
+	t.Cleanup(func() { _, _ = ferryProj(t, "delete", "cli-win") })
+	mustProj(t, "windows", "add", "cli-win", "--kind", "deny", "--schedule", "* * * * *", "--duration", "1h", "--applications", "*")
+	out, err := ferry(t, "app", "create", "cli-win", "--project", "cli-win", "--repo", "file://"+dir, "--path", "apps/production/myapp",
+		"--revision", "main", "--dest-namespace", "cli-win", "--sync-option", "CreateNamespace=true")
+	if err != nil {
+		t.Fatalf("ferry app create: %v\n%s", err, out)
+	}
+	cleanupApp(t, "cli-win")
+
+	out, err = ferry(t, "app", "sync", "cli-win")
+	if err == nil || !strings.Contains(out, `cannot sync cli-win: sync blocked by deny window "* * * * *"`) || !strings.Contains(out, "until") {
+		t.Fatalf("ferry app sync through a deny window: err %v\n%s", err, out)
+	}
+	app := &v1alpha1.Application{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: "cli-win"}, app); err != nil {
+		t.Fatal(err)
+	}
+	if app.Operation != nil {
+		t.Errorf("a refused sync left an operation: %+v", app.Operation)
+	}
+
+	mustProj(t, "windows", "enable-manual-sync", "cli-win", "0")
+	if out, err := ferry(t, "app", "sync", "cli-win"); err != nil {
+		t.Fatalf("ferry app sync with manualSync: %v\n%s", err, out)
 	}
 }

@@ -39,6 +39,9 @@ type Conn struct {
 	Cache cache.Cache
 	// Mapper maps kinds to resources, discovering lazily.
 	Mapper meta.RESTMapper
+	// Config is the connection's configuration (with the request timeout),
+	// for clients that must differ, such as impersonating ones.
+	Config *rest.Config
 
 	version string // the cluster Secret's resourceVersion it was built from
 	stop    context.CancelFunc
@@ -175,7 +178,7 @@ func (p *Pool) connect(cfg *rest.Config, server, version string) (*Conn, error) 
 	}
 	ctx, stop := context.WithCancel(p.ctx)
 	go func() { _ = c.Start(ctx) }()
-	conn := &Conn{Server: server, Direct: direct, Cache: c, Mapper: mapper, version: version, stop: stop}
+	conn := &Conn{Server: server, Direct: direct, Cache: c, Mapper: mapper, Config: rest.CopyConfig(cfg), version: version, stop: stop}
 	go conn.probe(ctx, disc, func() { // first probe at once, outside the pool's lock
 		if p.opts.Recovered != nil {
 			p.opts.Recovered(ctx, server)

@@ -23,7 +23,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferrycd/ferry/api"
-	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
@@ -36,8 +35,11 @@ import (
 
 // Options configure the controller process.
 type Options struct {
-	// Namespaces whose Applications are reconciled; empty means all.
-	Namespaces []string
+	// ApplicationNamespaces are globs of the namespaces, besides the home
+	// namespace, whose Applications are reconciled (Argo CD's
+	// --application-namespaces); each Application's project must also list
+	// its namespace in sourceNamespaces. Empty: the home namespace alone.
+	ApplicationNamespaces []string
 	// HomeNamespace holds repository Secrets, and its Applications are
 	// tracked by bare name (Argo CD's control-plane namespace). Default argocd.
 	HomeNamespace string
@@ -92,13 +94,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		// them from the cache.
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
-	if len(opts.Namespaces) > 0 {
-		namespaces := map[string]cache.Config{}
-		for _, ns := range opts.Namespaces {
-			namespaces[ns] = cache.Config{}
-		}
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&v1alpha1.Application{}: {Namespaces: namespaces}}
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOpts,
@@ -126,10 +121,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	m := metrics.New()
+	// The ConfigMaps and Secrets read at run time (notification
+	// configuration, webhook secrets) come from a watch cache of the home
+	// namespace alone: the manager's cache restricted by type would also
+	// restrict the ConfigMaps and Secrets Applications manage elsewhere.
+	homeCache, err := cache.New(cfg, cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper(),
+		DefaultNamespaces: map[string]cache.Config{opts.HomeNamespace: {}}, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return fmt.Errorf("create the home namespace cache: %w", err)
+	}
+	if err := mgr.Add(homeCache); err != nil {
+		return err
+	}
+	// Repository Secrets are read from the home namespace's watch cache:
+	// each reconcile asks which copy of its repository its project reads.
+	repoSecrets := source.RepositorySecrets{Reader: homeCache, Namespace: opts.HomeNamespace}
 	sources, err := source.NewCache(source.Options{
 		Dir:          opts.CacheDir,
 		PollInterval: opts.PollInterval,
-		Credentials:  source.RepositoryCredentials(direct, opts.HomeNamespace),
+		Credentials:  repoSecrets.Credentials,
+		Scoped:       repoSecrets.Scoped,
 		OnFetch:      m.Fetched,
 	})
 	if err != nil {
@@ -148,18 +159,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	// The ConfigMaps and Secrets read at run time (notification
-	// configuration, webhook secrets) come from a watch cache of the home
-	// namespace alone: the manager's cache restricted by type would also
-	// restrict the ConfigMaps and Secrets Applications manage elsewhere.
-	homeCache, err := cache.New(cfg, cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper(),
-		DefaultNamespaces: map[string]cache.Config{opts.HomeNamespace: {}}, DefaultTransform: cache.TransformStripManagedFields()})
-	if err != nil {
-		return fmt.Errorf("create the home namespace cache: %w", err)
-	}
-	if err := mgr.Add(homeCache); err != nil {
-		return err
-	}
 	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, m, ctrl.Log.WithName("notifications"))
 	if err := mgr.Add(notifier); err != nil {
 		return err
@@ -167,7 +166,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
 		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
-		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials,
+		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials, ApplicationNamespaces: opts.ApplicationNamespaces,
 	})
 	if err != nil {
 		return err

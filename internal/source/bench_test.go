@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"runtime"
@@ -40,7 +41,7 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r, err := c.repo(remote.url())
+			r, err := c.repo(context.Background(), remote.url())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -45,10 +45,33 @@ type Credentials struct {
 }
 
 // CredentialsFunc looks up credentials for a repository, given its normalized
-// URL (see NormalizeURL). It returns nil, nil for anonymous access. It is
-// called before every listing and fetch, so rotated Secrets take effect on the
-// next poll.
-type CredentialsFunc func(ctx context.Context, repoURL string) (*Credentials, error)
+// URL (see NormalizeURL) and the AppProject reading it ("" for none: then
+// only credentials scoped to no project may be returned). It returns nil,
+// nil for anonymous access. It is called before every listing and fetch, so
+// rotated Secrets take effect on the next poll.
+type CredentialsFunc func(ctx context.Context, repoURL, project string) (*Credentials, error)
+
+// ScopeFunc reports whether a project reads a repository with credentials
+// scoped to that project (Argo CD's project-scoped repository Secrets).
+// Such a project gets a copy of the repository of its own, fetched with its
+// own credentials, which no other project reads.
+type ScopeFunc func(ctx context.Context, repoURL, project string) (bool, error)
+
+type projectKey struct{}
+
+// WithProject says which AppProject the Cache calls made with the returned
+// context act for, so that a project-scoped credential serves that project
+// alone. Without it a call acts for no project: credentials scoped to a
+// project are never used, which is the safe failure.
+func WithProject(ctx context.Context, project string) context.Context {
+	return context.WithValue(ctx, projectKey{}, project)
+}
+
+// ProjectFrom returns the project WithProject put in ctx, or "".
+func ProjectFrom(ctx context.Context) string {
+	p, _ := ctx.Value(projectKey{}).(string)
+	return p
+}
 
 // Options configures a Cache. Zero values select the defaults.
 type Options struct {
@@ -60,6 +83,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Credentials looks up credentials per repository; nil means anonymous.
 	Credentials CredentialsFunc
+	// Scoped, when set, tells which projects read a repository with
+	// credentials of their own (see ScopeFunc); nil means none does.
+	Scoped ScopeFunc
 	// MaxSnapshotBytes bounds the total size of the files of one revision
 	// (default 256 MiB).
 	MaxSnapshotBytes int64
@@ -163,10 +189,12 @@ func (c *Cache) Stats() map[string]RepoStats {
 
 // repo is the state of one cached repository.
 type repo struct {
-	c   *Cache
-	key string // normalized URL: cache key, Stats key, name in errors
-	url string // URL given to the transport (may carry user information)
-	dir string
+	c       *Cache
+	key     string // cache key, Stats key, name in errors: the normalized URL, and the project of a project's own copy
+	norm    string // normalized URL
+	project string // the project whose own copy this is; "" for the shared one
+	url     string // URL given to the transport (may carry user information)
+	dir     string
 
 	stats struct {
 		clones, listings, fetches, snapshots atomic.Int64
@@ -188,11 +216,23 @@ type repo struct {
 	peeled   map[plumbing.Hash]plumbing.Hash // object to the commit it names
 }
 
-// repo returns the state for a repository URL, creating it on first use.
-func (c *Cache) repo(rawURL string) (*repo, error) {
-	key, err := NormalizeURL(rawURL)
+// repo returns the state for a repository URL as the context's project
+// reads it, creating it on first use: the shared copy, or the project's own
+// when it has credentials scoped to it.
+func (c *Cache) repo(ctx context.Context, rawURL string) (*repo, error) {
+	norm, err := NormalizeURL(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	key, project := norm, ""
+	if p := ProjectFrom(ctx); p != "" && c.opts.Scoped != nil {
+		scoped, err := c.opts.Scoped(ctx, norm, p)
+		if err != nil {
+			return nil, fmt.Errorf("look up credentials of %s for project %s: %w", norm, p, err)
+		}
+		if scoped {
+			key, project = norm+"#project="+p, p
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -205,10 +245,12 @@ func (c *Cache) repo(rawURL string) (*repo, error) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	r := &repo{
-		c:   c,
-		key: key,
-		url: transportURL,
-		dir: filepath.Join(c.opts.Dir, hex.EncodeToString(sum[:16])),
+		c:       c,
+		key:     key,
+		norm:    norm,
+		project: project,
+		url:     transportURL,
+		dir:     filepath.Join(c.opts.Dir, hex.EncodeToString(sum[:16])),
 	}
 	c.repos[key] = r
 	return r, nil

@@ -26,7 +26,7 @@ type CommitInfo struct {
 // as returned by Resolve). A commit the cache lacks is fetched as Resolve
 // would.
 func (c *Cache) CommitInfo(ctx context.Context, repoURL, sha string) (CommitInfo, error) {
-	r, err := c.repo(repoURL)
+	r, err := c.repo(ctx, repoURL)
 	if err != nil {
 		return CommitInfo{}, err
 	}

@@ -81,7 +81,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 	want := remote.sha("main")
 
 	withCreds := func(creds *Credentials) Options {
-		return Options{Credentials: func(_ context.Context, u string) (*Credentials, error) {
+		return Options{Credentials: func(_ context.Context, u, _ string) (*Credentials, error) {
 			if key, _ := NormalizeURL(repoURL); u != key {
 				t.Errorf("credentials asked for %q, want the normalized URL %q", u, key)
 			}

@@ -46,7 +46,7 @@ func (r *repo) auth(ctx context.Context) (remoteAuth, error) {
 	if r.c.opts.Credentials == nil {
 		return a, nil
 	}
-	creds, err := r.c.opts.Credentials(ctx, r.key)
+	creds, err := r.c.opts.Credentials(ctx, r.norm, r.project)
 	if err != nil {
 		return a, fmt.Errorf("look up credentials: %w", err)
 	}
@@ -55,7 +55,7 @@ func (r *repo) auth(ctx context.Context) (remoteAuth, error) {
 	}
 	a.secrets = append(a.secrets, secretForms(creds.Password)...)
 	a.insecure = creds.InsecureSkipTLS
-	switch scheme, _, _ := strings.Cut(r.key, "://"); scheme {
+	switch scheme, _, _ := strings.Cut(r.norm, "://"); scheme {
 	case "http", "https":
 		if creds.Username != "" || creds.Password != "" {
 			user := creds.Username

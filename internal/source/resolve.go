@@ -36,7 +36,7 @@ const minShortSHA = 4
 // fetch. A full SHA already in the cache resolves without any network access.
 // A short SHA resolves only if it matches exactly one fetched commit.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, force bool) (string, error) {
-	r, err := c.repo(repoURL)
+	r, err := c.repo(ctx, repoURL)
 	if err != nil {
 		return "", err
 	}

@@ -359,7 +359,7 @@ func TestResolveCanceledCallerDoesNotFailOthers(t *testing.T) {
 func TestResolveDamagedCache(t *testing.T) {
 	remote := newTestRepo(t)
 	c, _ := newTestCache(t, Options{})
-	r, err := c.repo(remote.url())
+	r, err := c.repo(context.Background(), remote.url())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,44 +20,83 @@ const (
 	secretTypeRepoCreds = "repo-creds"
 )
 
-// RepositoryCredentials looks credentials up in the home namespace when a
-// repository is cloned or fetched (once per poll interval per repository),
-// so a rotated Secret takes effect at the next fetch. Secrets are listed by
-// label, never cached wholesale.
-func RepositoryCredentials(c client.Reader, namespace string) CredentialsFunc {
-	return func(ctx context.Context, repoURL string) (*Credentials, error) {
-		want, err := NormalizeURL(repoURL)
-		if err != nil {
-			return nil, err
+// RepositorySecrets reads Argo CD's repository Secrets in one namespace.
+// A Secret with a project key serves that AppProject's Applications alone
+// (Argo CD's project-scoped repositories): for a project, its own Secrets
+// come first, then the unscoped ones; Secrets of other projects are never
+// used. Secrets are listed by label when a repository is cloned or fetched
+// (once per poll interval per repository), so a rotated Secret takes effect
+// at the next fetch.
+type RepositorySecrets struct {
+	Reader    client.Reader
+	Namespace string
+}
+
+// Credentials implements CredentialsFunc.
+func (s RepositorySecrets) Credentials(ctx context.Context, repoURL, project string) (*Credentials, error) {
+	best, err := s.find(ctx, repoURL, project)
+	if err != nil || best == nil {
+		return nil, err
+	}
+	insecure, _ := strconv.ParseBool(string(best.Data["insecure"]))
+	return &Credentials{
+		Username: string(best.Data["username"]), Password: string(best.Data["password"]),
+		SSHPrivateKey: best.Data["sshPrivateKey"], InsecureSkipTLS: insecure, InsecureIgnoreHostKey: insecure,
+	}, nil
+}
+
+// Scoped implements ScopeFunc: whether project reads repoURL with a Secret
+// scoped to it.
+func (s RepositorySecrets) Scoped(ctx context.Context, repoURL, project string) (bool, error) {
+	best, err := s.find(ctx, repoURL, project)
+	return best != nil && project != "" && scopeOf(best) == project, err
+}
+
+func scopeOf(s *corev1.Secret) string { return strings.TrimSpace(string(s.Data["project"])) }
+
+// find returns the Secret whose credentials project uses for repoURL: a
+// repository Secret for the URL, else the repo-creds Secret with the
+// longest matching URL prefix; the project's own Secrets first.
+func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*corev1.Secret, error) {
+	want, err := NormalizeURL(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	lists := map[string][]corev1.Secret{}
+	for _, kind := range []string{secretTypeRepo, secretTypeRepoCreds} {
+		list := &corev1.SecretList{}
+		if err := s.Reader.List(ctx, list, client.InNamespace(s.Namespace), client.MatchingLabels{secretTypeLabel: kind}); err != nil {
+			return nil, fmt.Errorf("list %s secrets in %s: %w", kind, s.Namespace, err)
 		}
+		lists[kind] = list.Items
+	}
+	scopes := []string{""}
+	if project != "" {
+		scopes = []string{project, ""}
+	}
+	for _, scope := range scopes {
 		for _, kind := range []string{secretTypeRepo, secretTypeRepoCreds} {
-			list := &corev1.SecretList{}
-			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{secretTypeLabel: kind}); err != nil {
-				return nil, fmt.Errorf("list %s secrets in %s: %w", kind, namespace, err)
-			}
 			var best *corev1.Secret
-			for i := range list.Items {
-				s := &list.Items[i]
-				u, err := NormalizeURL(string(s.Data["url"]))
+			for i := range lists[kind] {
+				sec := &lists[kind][i]
+				if scopeOf(sec) != scope {
+					continue
+				}
+				u, err := NormalizeURL(string(sec.Data["url"]))
 				if err != nil {
 					continue
 				}
-				if (kind == secretTypeRepo && u == want) ||
-					(kind == secretTypeRepoCreds && strings.HasPrefix(want, u) && (best == nil || len(s.Data["url"]) > len(best.Data["url"]))) {
-					best = s
-					if kind == secretTypeRepo {
-						break
-					}
+				if kind == secretTypeRepo && u == want {
+					return sec, nil
+				}
+				if kind == secretTypeRepoCreds && strings.HasPrefix(want, u) && (best == nil || len(sec.Data["url"]) > len(best.Data["url"])) {
+					best = sec
 				}
 			}
 			if best != nil {
-				insecure, _ := strconv.ParseBool(string(best.Data["insecure"]))
-				return &Credentials{
-					Username: string(best.Data["username"]), Password: string(best.Data["password"]),
-					SSHPrivateKey: best.Data["sshPrivateKey"], InsecureSkipTLS: insecure, InsecureIgnoreHostKey: insecure,
-				}, nil
+				return best, nil
 			}
 		}
-		return nil, nil
 	}
+	return nil, nil
 }

@@ -36,7 +36,7 @@ const maxLinkTarget = 4096
 // sha must be a full commit SHA, as returned by Resolve. A commit the cache
 // lacks is fetched as Resolve would.
 func (c *Cache) Snapshot(ctx context.Context, repoURL, sha string) (fs.FS, error) {
-	r, err := c.repo(repoURL)
+	r, err := c.repo(ctx, repoURL)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func TestSSH(t *testing.T) {
 	}
 	opts := func(creds Credentials, known string) Options {
 		return Options{
-			Credentials: func(context.Context, string) (*Credentials, error) {
+			Credentials: func(context.Context, string, string) (*Credentials, error) {
 				return &creds, nil
 			},
 			KnownHostsFiles: []string{known},

@@ -42,6 +42,17 @@ type PlanInput struct {
 	Only []Key
 	// PruneLast is the Application's syncOptions PruneLast=true.
 	PruneLast bool
+	// MayPrune, when set, is asked before each prune; a non-empty answer
+	// (why not) keeps the object, reported in Plan.Denied. The Application
+	// controller refuses to delete what the project would not let the
+	// Application create.
+	MayPrune func(Key) string
+}
+
+// Denied is a prune refused by PlanInput.MayPrune.
+type Denied struct {
+	Key    Key
+	Reason string
 }
 
 // Objects returns every object the plan applies, created or not.
@@ -71,6 +82,9 @@ type Plan struct {
 	// Shared are desired objects left untouched because another Application
 	// owns them.
 	Shared []Shared
+	// Denied are objects no longer desired that MayPrune refused to delete:
+	// left in place, and still reported.
+	Denied []Denied
 	// Refusal, when set, says why the sync does nothing at all.
 	Refusal string
 	// Steps orders Create, Apply, Prune and the hooks (see Steps).
@@ -113,6 +127,12 @@ func MakePlan(in PlanInput) Plan {
 			p.Kept = append(p.Kept, k)
 			continue
 		}
+		if in.MayPrune != nil {
+			if why := in.MayPrune(k); why != "" {
+				p.Denied = append(p.Denied, Denied{Key: k, Reason: why})
+				continue
+			}
+		}
 		if in.Prune {
 			p.Prune = append(p.Prune, k)
 			prunes = append(prunes, PruneTask{Key: k, Wave: live.Wave, PruneLast: live.PruneLast})
@@ -123,6 +143,7 @@ func MakePlan(in PlanInput) Plan {
 	slices.SortFunc(p.Prune, CompareKeys)
 	slices.SortFunc(p.RequiresPruning, CompareKeys)
 	slices.SortFunc(p.Kept, CompareKeys)
+	slices.SortFunc(p.Denied, func(a, b Denied) int { return CompareKeys(a.Key, b.Key) })
 	if len(in.Desired) == 0 && !in.AllowEmpty {
 		return Plan{RequiresPruning: append(p.Prune, p.RequiresPruning...),
 			Refusal: fmt.Sprintf("the source rendered no objects; refusing to sync (and prune %d managed objects) without syncPolicy.automated.allowEmpty", len(p.Prune)+len(p.RequiresPruning))}

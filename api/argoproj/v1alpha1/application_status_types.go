@@ -339,7 +339,8 @@ type ApplicationCondition struct {
 // convention the suffix says how serious it is: "Error" or "Warning".
 type ApplicationConditionType string
 
-// Condition types. All but ApplicationConditionUnsupportedField are Argo CD's.
+// Condition types. All but ApplicationConditionUnsupportedField and
+// ApplicationConditionSyncWindowBlocked are Argo CD's.
 const (
 	// ApplicationConditionDeletionError means deleting the application's
 	// resources failed.
@@ -376,6 +377,11 @@ const (
 	// intent is never ignored in silence. Ferry still reconciles what it
 	// does model.
 	ApplicationConditionUnsupportedField ApplicationConditionType = "UnsupportedField"
+	// ApplicationConditionSyncWindowBlocked is Ferry's own: a sync is due
+	// (automated, or requested in spec.operation, which stays pending) but a
+	// sync window of the project blocks it; the message names the window and
+	// when the block ends. Argo CD shows the same in its UI only.
+	ApplicationConditionSyncWindowBlocked ApplicationConditionType = "SyncWindowBlocked"
 )
 
 // ApplicationSummary lists facts gathered from an application's resources.

@@ -11,6 +11,9 @@ const (
 	reasonSyncFailed      = "SyncFailed"
 	reasonSynced          = "Synced"
 	reasonSharedResource  = "SharedResourceWarning"
+	// reasonNamespaceNotServed: an Application outside the namespaces this
+	// controller serves (told once per Application).
+	reasonNamespaceNotServed = "NamespaceNotServed"
 
 	actionCompare = "Compare"
 	actionSync    = "Sync"

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/diff"
+	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -50,6 +51,7 @@ type run struct {
 	cctx     context.Context
 	cancel   context.CancelFunc
 	revision string
+	project  *v1alpha1.AppProject
 	ig       *diff.Ignorer
 	desired  *appstate.Desired // nil when the fast path compared
 	cmp      *appstate.Comparison
@@ -65,6 +67,9 @@ type phase struct {
 
 // reconcile runs the phases and records everything in app.Status.
 func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) outcome {
+	// Git is read as the Application's project: a repository Secret scoped
+	// to the project serves it, and no other project (see source.WithProject).
+	ctx = gitsource.WithProject(ctx, projectName(app))
 	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation], cctx: ctx}
 	rn.out = outcome{requeueAfter: r.opts.PollInterval, clearRefresh: rn.refresh != ""}
 	defer rn.conds.apply(app)
@@ -96,7 +101,7 @@ func (r *Reconciler) failed(ctx context.Context, rn *run, phase string, err erro
 	app.Status.Sync.Status = v1alpha1.SyncStatusCodeUnknown
 	reason, stalled := appstate.IsStalled(err)
 	cond := v1alpha1.ApplicationConditionComparisonError
-	if reason == appstate.ReasonInvalidSpec || reason == appstate.ReasonDestinationNotRegistered {
+	if reason == appstate.ReasonInvalidSpec || reason == appstate.ReasonDestinationNotRegistered || reason == appstate.ReasonProjectRefused {
 		cond = v1alpha1.ApplicationConditionInvalidSpecError
 		rn.conds.clear(v1alpha1.ApplicationConditionComparisonError)
 	}
@@ -120,9 +125,14 @@ func (r *Reconciler) failed(ctx context.Context, rn *run, phase string, err erro
 // reconcileSpec checks what can be checked without the cluster or Git.
 func (r *Reconciler) reconcileSpec(ctx context.Context, rn *run) error {
 	r.checkUnsupported(ctx, rn.app, rn.conds)
-	if msg := r.validate(ctx, rn.app); msg != "" {
+	if msg := validate(rn.app); msg != "" {
 		return appstate.Stall(appstate.ReasonInvalidSpec, errors.New(msg))
 	}
+	p, err := r.projectOf(ctx, rn.app)
+	if err != nil {
+		return err
+	}
+	rn.project = p
 	ig, err := appstate.Ignorer(rn.app)
 	if err != nil {
 		return err
@@ -135,6 +145,9 @@ func (r *Reconciler) reconcileSpec(ctx context.Context, rn *run) error {
 func (r *Reconciler) reconcileDestination(ctx context.Context, rn *run) error {
 	dst, err := r.target(ctx, rn.app)
 	if err != nil {
+		return err
+	}
+	if err := checkDestination(rn.project, rn.app, dst); err != nil {
 		return err
 	}
 	// The spec is valid and its destination known (a cluster registered
@@ -203,7 +216,11 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 // reconcileOperation decides whether to sync, and syncs.
 func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
 	app := rn.app
-	d := appstate.Decide(appstate.DecisionInput{App: app, Comparison: rn.cmp, LastSync: r.lastSync(app), Now: time.Now()})
+	now := time.Now()
+	d := appstate.Decide(appstate.DecisionInput{App: app, Comparison: rn.cmp, LastSync: r.lastSync(app), Now: now})
+	if d.Action != appstate.ActionSync {
+		rn.conds.clear(v1alpha1.ApplicationConditionSyncWindowBlocked)
+	}
 	switch d.Action {
 	case appstate.ActionFinishTerminated:
 		// A terminate request no running sync took up (the controller
@@ -225,12 +242,38 @@ func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
 		}
 		return nil
 	}
+	if blocked, err := r.windowBlocks(rn, d.Sync, now); blocked || err != nil {
+		return err
+	}
 	ctrl.LoggerFrom(ctx).Info("syncing", "application", appstate.Key(app), "revision", d.Sync.Revision,
 		"automated", d.Sync.Automated, "outOfSync", keyStrings(rn.cmp.OutOfSync()))
 	res := r.sync(ctx, rn, d.Sync)
 	rn.out.clearOperation = res.done && app.Operation != nil
 	rn.out.requeueAfter = res.requeueAfter
 	return nil
+}
+
+// windowBlocks holds back a sync the project's sync windows do not allow
+// now: the condition says which window and until when, the reconcile comes
+// back then, and a requested operation stays pending until it may run.
+func (r *Reconciler) windowBlocks(rn *run, req *appstate.SyncRequest, now time.Time) (bool, error) {
+	w, err := syncWindow(rn.project, rn.app, req.Automated, now)
+	if err != nil {
+		return true, err
+	}
+	if w.Allowed {
+		rn.conds.clear(v1alpha1.ApplicationConditionSyncWindowBlocked)
+		return false, nil
+	}
+	if rn.conds.set(v1alpha1.ApplicationConditionSyncWindowBlocked, w.Message) {
+		r.events.Eventf(rn.app, nil, eventNormal, string(appstate.ReasonSyncWindow), actionSync, "%s", w.Message)
+	}
+	if !w.Until.IsZero() {
+		if wait := w.Until.Sub(now) + time.Second; wait < rn.out.requeueAfter {
+			rn.out.requeueAfter = wait
+		}
+	}
+	return true, nil
 }
 
 func keyStrings(keys []fsync.Key) []string {

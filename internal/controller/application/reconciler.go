@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -58,6 +59,11 @@ type Options struct {
 	// AllowExecCredentials accepts cluster Secrets whose config runs a
 	// program for credentials (execProviderConfig).
 	AllowExecCredentials bool
+	// ApplicationNamespaces are globs of the namespaces besides
+	// HomeNamespace whose Applications are reconciled (their project must
+	// allow the namespace too). Applications elsewhere are ignored, with one
+	// event each.
+	ApplicationNamespaces []string
 }
 
 // Notifier learns what changed in an Application, to notify about it.
@@ -99,6 +105,7 @@ type Reconciler struct {
 	tracker     *tracker
 	renders     *appstate.Renderer
 	unsupported unsupportedCache
+	ignoredApps ignored
 	opts        Options
 }
 
@@ -110,10 +117,11 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
 	t := newTracker()
-	local := &target{server: cluster.InClusterServer, direct: direct, cache: mgr.GetCache(),
+	local := &target{server: cluster.InClusterServer, name: cluster.InClusterName, direct: direct, cache: mgr.GetCache(),
 		executor: fsync.NewExecutor(direct, mgr.GetRESTMapper(), opts.ApplyConcurrency),
 		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
-		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace)}
+		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace),
+		config:   mgr.GetConfig(), mapper: mgr.GetRESTMapper(), applyConcurrency: opts.ApplyConcurrency}
 	r := &Reconciler{
 		client:   mgr.GetClient(),
 		direct:   direct,
@@ -131,6 +139,9 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 	if err := mgr.Add(r.pool); err != nil {
 		return nil, err
 	}
+	if err := mgr.Add(manager.RunnableFunc(r.ensureDefaultProject)); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -143,6 +154,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(source.Channel(r.local.watcher.events, &handler.EnqueueRequestForObject{})).
+		Watches(&v1alpha1.AppProject{}, handler.EnqueueRequestsFromMapFunc(r.appsOfProject),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency,
 			// Retryable errors (API server, network, Git) back off from 1 s
 			// to at most 5 min; stalled ones are not returned as errors.
@@ -158,6 +171,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		r.tracker.drop(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.namespaceServed(app.Namespace) {
+		return r.ignore(app)
 	}
 	if app.Operation != nil {
 		// The cache may still show an operation this controller finished:

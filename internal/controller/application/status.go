@@ -16,18 +16,12 @@ import (
 )
 
 // validate returns why the Application cannot be reconciled, or "".
-func (r *Reconciler) validate(ctx context.Context, app *v1alpha1.Application) string {
+func validate(app *v1alpha1.Application) string {
 	if app.Spec.Source == nil || app.Spec.Source.RepoURL == "" {
 		return "spec.source.repoURL is required"
 	}
 	if dest := app.Spec.Destination; dest.Server == "" && dest.Name == "" {
 		return "spec.destination: server or name is required"
-	}
-	if p := app.Spec.Project; p != "" && p != "default" {
-		project := &v1alpha1.AppProject{}
-		if err := r.client.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: p}, project); err != nil {
-			return fmt.Sprintf("spec.project: AppProject %q not found in namespace %s", p, app.Namespace)
-		}
 	}
 	return ""
 }

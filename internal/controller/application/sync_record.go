@@ -138,7 +138,7 @@ func (r *Reconciler) countSync(app *v1alpha1.Application, state *v1alpha1.Operat
 // reports instead.
 func (r *Reconciler) recordSynced(app *v1alpha1.Application, before *appstate.Comparison, sr syncRun, conds *conditions) bool {
 	p := sr.plan
-	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || len(p.Kept) > 0 || sr.partial {
+	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || len(p.Kept) > 0 || len(p.Denied) > 0 || sr.partial {
 		return false
 	}
 	compared := make(map[fsync.Key]*unstructured.Unstructured, len(before.Resources))

@@ -54,15 +54,27 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 			return sr, err
 		}
 	}
+	// The project is asked about every object the sync could create or
+	// update, hooks of every phase included, before anything is applied:
+	// one refused object fails the whole sync (CVE-2022-24768 was a hook
+	// that escaped this check).
+	if err := checkObjects(rn.project, dst, desired, hooks); err != nil {
+		return sr, err
+	}
 	allowEmpty := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.AllowEmpty
 	sr.plan = fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Hooks: hooks, Live: live, Prune: req.Prune,
-		AllowEmpty: allowEmpty, Only: req.Only, PruneLast: appstate.SyncOptionSet(req.Options, "PruneLast=true")})
+		AllowEmpty: allowEmpty, Only: req.Only, PruneLast: appstate.SyncOptionSet(req.Options, "PruneLast=true"),
+		MayPrune: prunePermit(rn.project, dst)})
 	if req.DryRun {
 		sr.outcomes = plannedOutcomes(sr.plan)
 		return sr, nil
 	}
+	executor, err := syncExecutor(rn.project, app, dst)
+	if err != nil {
+		return sr, err
+	}
 	if ns := app.Spec.Destination.Namespace; ns != "" && appstate.SyncOptionSet(req.Options, "CreateNamespace=true") {
-		if err := dst.executor.EnsureNamespace(ctx, ns); err != nil {
+		if err := executor.EnsureNamespace(ctx, ns); err != nil {
 			return sr, err
 		}
 	}
@@ -71,13 +83,16 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 	if p := progressFor(sr.plan); p != nil {
 		report, terminated = p.report, p.terminated
 	}
-	sr.outcomes, err = dst.executor.Execute(ctx, instance, sr.plan, fsync.ExecOptions{
+	sr.outcomes, err = executor.Execute(ctx, instance, sr.plan, fsync.ExecOptions{
 		WaveTimeout: r.opts.WaveTimeout, Report: report, Interrupted: r.interruption(app, req, sr.revision, terminated)})
 	for _, k := range sr.plan.RequiresPruning {
 		sr.outcomes = append(sr.outcomes, fsync.Outcome{Key: k, Action: fsync.PruneSkipped, Message: "ignored (requires pruning)"})
 	}
 	for _, k := range sr.plan.Kept {
 		sr.outcomes = append(sr.outcomes, fsync.Outcome{Key: k, Action: fsync.PruneSkipped, Message: "ignored (Prune=false)"})
+	}
+	for _, d := range sr.plan.Denied {
+		sr.outcomes = append(sr.outcomes, fsync.Outcome{Key: d.Key, Action: fsync.PruneSkipped, Message: d.Reason})
 	}
 	if err == nil && len(sr.plan.Shared) > 0 {
 		var names []string

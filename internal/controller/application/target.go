@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,12 +27,47 @@ import (
 // them. It implements appstate.Cluster.
 type target struct {
 	server   string
+	name     string        // the registered name ("in-cluster" for the local cluster)
+	project  string        // the project the cluster Secret is scoped to, if any
 	conn     *cluster.Conn // nil for the local cluster
 	direct   client.Client
 	cache    cache.Cache
 	executor *fsync.Executor
 	differ   *diff.Differ
 	watcher  *watcher
+
+	// For syncs that impersonate a ServiceAccount (a project's
+	// destinationServiceAccounts): the configuration and mapper to build
+	// their clients on, and the executors built so far, by account.
+	config           *rest.Config
+	mapper           meta.RESTMapper
+	applyConcurrency int
+	mu               sync.Mutex
+	impersonating    map[string]*fsync.Executor
+}
+
+// executorAs returns an executor whose every request impersonates the
+// ServiceAccount namespace/name, so Kubernetes RBAC decides what the sync
+// may do, as Argo CD's sync impersonation does. Built once per account.
+func (t *target) executorAs(namespace, name string) (*fsync.Executor, error) {
+	user := "system:serviceaccount:" + namespace + ":" + name // Kubernetes' user name of a ServiceAccount
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.impersonating[user]; ok {
+		return e, nil
+	}
+	cfg := rest.CopyConfig(t.config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	c, err := client.New(cfg, client.Options{Scheme: t.direct.Scheme(), Mapper: t.mapper})
+	if err != nil {
+		return nil, fmt.Errorf("client impersonating %s: %w", user, err)
+	}
+	if t.impersonating == nil {
+		t.impersonating = map[string]*fsync.Executor{}
+	}
+	e := fsync.NewExecutor(c, t.mapper, t.applyConcurrency)
+	t.impersonating[user] = e
+	return e, nil
 }
 
 var _ appstate.Cluster = (*target)(nil)
@@ -142,11 +179,11 @@ func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*ta
 	if err := conn.Unreachable(); err != nil {
 		return nil, fmt.Errorf("cluster %s is %w: %v", e.Cluster, errUnreachable, err)
 	}
-	return r.remote(conn), nil
+	return r.remote(conn, e), nil
 }
 
 // remote returns the target built on conn, building it on first use.
-func (r *Reconciler) remote(conn *cluster.Conn) *target {
+func (r *Reconciler) remote(conn *cluster.Conn, e *cluster.Entry) *target {
 	r.remotes.mu.Lock()
 	defer r.remotes.mu.Unlock()
 	if t, ok := r.remotes.byConn[conn]; ok {
@@ -160,7 +197,8 @@ func (r *Reconciler) remote(conn *cluster.Conn) *target {
 	w := newWatcher(conn.Cache, r.tracker, r.opts.HomeNamespace)
 	w.events = r.local.watcher.events // one queue of reconcile requests for every cluster
 	w.syncTimeout = cluster.RequestTimeout
-	t := &target{server: conn.Server, conn: conn, direct: conn.Direct, cache: conn.Cache,
+	t := &target{server: conn.Server, name: e.Cluster.Name, project: e.Cluster.Project, conn: conn, direct: conn.Direct, cache: conn.Cache,
+		config: conn.Config, mapper: conn.Mapper, applyConcurrency: r.opts.ApplyConcurrency,
 		executor: fsync.NewExecutor(conn.Direct, conn.Mapper, r.opts.ApplyConcurrency),
 		differ:   &diff.Differ{Client: conn.Direct, FieldManager: fsync.FieldManager},
 		watcher:  w}

@@ -157,7 +157,7 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 	if len(want) == 0 || r.client.List(ctx, apps) != nil {
 		return 0
 	}
-	listed, n := false, 0
+	listed, n := map[string]bool{}, 0 // by project: a project may read its own copy
 	for i := range apps.Items {
 		app := &apps.Items[i]
 		src := app.Spec.Source
@@ -167,10 +167,11 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || !want[got] {
 			continue
 		}
-		if !listed {
-			// One forced listing serves every Application of the repository.
-			_, _ = r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, true)
-			listed = true
+		if p := projectName(app); !listed[p] {
+			// One forced listing serves every Application of the repository
+			// (of the project).
+			_, _ = r.sources.Resolve(gitsource.WithProject(ctx, p), src.RepoURL, src.TargetRevision, true)
+			listed[p] = true
 		}
 		if !r.local.watcher.enqueue(ctx, appKey(app)) {
 			return n

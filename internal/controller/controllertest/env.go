@@ -88,6 +88,9 @@ func Run(m *testing.M, env *Env) int {
 	go func() {
 		done <- controller.Run(ctx, c.UserConfig(), controller.Options{
 			PollInterval: 2 * time.Second, Concurrency: 4, MetricsAddr: metricsAddr, HealthAddr: "0", CacheDir: cacheDir, WebhookAddr: webhookAddr,
+			// Applications in apps-* namespaces are served too (their
+			// project must still list the namespace).
+			ApplicationNamespaces: []string{"apps-*"},
 		})
 	}()
 	code = m.Run()
