@@ -317,7 +317,7 @@ spec:
 	}
 	if !slices.Equal(got.Spec.SourceRepos, []string{"*"}) || len(got.Spec.Destinations) != 1 ||
 		got.Spec.Destinations[0].Namespace != "*" ||
-		!slices.Equal(got.Spec.ClusterResourceWhitelist, []v1alpha1.ClusterResourceRestrictionItem{{Group: "*", Kind: "*"}}) ||
+		!slices.Equal(got.Spec.ClusterResourceWhitelist, []v1alpha1.ClusterResourceRestrictionItem{{Group: "*", Kind: "*", Name: "*"}}) ||
 		!slices.Equal(got.Spec.NamespaceResourceBlacklist, []v1alpha1.GroupKind{{Kind: "ResourceQuota"}}) {
 		t.Errorf("appproject spec %+v", got.Spec)
 	}

@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
 		return err
 	}
-	appsets, err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, sources)
+	appsets, err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, opts.ApplicationNamespaces, sources)
 	if err != nil {
 		return fmt.Errorf("set up the ApplicationSet controller: %w", err)
 	}

@@ -60,10 +60,19 @@ func normalizeRepoURL(u string) string {
 // expression when the entry is wrapped in slashes ("/^team-.*$/", matched
 // unanchored, as Argo CD's glob.REGEXP mode does), or else as a glob.
 func AppNamespacePermitted(p *v1alpha1.AppProject, appNamespace, home string) bool {
-	if appNamespace == "" || appNamespace == home {
+	return NamespaceServed(appNamespace, home, p.Spec.SourceNamespaces)
+}
+
+// NamespaceServed reports whether namespace is home (or empty) or named by
+// one of patterns, read as sourceNamespaces entries are: exactly, "/regexp/",
+// or a glob. Controllers use it for --application-namespaces, projects for
+// sourceNamespaces.
+func NamespaceServed(namespace, home string, patterns []string) bool {
+	if namespace == "" || namespace == home {
 		return true
 	}
-	for _, entry := range p.Spec.SourceNamespaces {
+	appNamespace := namespace
+	for _, entry := range patterns {
 		if entry == appNamespace {
 			return true
 		}

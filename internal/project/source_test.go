@@ -107,3 +107,23 @@ func TestAppNamespacePermitted(t *testing.T) {
 		})
 	}
 }
+
+func TestNamespaceServed(t *testing.T) {
+	for _, c := range []struct {
+		ns       string
+		patterns []string
+		want     bool
+	}{
+		{"argocd", nil, true},
+		{"", nil, true},
+		{"team-a", nil, false},
+		{"team-a", []string{"team-*"}, true},
+		{"team-a", []string{"team-b"}, false},
+		{"apps-x", []string{"/^apps-/"}, true},
+		{"my-apps-x", []string{"/^apps-/"}, false},
+	} {
+		if got := NamespaceServed(c.ns, "argocd", c.patterns); got != c.want {
+			t.Errorf("NamespaceServed(%q, argocd, %q) = %v, want %v", c.ns, c.patterns, got, c.want)
+		}
+	}
+}

@@ -158,6 +158,8 @@ type OrphanedResourcesMonitorSettings struct {
 }
 
 // OrphanedResourceKey matches objects by group, kind and name (globs).
+//
+// +kubebuilder:pruning:PreserveUnknownFields
 type OrphanedResourceKey struct {
 	// Group is the API group.
 	// +optional
@@ -172,6 +174,8 @@ type OrphanedResourceKey struct {
 
 // ApplicationDestinationServiceAccount is the ServiceAccount a sync to a
 // destination runs as.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
 type ApplicationDestinationServiceAccount struct {
 	// Server is the destination cluster's API server URL (a glob).
 	Server string `json:"server"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,7 +41,17 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		ctrl.LoggerFrom(ctx).Info("resources left: destination not registered", "application", appKey(app), "error", err.Error())
 		return r.releaseFinalizer(ctx, app)
 	}
+	// Deleting is pruning: an object the project would not let the
+	// Application create is not deleted either (left in place, told in an
+	// event). A project that cannot be read deletes nothing, until it is
+	// back or the finalizer is removed by hand.
+	p := &v1alpha1.AppProject{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: r.opts.HomeNamespace, Name: projectName(app)}, p); err != nil {
+		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: read AppProject %s: %w", appKey(app), projectName(app), err)
+	}
+	mayDelete := prunePermit(p, dst)
 	var errs []error
+	var kept []string
 	for _, res := range app.Status.Resources {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: res.Group, Version: res.Version, Kind: res.Kind})
@@ -56,12 +67,19 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 		if appstate.HasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
 			continue // kept, as argocd.argoproj.io/sync-options: Delete=false asks
 		}
+		if why := mayDelete(fsync.KeyOf(u)); why != "" {
+			kept = append(kept, fsync.KeyOf(u).String()+": "+why)
+			continue
+		}
 		if err := dst.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err)
+	}
+	if len(kept) > 0 {
+		r.events.Eventf(app, nil, eventWarning, string(appstate.ReasonProjectRefused), actionSync, "left in place: %s", strings.Join(kept, "; "))
 	}
 	return r.releaseFinalizer(ctx, app)
 }

@@ -3,7 +3,6 @@ package application
 import (
 	"context"
 	"fmt"
-	"path"
 	"sync"
 	"time"
 
@@ -47,15 +46,7 @@ func (r *Reconciler) ensureDefaultProject(ctx context.Context) error {
 // namespaceServed reports whether Applications in ns are this controller's:
 // the home namespace, or one matching --application-namespaces.
 func (r *Reconciler) namespaceServed(ns string) bool {
-	if ns == r.opts.HomeNamespace {
-		return true
-	}
-	for _, pattern := range r.opts.ApplicationNamespaces {
-		if ok, err := path.Match(pattern, ns); err == nil && ok {
-			return true
-		}
-	}
-	return false
+	return project.NamespaceServed(ns, r.opts.HomeNamespace, r.opts.ApplicationNamespaces)
 }
 
 // ignored remembers the Applications already told they are ignored, so

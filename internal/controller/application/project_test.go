@@ -241,6 +241,19 @@ spec:
         automated: {}
         syncOptions: [CreateNamespace=true]
 `, repo.url())
+	// The same ApplicationSet in a namespace the controller does not serve,
+	// created first: it must generate nothing.
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "unserved-appsets"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	unserved := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(strings.Replace(manifest, "namespace: argocd", "namespace: unserved-appsets", 1)), &unserved.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, unserved); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), unserved) })
 	set := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(manifest), &set.Object); err != nil {
 		t.Fatal(err)
@@ -258,6 +271,13 @@ spec:
 	}
 	if !absent(ctx, t, "v1", "Namespace", "", "proj-appset-refused") {
 		t.Errorf("CreateNamespace created a namespace the project refuses")
+	}
+	generated := &v1alpha1.ApplicationList{}
+	if err := env.Client.List(ctx, generated, client.InNamespace("unserved-appsets")); err != nil {
+		t.Fatal(err)
+	}
+	if len(generated.Items) != 0 {
+		t.Errorf("an ApplicationSet in an unserved namespace generated %d Applications", len(generated.Items))
 	}
 }
 
@@ -362,6 +382,15 @@ func TestProjectKeepsPruneOfDeniedKind(t *testing.T) {
 	}
 	if !reported {
 		t.Errorf("the kept Secret is not reported as requiring pruning: %s", describeApp(got))
+	}
+
+	// Cascading deletion prunes too: the ConfigMap goes, the Secret stays.
+	deleteCascading(t, app)
+	if !absent(ctx, t, "v1", "ConfigMap", "proj-prune", "keep-cm") {
+		t.Error("cascading deletion left the ConfigMap")
+	}
+	if absent(ctx, t, "v1", "Secret", "proj-prune", "keep-secret") {
+		t.Error("cascading deletion deleted a Secret the project denies")
 	}
 }
 

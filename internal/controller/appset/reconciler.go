@@ -28,6 +28,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appset"
 	"github.com/ferrycd/ferry/internal/cluster"
+	"github.com/ferrycd/ferry/internal/project"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 )
 
@@ -41,6 +42,12 @@ type Reconciler struct {
 	clusters cluster.Registry // the home namespace's cluster Secrets
 	sources  *gitsource.Cache
 	pushed   chan event.GenericEvent // ApplicationSets a webhook push concerns
+	// The namespaces whose ApplicationSets are served: home, and those
+	// matching the controller's --application-namespaces. Elsewhere an
+	// ApplicationSet could read Git and clusters with the home namespace's
+	// credentials on behalf of whoever can create one there.
+	home       string
+	namespaces []string
 }
 
 // Setup registers the controller: an ApplicationSet is reconciled when it
@@ -48,9 +55,9 @@ type Reconciler struct {
 // the home namespace changes (the clusters generator's input), and when a
 // webhook announces a push to a repository its git generators read
 // (RepositoryPushed).
-func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, sources *gitsource.Cache) (*Reconciler, error) {
+func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, namespaces []string, sources *gitsource.Cache) (*Reconciler, error) {
 	r := &Reconciler{client: mgr.GetClient(), clusters: cluster.Registry{Reader: homeCache, Namespace: home, Options: cluster.Options{AllowExec: true}}, sources: sources,
-		pushed: make(chan event.GenericEvent, 256)}
+		pushed: make(chan event.GenericEvent, 256), home: home, namespaces: namespaces}
 	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
 	return r, ctrl.NewControllerManagedBy(mgr).Named("applicationset").
@@ -140,6 +147,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // owned Applications go through garbage collection
+	}
+	if !project.NamespaceServed(as.Namespace, r.home, r.namespaces) {
+		// Not this controller's: generate nothing, touch nothing. The
+		// Applications it would generate would be ignored too.
+		return ctrl.Result{}, nil
 	}
 	before := as.DeepCopy()
 	desired, err := r.generate(ctx, as)
