@@ -551,3 +551,49 @@ func TestSyncWindows(t *testing.T) {
 		t.Errorf("a deny window without manualSync let a requested sync run (or dropped it): %s", describeApp(got))
 	}
 }
+
+// TestOrphanedResourcesWarning: with orphanedResources.warn, an object in
+// the destination namespace that no Application tracks is reported in an
+// OrphanedResourceWarning condition; what the project ignores, what
+// Kubernetes puts in every namespace and the Application's own objects are
+// not; removing the stray object clears the warning.
+func TestOrphanedResourcesWarning(t *testing.T) {
+	ctx := t.Context()
+	const ns = "proj-orphans"
+	repo := newGitRepo(t)
+	repo.write(map[string]string{"cms/cm.yaml": configMap("managed", "1")})
+	repo.commit("one")
+	warn := true
+	spec := openProject(repo, ns)
+	spec.OrphanedResources = &v1alpha1.OrphanedResourcesMonitorSettings{Warn: &warn, Ignore: []v1alpha1.OrphanedResourceKey{{Kind: "Secret"}}}
+	newProject(t, "p-orphans", spec)
+	app := newApp("orphans", ns, repo, "cms", &v1alpha1.SyncPolicyAutomated{})
+	app.Spec.Project = "p-orphans"
+	create(t, app)
+	waitApp(t, app, "Synced", func(a *v1alpha1.Application) bool { return a.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced })
+
+	stray := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stray", Namespace: ns}}
+	ignoredSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: ns}}
+	for _, obj := range []client.Object{stray, ignoredSecret} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := waitApp(t, app, "an OrphanedResourceWarning naming the stray ConfigMap", func(a *v1alpha1.Application) bool {
+		return hasCondition(a, v1alpha1.ApplicationConditionOrphanedResourceWarning, "ConfigMap stray")
+	})
+	for _, c := range got.Status.Conditions {
+		if c.Type != v1alpha1.ApplicationConditionOrphanedResourceWarning {
+			continue
+		}
+		if !strings.Contains(c.Message, "has 1 orphaned resources") {
+			t.Errorf("orphans other than the stray ConfigMap reported: %q", c.Message)
+		}
+	}
+	if err := env.Client.Delete(ctx, stray); err != nil {
+		t.Fatal(err)
+	}
+	waitApp(t, app, "the warning cleared", func(a *v1alpha1.Application) bool {
+		return !hasCondition(a, v1alpha1.ApplicationConditionOrphanedResourceWarning, "")
+	})
+}

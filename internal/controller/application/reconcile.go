@@ -210,6 +210,7 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 			rn.out.drift = r.driftOf(ctx, rn.dst, rn.cmp) // who changed what, for on-drift-detected
 		}
 	}
+	r.reportOrphans(ctx, rn)
 	return nil
 }
 

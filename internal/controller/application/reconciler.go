@@ -94,19 +94,20 @@ func (o Options) withDefaults() Options {
 
 // Reconciler reconciles Applications.
 type Reconciler struct {
-	client      client.Client // reads Applications from the cache
-	direct      client.Client // reads and writes Applications on the API server
-	local       *target       // the cluster Ferry runs in
-	registry    cluster.Registry
-	pool        *cluster.Pool // connections to registered clusters
-	remotes     remotes       // targets built on the pool's connections
-	sources     *gitsource.Cache
-	events      events.EventRecorder
-	tracker     *tracker
-	renders     *appstate.Renderer
-	unsupported unsupportedCache
-	ignoredApps ignored
-	opts        Options
+	client       client.Client // reads Applications from the cache
+	direct       client.Client // reads and writes Applications on the API server
+	local        *target       // the cluster Ferry runs in
+	registry     cluster.Registry
+	pool         *cluster.Pool // connections to registered clusters
+	remotes      remotes       // targets built on the pool's connections
+	sources      *gitsource.Cache
+	events       events.EventRecorder
+	tracker      *tracker
+	renders      *appstate.Renderer
+	unsupported  unsupportedCache
+	ignoredApps  ignored
+	orphanChecks orphanChecks
+	opts         Options
 }
 
 // New builds the reconciler from the manager's clients and cache.

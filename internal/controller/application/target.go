@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,6 +45,7 @@ type target struct {
 	applyConcurrency int
 	mu               sync.Mutex
 	impersonating    map[string]*fsync.Executor
+	disco            discovery.CachedDiscoveryInterface // for the orphaned-objects report; built on first use
 }
 
 // executorAs returns an executor whose every request impersonates the
