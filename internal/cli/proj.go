@@ -64,6 +64,18 @@ func newProjectObject() *unstructured.Unstructured {
 }
 
 // getProject reads a project as stored, unmodelled fields included.
+// projectToShow checks a show command's -o value, then reads the project.
+func (o *kubeOptions) projectToShow(ctx context.Context, name, output string) (*unstructured.Unstructured, error) {
+	if !slices.Contains([]string{"", "wide", "json", "yaml"}, output) {
+		return nil, fmt.Errorf("unknown output format %q: want wide, json or yaml", output)
+	}
+	c, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	return o.getProject(ctx, c, name)
+}
+
 func (o *kubeOptions) getProject(ctx context.Context, c client.Reader, name string) (*unstructured.Unstructured, error) {
 	u := newProjectObject()
 	if err := c.Get(ctx, client.ObjectKey{Namespace: o.namespace, Name: name}, u); err != nil {
@@ -238,14 +250,7 @@ func newProjGetCmd(o *kubeOptions) *cobra.Command {
 		Example: "  ferry proj get team-a\n  ferry proj get team-a -o yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{"", "wide", "json", "yaml"}, output) {
-				return fmt.Errorf("unknown output format %q: want wide, json or yaml", output)
-			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			u, err := o.getProject(cmd.Context(), c, args[0])
+			u, err := o.projectToShow(cmd.Context(), args[0], output)
 			if err != nil {
 				return err
 			}

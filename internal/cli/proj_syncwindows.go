@@ -43,14 +43,7 @@ func newProjWindowsListCmd(o *kubeOptions) *cobra.Command {
 		Example: "  ferry proj windows list team-a\n  ferry proj windows list team-a -o yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{"", "wide", "json", "yaml"}, output) {
-				return fmt.Errorf("unknown output format %q: want wide, json or yaml", output)
-			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			u, err := o.getProject(cmd.Context(), c, args[0])
+			u, err := o.projectToShow(cmd.Context(), args[0], output)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,7 @@ func builtIn(gk schema.GroupKind, name string) bool {
 var skippedKinds = map[schema.GroupKind]bool{
 	{Kind: "Event"}: true, {Group: "events.k8s.io", Kind: "Event"}: true,
 	{Kind: "Endpoints"}: true, {Group: "discovery.k8s.io", Kind: "EndpointSlice"}: true,
-	{Group: "coordination.k8s.io", Kind: "Lease"}: true,
+	{Group: "coordination.k8s.io", Kind: "Lease"}:                     true,
 	{Group: "authorization.k8s.io", Kind: "LocalSubjectAccessReview"}: true,
 }
 
