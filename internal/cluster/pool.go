@@ -214,8 +214,9 @@ func (c *Conn) probe(ctx context.Context, d discovery.ServerVersionInterface, re
 
 // Prune stops and forgets the connections of clusters the entries no
 // longer register: their watch caches and probes would otherwise run
-// forever.
-func (p *Pool) Prune(entries []Entry) {
+// forever. It returns the connections it stopped, so what was built on
+// them can go too.
+func (p *Pool) Prune(entries []Entry) (stopped []*Conn) {
 	servers := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		servers[e.Server()] = true
@@ -226,8 +227,10 @@ func (p *Pool) Prune(entries []Entry) {
 		if !servers[server] {
 			c.stop()
 			delete(p.conns, server)
+			stopped = append(stopped, c)
 		}
 	}
+	return stopped
 }
 
 // States reports the connections in use.

@@ -151,8 +151,7 @@ func (r *Reconciler) target(ctx context.Context, app *v1alpha1.Application) (*ta
 		if err != nil {
 			return nil, err
 		}
-		r.pool.Prune(entries)
-		r.remotes.prune(entries)
+		r.remotes.forget(r.pool.Prune(entries))
 		e = cluster.Lookup(entries, dest.Server, dest.Name)
 	}
 	if e == nil {
@@ -230,17 +229,14 @@ func (r *Reconciler) clusterRecovered(ctx context.Context, server string) {
 	}
 }
 
-// prune forgets the targets of clusters no entry registers any more.
-func (rs *remotes) prune(entries []cluster.Entry) {
-	servers := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		servers[e.Server()] = true
+// forget drops the targets built on connections the pool stopped.
+func (rs *remotes) forget(stopped []*cluster.Conn) {
+	if len(stopped) == 0 {
+		return
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for c := range rs.byConn {
-		if !servers[c.Server] {
-			delete(rs.byConn, c)
-		}
+	for _, c := range stopped {
+		delete(rs.byConn, c)
 	}
 }
