@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -99,21 +100,30 @@ func username() string {
 // runOperation writes op into the Application, as Argo CD's API server does,
 // and unless async follows it to its end, printing the result.
 func runOperation(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, op v1alpha1.Operation, async bool, timeout time.Duration) error {
-	app := &v1alpha1.Application{}
-	if err := c.Get(ctx, key, app); err != nil {
-		return fmt.Errorf("get application %s: %w", key, err)
-	}
-	if app.Operation != nil {
-		return errors.New("another operation is already in progress")
-	}
-	if err := windowAllows(ctx, c, app); err != nil {
-		return err
-	}
-	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	asked := time.Now().Add(-time.Second) // status times have a one-second resolution
-	app.Operation = &op
-	if err := c.Patch(ctx, app, patch); err != nil {
-		return fmt.Errorf("start the operation on %s: %w", key, err)
+	// The controller writes the Application's status all the time; a write
+	// between our read and our patch is a conflict, not a refusal, so read
+	// again and retry, as Argo CD's API server does.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		app := &v1alpha1.Application{}
+		if err := c.Get(ctx, key, app); err != nil {
+			return fmt.Errorf("get application %s: %w", key, err)
+		}
+		if app.Operation != nil {
+			return errors.New("another operation is already in progress")
+		}
+		if err := windowAllows(ctx, c, app); err != nil {
+			return err
+		}
+		patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		app.Operation = &op
+		if err := c.Patch(ctx, app, patch); err != nil {
+			return fmt.Errorf("start the operation on %s: %w", key, err) // IsConflict sees through %w
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if async {
 		fmt.Fprintf(out, "Sync of %s requested\n", key.Name)

@@ -374,6 +374,12 @@ func waitGone(t *testing.T, obj client.Object) {
 // TestProjAppListByProject checks that `app list -p` keeps the
 // Applications of the named projects only.
 func TestProjAppListByProject(t *testing.T) {
+	// The projects exist for as long as their Applications: the controller
+	// deletes nothing of an Application whose project it cannot read, so a
+	// missing project would keep the cascading deletion waiting.
+	for _, project := range []string{"team-a", "team-b", "team-c"} {
+		createRawProject(t, `{"metadata":{"name":"`+project+`"},"spec":{"sourceRepos":["*"],"destinations":[{"server":"*","namespace":"*"}]}}`)
+	}
 	for name, project := range map[string]string{"proj-filter-a": "team-a", "proj-filter-b": "team-b", "proj-filter-c": "team-c"} {
 		app := &v1alpha1.Application{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: name},

@@ -22,6 +22,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -306,12 +307,16 @@ func TestTemplateChangesAndSyncPolicy(t *testing.T) {
 
 	update := func(mutate func(*v1alpha1.ApplicationSet)) {
 		t.Helper()
-		cur := &v1alpha1.ApplicationSet{}
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), cur); err != nil {
-			t.Fatal(err)
-		}
-		mutate(cur)
-		if err := env.Client.Update(ctx, cur); err != nil {
+		// The controller writes the ApplicationSet's status meanwhile.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur := &v1alpha1.ApplicationSet{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), cur); err != nil {
+				return err
+			}
+			mutate(cur)
+			return env.Client.Update(ctx, cur)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
