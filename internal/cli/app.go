@@ -169,7 +169,7 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 			case "tree":
 				return printTree(ctx, cmd.OutOrStdout(), c, app)
 			case "", "wide":
-				return printApp(cmd.OutOrStdout(), app)
+				return printApp(cmd.OutOrStdout(), app, syncWindowState(ctx, c, app))
 			}
 			return fmt.Errorf("unknown output format %q: want wide, tree, json or yaml", output)
 		},
@@ -203,7 +203,9 @@ func requestRefresh(ctx context.Context, c client.Client, key client.ObjectKey, 
 	return err
 }
 
-func printApp(w io.Writer, a *v1alpha1.Application) error {
+// printApp prints an Application as `argocd app get` does; window is what
+// its project's sync windows say now (syncWindowState).
+func printApp(w io.Writer, a *v1alpha1.Application, window string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	src := a.Spec.Source
 	if src == nil {
@@ -216,9 +218,13 @@ func printApp(w io.Writer, a *v1alpha1.Application) error {
 	fmt.Fprintf(tw, "Repo:\t%s\n", src.RepoURL)
 	fmt.Fprintf(tw, "Target:\t%s\n", src.TargetRevision)
 	fmt.Fprintf(tw, "Path:\t%s\n", src.Path)
-	fmt.Fprintf(tw, "SyncWindow:\tSync Allowed\n")
+	fmt.Fprintf(tw, "SyncWindow:\t%s\n", window)
 	fmt.Fprintf(tw, "Sync Policy:\t%s\n", syncPolicy(a))
-	fmt.Fprintf(tw, "Sync Status:\t%s to %s\n", a.Status.Sync.Status, shortRev(a.Status.Sync.Revision))
+	if rev := a.Status.Sync.Revision; rev != "" {
+		fmt.Fprintf(tw, "Sync Status:\t%s to %s\n", a.Status.Sync.Status, shortRev(rev))
+	} else {
+		fmt.Fprintf(tw, "Sync Status:\t%s\n", orNone(string(a.Status.Sync.Status)))
+	}
 	fmt.Fprintf(tw, "Health Status:\t%s\n", a.Status.Health.Status)
 	if op := a.Status.OperationState; op != nil {
 		fmt.Fprintf(tw, "Last Operation:\t%s: %s\n", op.Phase, op.Message)

@@ -145,12 +145,8 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 // with manualSync let it through). A project the user may not read is left
 // to the controller, which holds the operation until the window allows it.
 func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Application) error {
-	name := app.Spec.Project
-	if name == "" {
-		name = project.DefaultName
-	}
 	p := &v1alpha1.AppProject{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: name}, p); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: projectOf(app)}, p); err != nil {
 		return nil
 	}
 	d, err := project.SyncWindowsAllow(p, app, true, time.Now())
@@ -161,6 +157,37 @@ func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Applicatio
 		return fmt.Errorf("cannot sync %s: %s", app.Name, d.Message)
 	}
 	return nil
+}
+
+// syncWindowState says, as `argocd app get` does, whether the project's
+// sync windows let the Application sync now: "Sync Allowed", "Manual
+// Allowed" (automated syncs are blocked, requested ones are not) or "Sync
+// Denied" with the blocking window and until when.
+func syncWindowState(ctx context.Context, c client.Client, app *v1alpha1.Application) string {
+	p := &v1alpha1.AppProject{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: projectOf(app)}, p); err != nil {
+		return "Unknown (project " + projectOf(app) + ": " + err.Error() + ")"
+	}
+	now := time.Now()
+	auto, err := project.SyncWindowsAllow(p, app, false, now)
+	if err != nil {
+		return "Unknown (" + err.Error() + ")"
+	}
+	if auto.Allowed {
+		return "Sync Allowed"
+	}
+	if manual, err := project.SyncWindowsAllow(p, app, true, now); err == nil && manual.Allowed {
+		return "Manual Allowed"
+	}
+	return "Sync Denied: " + auto.Message
+}
+
+// projectOf is the Application's project; "default" when it names none.
+func projectOf(app *v1alpha1.Application) string {
+	if app.Spec.Project == "" {
+		return project.DefaultName
+	}
+	return app.Spec.Project
 }
 
 // heldBy is the message of a sync window holding the Application's pending

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cluster"
-	"github.com/ferrycd/ferry/internal/source"
+	appproject "github.com/ferrycd/ferry/internal/project"
 )
 
 // This file holds the verbs that edit one list of a project's spec (sources,
@@ -157,22 +157,6 @@ func (o *kubeOptions) runEdit(field listField, edit func(args []string) listEdit
 	}
 }
 
-// sameRepo reports whether two source repository entries name the same
-// repository with the same negation, comparing normalised URLs when both
-// parse (globs included).
-func sameRepo(a, b string) bool {
-	if a == b {
-		return true
-	}
-	negA, negB := strings.HasPrefix(a, "!"), strings.HasPrefix(b, "!")
-	if negA != negB {
-		return false
-	}
-	na, errA := source.NormalizeURL(strings.TrimPrefix(a, "!"))
-	nb, errB := source.NormalizeURL(strings.TrimPrefix(b, "!"))
-	return errA == nil && errB == nil && na == nb
-}
-
 func newProjAddSourceCmd(o *kubeOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "add-source PROJECT URL",
@@ -200,14 +184,14 @@ func addSource(project, url string) listEdit {
 			repo, _ := item.(string)
 			repos = append(repos, repo)
 		}
-		if i := slices.IndexFunc(repos, func(r string) bool { return !negated && sameRepo(r, "!"+url) }); i >= 0 {
+		if i := slices.IndexFunc(repos, func(r string) bool { return !negated && appproject.SameRepo(r, "!"+url) }); i >= 0 {
 			return nil, false, "", fmt.Errorf("project %s denies source repository %s (entry %q); remove that entry first: ferry proj remove-source %s '%s'", project, url, repos[i], project, repos[i])
 		}
 		for _, repo := range repos {
 			switch {
 			case repo == "*" && !negated:
 				return nil, false, fmt.Sprintf("Source repository '*' already allowed in project %s", project), nil
-			case sameRepo(repo, url):
+			case appproject.SameRepo(repo, url):
 				return nil, false, fmt.Sprintf("Source repository '%s' already in project %s", repo, project), nil
 			}
 		}
@@ -230,7 +214,7 @@ func newProjRemoveSourceCmd(o *kubeOptions) *cobra.Command {
 			return func(items []any, _ bool) ([]any, bool, string, error) {
 				i := slices.Index(items, any(url))
 				if i < 0 {
-					i = slices.IndexFunc(items, func(item any) bool { s, _ := item.(string); return sameRepo(s, url) })
+					i = slices.IndexFunc(items, func(item any) bool { s, _ := item.(string); return appproject.SameRepo(s, url) })
 				}
 				if i < 0 {
 					return nil, false, "", fmt.Errorf("project %s has no source repository %s", project, url)

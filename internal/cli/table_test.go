@@ -83,7 +83,7 @@ func TestTablesMatchGoldenFiles(t *testing.T) {
 		{"app-list.txt", func(b *bytes.Buffer) error { return printAppList(b, "", apps) }},
 		{"app-list-wide.txt", func(b *bytes.Buffer) error { return printAppList(b, "wide", apps) }},
 		{"app-list-name.txt", func(b *bytes.Buffer) error { return printAppList(b, "name", apps) }},
-		{"app-get.txt", func(b *bytes.Buffer) error { return printApp(b, &apps.Items[0]) }},
+		{"app-get.txt", func(b *bytes.Buffer) error { return printApp(b, &apps.Items[0], "Sync Allowed") }},
 		{"app-history.txt", func(b *bytes.Buffer) error { return printHistory(b, apps.Items[0].Status.History, nil) }},
 		{"app-history-wide.txt", func(b *bytes.Buffer) error {
 			return printHistory(b, apps.Items[0].Status.History, map[string]string{

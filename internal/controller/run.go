@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -87,6 +90,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 		if err := crd.Install(ctx, c); err != nil {
 			return fmt.Errorf("install CRDs: %w", err)
+		}
+		if err := ensureHomeNamespace(ctx, c, opts.HomeNamespace); err != nil {
+			return err
 		}
 	}
 	cacheOpts := cache.Options{
@@ -200,4 +206,18 @@ func registerCollector(c prometheus.Collector) error {
 		err = ctrlmetrics.Registry.Register(c)
 	}
 	return err
+}
+
+// ensureHomeNamespace creates the home namespace when it is missing, as
+// the controller installs its CRDs: on a new cluster `ferry controller`
+// works without a `kubectl create namespace argocd` first. The namespace
+// holds the default AppProject, repository and cluster Secrets and the
+// leader election Lease.
+func ensureHomeNamespace(ctx context.Context, c client.Client, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	err := c.Create(ctx, ns)
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return fmt.Errorf("create the home namespace %s (or create it yourself, or pass --home-namespace): %w", name, err)
 }

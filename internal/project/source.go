@@ -52,6 +52,17 @@ func normalizeRepoURL(u string) string {
 	return strings.TrimRight(u, "/")
 }
 
+// SameRepo reports whether two sourceRepos entries name the same
+// repositories as SourcePermitted compares them; a negated entry ("!url")
+// is only the same as another negated one. The CLI uses it so that what
+// `proj add-source` calls a duplicate is what enforcement treats as one.
+func SameRepo(a, b string) bool {
+	if isDenyPattern(a) != isDenyPattern(b) {
+		return false
+	}
+	return normalizeRepoURL(strings.TrimPrefix(a, "!")) == normalizeRepoURL(strings.TrimPrefix(b, "!"))
+}
+
 // AppNamespacePermitted reports whether an Application living in
 // appNamespace may use the project, home being the namespace of Ferry's
 // own Applications (always permitted, as is an empty namespace).

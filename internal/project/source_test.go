@@ -1,6 +1,7 @@
 package project
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -70,6 +71,32 @@ func TestNormalizeRepoURL(t *testing.T) {
 	for _, tt := range tests {
 		if got := normalizeRepoURL(tt.in); got != tt.want {
 			t.Errorf("normalizeRepoURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSameRepo checks that entries the CLI calls duplicates are the ones
+// SourcePermitted treats alike, and that a bare path is not a file:// URL
+// to either (the project compares what users wrote).
+func TestSameRepo(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"https://github.com/Org/Repo.git", "https://github.com/org/repo/", true},
+		{"git@github.com:org/repo", "ssh://git@github.com/org/repo.git", true},
+		{"!https://h/org/*", "!https://h/org/*/", true},
+		{"!https://h/org/repo", "https://h/org/repo", false},
+		{"/tmp/repo", "file:///tmp/repo", false},
+		{"https://h/org/a", "https://h/org/b", false},
+	}
+	for _, tt := range tests {
+		if got := SameRepo(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameRepo(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		p := &v1alpha1.AppProject{Spec: v1alpha1.AppProjectSpec{SourceRepos: []string{tt.a}}}
+		if !strings.HasPrefix(tt.a, "!") && !strings.ContainsAny(tt.b, "!*") && tt.want != SourcePermitted(p, tt.b) {
+			t.Errorf("SameRepo(%q, %q) = %v but SourcePermitted disagrees", tt.a, tt.b, tt.want)
 		}
 	}
 }
