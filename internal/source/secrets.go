@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 // Argo CD's repository Secrets: a Secret labelled
 // argocd.argoproj.io/secret-type=repository holds the credentials of one
 // repository (key url); secret-type=repo-creds holds credentials for every
-// repository whose URL starts with its url.
+// repository under its url (credsCover).
 const (
 	secretTypeLabel     = "argocd.argoproj.io/secret-type"
 	secretTypeRepo      = "repository"
@@ -56,7 +57,7 @@ func scopeOf(s *corev1.Secret) string { return strings.TrimSpace(string(s.Data["
 
 // find returns the Secret whose credentials project uses for repoURL: a
 // repository Secret for the URL, else the repo-creds Secret with the
-// longest matching URL prefix; the project's own Secrets first.
+// longest URL covering it (credsCover); the project's own Secrets first.
 func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*corev1.Secret, error) {
 	want, err := NormalizeURL(repoURL)
 	if err != nil {
@@ -77,6 +78,7 @@ func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*
 	for _, scope := range scopes {
 		for _, kind := range []string{secretTypeRepo, secretTypeRepoCreds} {
 			var best *corev1.Secret
+			bestURL := ""
 			for i := range lists[kind] {
 				sec := &lists[kind][i]
 				if scopeOf(sec) != scope {
@@ -89,8 +91,8 @@ func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*
 				if kind == secretTypeRepo && u == want {
 					return sec, nil
 				}
-				if kind == secretTypeRepoCreds && strings.HasPrefix(want, u) && (best == nil || len(sec.Data["url"]) > len(best.Data["url"])) {
-					best = sec
+				if kind == secretTypeRepoCreds && credsCover(u, want) && (best == nil || len(u) > len(bestURL)) {
+					best, bestURL = sec, u
 				}
 			}
 			if best != nil {
@@ -99,4 +101,20 @@ func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*
 		}
 	}
 	return nil, nil
+}
+
+// credsCover reports whether a repo-creds template URL covers a repository
+// URL, both normalized: scheme, user and host (with port) equal, and the
+// template's path equal to the repository's or a prefix of it ending at a
+// "/" boundary. Argo CD documents a prefix match; a plain string prefix
+// would also give https://git.example.com's password to
+// https://git.example.com.evil.io/x and /org's to /org-evil/x, so the
+// comparison stops at URL boundaries.
+func credsCover(template, repo string) bool {
+	t, errT := url.Parse(template)
+	r, errR := url.Parse(repo)
+	if errT != nil || errR != nil || t.Scheme != r.Scheme || t.Host != r.Host || t.User.String() != r.User.String() {
+		return false
+	}
+	return t.Path == "" || t.Path == r.Path || strings.HasPrefix(r.Path, t.Path+"/")
 }
