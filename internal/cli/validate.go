@@ -17,6 +17,7 @@ type validateOptions struct {
 	kube       kubeOptions
 	policies   []string
 	namespaces []string
+	allowNet   bool
 	dryRun     bool
 	output     string
 	failOn     string
@@ -38,6 +39,11 @@ rules, and against Rego policies (conftest-compatible: deny, violation and warn 
 main, from --policy directories, default policies/ when present). --server-dry-run also applies
 every object with dryRun=All on the cluster of the kubeconfig, so admission judges it.
 
+Policies are sandboxed: a policy calling a built-in that reaches the network, files or the
+environment (` + strings.Join(validate.DisabledBuiltins(), ", ") + `)
+does not compile unless --allow-policy-network is given, and a symbolic link in a policy directory
+may not point out of it.
+
 A rule is suppressed for one object with the annotation
 validate.ferry.dev/ignore.<RULE-ID>: "<reason>"; the reason is required.
 
@@ -46,6 +52,7 @@ internal error.`,
 		Example: `  ferry validate
   ferry validate ./gitops-repo --policy policies -o sarif > results.sarif
   ferry validate --server-dry-run --kubeconfig ~/.kube/config
+  ferry validate --policy ci/policies --allow-policy-network
   ferry validate --level FERRY-SEC-012=error --level FERRY-SEC-014=off`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -69,6 +76,8 @@ internal error.`,
 	o.kube.addConfigFlags(f)
 	f.StringArrayVar(&o.policies, "policy", nil, "directory of Rego policies (repeatable; default: PATH/policies when it exists)")
 	f.StringArrayVar(&o.namespaces, "namespace", nil, "Rego package whose rules apply (repeatable; default main)")
+	f.BoolVar(&o.allowNet, strings.TrimPrefix(validate.AllowPolicyNetworkFlag, "--"), false,
+		"let Rego policies call the built-ins that reach the network, files or the environment ("+strings.Join(validate.DisabledBuiltins(), ", ")+"); off: such a policy does not compile")
 	f.BoolVar(&o.dryRun, "server-dry-run", false, "also apply every object with dryRun=All on the cluster of the kubeconfig")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: "+strings.Join(validate.Formats, "|"))
 	f.StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error|warning")
@@ -101,7 +110,7 @@ func runValidate(cmd *cobra.Command, o *validateOptions, root string) error {
 
 // options checks the flags and builds the run's options.
 func (o *validateOptions) options(root string) (validate.Options, error) {
-	opts := validate.Options{Root: root, PolicyDirs: o.policies, Namespaces: o.namespaces,
+	opts := validate.Options{Root: root, PolicyDirs: o.policies, Namespaces: o.namespaces, AllowPolicyNetwork: o.allowNet,
 		Security: validate.SecurityOptions{Levels: map[string]validate.Severity{}}}
 	if !slices.Contains(validate.Formats, o.output) {
 		return opts, fmt.Errorf("--output %q: want one of %s", o.output, strings.Join(validate.Formats, ", "))

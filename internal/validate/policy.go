@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -26,50 +27,94 @@ type Policies struct {
 	namespaces []string
 }
 
+// PolicyOptions say which rules apply and what policies may do.
+type PolicyOptions struct {
+	// Namespaces are the Rego packages whose rules apply; default "main".
+	Namespaces []string
+	// AllowNetwork lets policies call the built-ins DisabledBuiltins lists
+	// (--allow-policy-network): HTTP, DNS, the runtime, JSON schema $refs.
+	AllowNetwork bool
+}
+
+// policyDir is a directory of policies, opened as an os.Root: no file
+// outside it is read, a symbolic link leaving it included.
+type policyDir struct {
+	name string // how messages name the directory
+	root *os.Root
+}
+
 // LoadPolicies reads every .rego file under dirs and prepares the query.
-// A file that does not parse or compile is an error naming it and the line.
-func LoadPolicies(ctx context.Context, dirs, namespaces []string) (*Policies, error) {
+// Each directory is opened with os.OpenRoot: a symbolic link in it that
+// points outside it is an error naming the link. A file that does not
+// parse or compile is an error naming it and the line; so is a call to a
+// built-in the sandbox disables (see DisabledBuiltins).
+func LoadPolicies(ctx context.Context, dirs []string, opts PolicyOptions) (*Policies, error) {
+	roots := make([]policyDir, 0, len(dirs))
+	for _, dir := range dirs {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %w", err)
+		}
+		defer root.Close()
+		roots = append(roots, policyDir{name: dir, root: root})
+	}
+	return loadPolicyDirs(ctx, roots, opts)
+}
+
+// loadPolicyDirs is LoadPolicies on directories already opened.
+func loadPolicyDirs(ctx context.Context, dirs []policyDir, opts PolicyOptions) (*Policies, error) {
+	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{"main"}
 	}
-	var opts []func(*rego.Rego)
+	var (
+		ropts []func(*rego.Rego)
+		names []string
+	)
 	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		names = append(names, dir.name)
+		fsys := dir.root.FS()
+		err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
+			name := filepath.Join(dir.name, filepath.FromSlash(p))
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			if e.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
 				return nil
 			}
-			m, err := parseModule(p)
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				if e.Type()&fs.ModeSymlink != 0 && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("%s: symbolic link not followed (policies are read only inside %s): %w", name, dir.name, err)
+				}
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			m, err := parseModule(name, data)
 			if err != nil {
 				return err
 			}
-			opts = append(opts, rego.ParsedModule(m))
+			ropts = append(ropts, rego.ParsedModule(m))
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("load policies: %w", err)
 		}
 	}
-	if len(opts) == 0 {
-		return nil, fmt.Errorf("no .rego files in %s", strings.Join(dirs, ", "))
+	if len(ropts) == 0 {
+		return nil, fmt.Errorf("no .rego files in %s", strings.Join(names, ", "))
 	}
-	opts = append(opts, rego.Query("data"))
-	q, err := rego.New(opts...).PrepareForEval(ctx)
+	ropts = append(ropts, rego.Query("data"), rego.Capabilities(policyCapabilities(opts.AllowNetwork)))
+	q, err := rego.New(ropts...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("compile policies: %w", err)
+		return nil, compileError(err)
 	}
 	return &Policies{query: q, namespaces: namespaces}, nil
 }
 
 // parseModule parses a Rego file as v1, then as v0; the v1 error is the one
-// reported when neither works.
-func parseModule(file string) (*ast.Module, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
+// reported when neither works. METADATA comments are not processed: their
+// schemas could "$ref" local files at compile time.
+func parseModule(file string, data []byte) (*ast.Module, error) {
 	m, err := ast.ParseModuleWithOpts(file, string(data), ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err == nil {
 		return m, nil

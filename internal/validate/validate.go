@@ -20,10 +20,15 @@ type Options struct {
 	// read: symbolic links leaving it are refused.
 	Root string
 	// PolicyDirs hold Rego policies; empty means Root/policies when it
-	// exists.
+	// exists. Each is read as an os.Root (a symbolic link in it may not
+	// leave it); Root/policies, and a directory inside Root, through the
+	// repository's root, so that it may not be a link out of Root either.
 	PolicyDirs []string
 	// Namespaces are the Rego packages whose rules apply; default "main".
 	Namespaces []string
+	// AllowPolicyNetwork lets policies call the built-ins that reach the
+	// network, files or the environment (DisabledBuiltins).
+	AllowPolicyNetwork bool
 	// Security tunes the built-in security rules.
 	Security SecurityOptions
 	// DryRun, when set, is asked to dry-run every object on a cluster.
@@ -69,7 +74,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", opts.Root, err)
 	}
-	policies, err := loadPolicies(ctx, opts)
+	policies, err := loadPolicies(ctx, root, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -96,16 +101,67 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return r, nil
 }
 
-func loadPolicies(ctx context.Context, opts Options) (*Policies, error) {
-	dirs := opts.PolicyDirs
-	if len(dirs) == 0 {
-		def := filepath.Join(opts.Root, "policies")
-		if st, err := os.Stat(def); err != nil || !st.IsDir() {
+// loadPolicies reads the policies of opts. The repository's own, the
+// default Root/policies or a --policy directory inside Root, are opened
+// through root, the os.Root the renderer reads the repository with; others
+// with os.OpenRoot.
+func loadPolicies(ctx context.Context, root *os.Root, opts Options) (*Policies, error) {
+	popts := PolicyOptions{Namespaces: opts.Namespaces, AllowNetwork: opts.AllowPolicyNetwork}
+	var dirs []policyDir
+	defer func() {
+		for _, d := range dirs {
+			d.root.Close()
+		}
+	}()
+	if len(opts.PolicyDirs) == 0 {
+		name := filepath.Join(opts.Root, "policies")
+		st, err := root.Stat("policies")
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {
 			return nil, nil
 		}
-		dirs = []string{def}
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %s: %w", name, err)
+		}
+		sub, err := root.OpenRoot("policies")
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %s: %w", name, err)
+		}
+		dirs = append(dirs, policyDir{name: name, root: sub})
+		return loadPolicyDirs(ctx, dirs, popts)
 	}
-	return LoadPolicies(ctx, dirs, opts.Namespaces)
+	for _, dir := range opts.PolicyDirs {
+		var (
+			sub *os.Root
+			err error
+		)
+		if rel, ok := within(opts.Root, dir); ok {
+			sub, err = root.OpenRoot(rel)
+		} else {
+			sub, err = os.OpenRoot(dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %s: %w", dir, err)
+		}
+		dirs = append(dirs, policyDir{name: dir, root: sub})
+	}
+	return loadPolicyDirs(ctx, dirs, popts)
+}
+
+// within returns dir relative to root when dir names a path inside root.
+func within(root, dir string) (string, bool) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return "", false
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(absRoot, absDir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", false
+	}
+	return rel, true
 }
 
 // renderUnits renders every unit with the controller's renderer (same
