@@ -127,7 +127,8 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 	cmd := exec.Command(ferry, "controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
 		"--poll-interval", cfg.pollInterval.String(), "--concurrency", strconv.Itoa(cfg.concurrency), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false",
-		"--webhook-bind-address", fmt.Sprintf("127.0.0.1:%d", hookPort))
+		"--webhook-bind-address", fmt.Sprintf("127.0.0.1:%d", hookPort),
+		"--allow-local-repositories") // the benchmark's repository is a file:// one
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start %s controller: %w", ferry, err)

@@ -57,6 +57,9 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.WebhookTLSKey, "webhook-tls-key-file", "", "the webhook certificate's private key")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", true, "install or update Ferry's CRDs at start")
+	f.BoolVar(&opts.AllowLocalRepositories, "allow-local-repositories", false, "let Applications, ApplicationSets and GitRepositories read repositories on the controller's disk (file:// URLs and paths)")
+	f.BoolVar(&opts.AllowLinkLocalAddresses, "allow-link-local-addresses", false, "let repository, registry and notification URLs reach link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10)")
+	f.BoolVar(&opts.AllowCrossNamespaceRefs, "allow-cross-namespace-refs", false, "let ImagePolicies and ImageUpdateAutomations refer to objects in other namespaces")
 	f.BoolVar(&opts.AllowExecCredentials, "allow-exec-credentials", false, "accept cluster Secrets whose config runs a program for credentials (execProviderConfig)")
 	return cmd
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // GitGenerator yields parameter sets from a repository at a revision: one per directory matching
@@ -73,7 +75,7 @@ func (g *generation) gitDirectories(ctx context.Context, spec *GitGenerator) ([]
 	}
 	dirs, err := g.in.Repo.Dirs(ctx, spec.RepoURL, spec.Revision)
 	if err != nil {
-		return nil, fmt.Errorf("listing the directories of %s at %q: %w", spec.RepoURL, spec.Revision, &InputError{Err: err})
+		return nil, fmt.Errorf("listing the directories of %s at %q: %w", redact.URL(spec.RepoURL), spec.Revision, &InputError{Err: err})
 	}
 	dirs = slices.Clone(dirs)
 	slices.Sort(dirs)
@@ -118,7 +120,7 @@ func (g *generation) gitFiles(ctx context.Context, spec *GitGenerator) ([]map[st
 			}
 			got, err := g.in.Repo.Files(ctx, spec.RepoURL, spec.Revision, f.Path)
 			if err != nil {
-				return nil, fmt.Errorf("reading files %q of %s at %q: %w", f.Path, spec.RepoURL, spec.Revision, &InputError{Err: err})
+				return nil, fmt.Errorf("reading files %q of %s at %q: %w", f.Path, redact.URL(spec.RepoURL), spec.Revision, &InputError{Err: err})
 			}
 			for name, data := range got {
 				if exclude {

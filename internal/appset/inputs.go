@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/internal/cluster"
+	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -65,7 +66,7 @@ type GitRepo struct {
 func (g GitRepo) snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error) {
 	rev, err := g.Sources.Resolve(ctx, repoURL, revision, false)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s at %q: %w", repoURL, revision, err)
+		return nil, fmt.Errorf("resolve %s at %q: %w", redact.URL(repoURL), revision, err)
 	}
 	return g.Sources.Snapshot(ctx, repoURL, rev)
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/lru"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -86,7 +87,7 @@ func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, r
 	}
 	fsys, err := r.snapshots.Snapshot(ctx, src.RepoURL, revision)
 	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", src.RepoURL, Short(revision), err) // retryable
+		return nil, fmt.Errorf("read %s at %s: %w", redact.URL(src.RepoURL), Short(revision), err) // retryable
 	}
 	start := time.Now()
 	res, err := r.renderer.Render(ctx, fsys, RenderSource(src))

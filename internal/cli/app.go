@@ -37,7 +37,7 @@ func newAppCmd() *cobra.Command {
 			}
 		}
 	}()
-	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o), newAppTerminateOpCmd(o))
+	cmd.AddCommand(newAppListCmd(o), newAppGetCmd(o), newAppHistoryCmd(o), newAppSyncCmd(o), newAppRollbackCmd(o), newAppWaitCmd(o), newAppDiffCmd(o), newAppCreateCmd(o), newAppDeleteCmd(o), newAppTerminateOpCmd(o), newAppConfirmDeletionCmd(o))
 	return cmd
 }
 
@@ -337,7 +337,7 @@ func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Applicat
 	defer os.RemoveAll(dir)
 	ctx = source.WithProject(ctx, app.Spec.Project)
 	secrets := source.RepositorySecrets{Reader: c, Namespace: "argocd"}
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true}) // the CLI runs on its user's machine, with its user's rights
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alph
 	// The Application's project: a repository Secret scoped to it applies.
 	ctx = source.WithProject(ctx, app.Spec.Project)
 	secrets := source.RepositorySecrets{Reader: c, Namespace: d.home}
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true}) // the CLI runs on its user's machine, with its user's rights
 	if err != nil {
 		return nil, "", err
 	}

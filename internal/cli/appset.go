@@ -205,7 +205,7 @@ func previewAppSet(ctx context.Context, c client.Client, home string, as *v1alph
 	// Generators read repositories as no project does (unscoped Secrets
 	// only), as the ApplicationSet controller does.
 	secrets := source.RepositorySecrets{Reader: c, Namespace: home}
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped})
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true}) // the CLI runs on its user's machine, with its user's rights
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,10 @@ func newImageUpdateCmd(o *imageOptions) *cobra.Command {
 			if err := c.Get(ctx, key, a); err != nil {
 				return err
 			}
-			opts, err := automation.RunOptions(ctx, c, a)
+			// The CLI acts with its user's own rights (Kubernetes RBAC
+			// decides what it may read) on its user's machine: the
+			// controller's boundaries are not the CLI's.
+			opts, err := automation.RunOptions(ctx, c, a, automation.Boundary{AllowCrossNamespace: true, AllowLocal: true})
 			if err != nil {
 				return err
 			}

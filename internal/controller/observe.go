@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/controller/application"
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // appInfoCollector exports ferry_app_info, one series per Application with
@@ -43,7 +44,7 @@ func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range apps.Items {
 		repo := ""
 		if a.Spec.Source != nil {
-			repo = a.Spec.Source.RepoURL
+			repo = redact.URL(a.Spec.Source.RepoURL) // /metrics is served without authentication
 		}
 		op := ""
 		if st := a.Status.OperationState; st != nil {
@@ -51,7 +52,7 @@ func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		auto := a.Spec.SyncPolicy != nil && a.Spec.SyncPolicy.Automated != nil
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, a.Namespace, a.Name, a.Spec.Project, repo,
-			a.Spec.Destination.Server, a.Spec.Destination.Namespace, string(a.Status.Sync.Status), string(a.Status.Health.Status),
+			redact.URL(a.Spec.Destination.Server), a.Spec.Destination.Namespace, string(a.Status.Sync.Status), string(a.Status.Health.Status),
 			op, strconv.FormatBool(auto))
 	}
 }

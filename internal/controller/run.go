@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/ferrycd/ferry/internal/controller/image"
 	"github.com/ferrycd/ferry/internal/controller/notifications"
 	"github.com/ferrycd/ferry/internal/metrics"
+	"github.com/ferrycd/ferry/internal/netguard"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 )
@@ -68,6 +70,18 @@ type Options struct {
 	// program to get credentials (execProviderConfig); off by default,
 	// since whoever can write those Secrets picks the program.
 	AllowExecCredentials bool
+	// AllowLocalRepositories lets Applications, ApplicationSet generators
+	// and GitRepositories read repositories on the controller's disk
+	// (file:// URLs and paths); off by default (--allow-local-repositories).
+	AllowLocalRepositories bool
+	// AllowLinkLocalAddresses lets repository, registry and notification
+	// URLs reach link-local and cloud metadata addresses; off by default.
+	AllowLinkLocalAddresses bool
+	// AllowCrossNamespaceRefs lets image automation objects refer to
+	// objects in other namespaces (Flux's --no-cross-namespace-refs=false);
+	// off by default: an ImageUpdateAutomation could otherwise push with
+	// another namespace's GitRepository and its Secret.
+	AllowCrossNamespaceRefs bool
 }
 
 // Run runs the controllers until ctx ends.
@@ -141,12 +155,15 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	// Repository Secrets are read from the home namespace's watch cache:
 	// each reconcile asks which copy of its repository its project reads.
+	netPolicy := netguard.Policy{AllowLinkLocal: opts.AllowLinkLocalAddresses}
 	repoSecrets := source.RepositorySecrets{Reader: homeCache, Namespace: opts.HomeNamespace}
 	sources, err := source.NewCache(source.Options{
 		Dir:          opts.CacheDir,
 		PollInterval: opts.PollInterval,
 		Credentials:  repoSecrets.Credentials,
 		Scoped:       repoSecrets.Scoped,
+		AllowLocal:   opts.AllowLocalRepositories,
+		Net:          netPolicy,
 		OnFetch:      m.Fetched,
 	})
 	if err != nil {
@@ -165,7 +182,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, m, ctrl.Log.WithName("notifications"))
+	// Notification service URLs come from a ConfigMap: they get the same
+	// network policy as repositories and registries.
+	httpc := &http.Client{Timeout: 30 * time.Second, Transport: netPolicy.Transport()}
+	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, httpc, m, ctrl.Log.WithName("notifications"))
 	if err := mgr.Add(notifier); err != nil {
 		return err
 	}
@@ -181,7 +201,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("set up application controller: %w", err)
 	}
 	probe.remote = apps.Clusters
-	if err := image.Setup(mgr, apps.RepositoryChanged, m); err != nil {
+	imageOpts := image.Options{AllowCrossNamespaceRefs: opts.AllowCrossNamespaceRefs, AllowLocalRepositories: opts.AllowLocalRepositories, Net: netPolicy}
+	if err := image.Setup(mgr, apps.RepositoryChanged, m, imageOpts); err != nil {
 		return err
 	}
 	appsets, err := appsetctrl.Setup(mgr, homeCache, opts.HomeNamespace, opts.ApplicationNamespaces, sources)

@@ -80,6 +80,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		defer close(stopped)
 		ctrlErr = controller.Run(ctrlCtx, c.UserConfig(), controller.Options{
 			PollInterval: 10 * time.Second, MetricsAddr: "0", HealthAddr: "0", CacheDir: filepath.Join(work, "git-cache"),
+			// The demo's repository is a local one ferry init made.
+			AllowLocalRepositories: true,
 		})
 	}()
 	defer func() { stopController(); <-stopped; err = errors.Join(err, ctrlErr) }()

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // State is a resource's sync status, in Argo CD's words.
@@ -65,7 +67,7 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 		// What a sync would create: the desired object itself.
 		res := Result{State: OutOfSync, Missing: true, Predicted: desired.DeepCopy()}
 		if utils.IsSecret(desired) {
-			if err := ssa.SanitizeUnstructuredData(res.Predicted, res.Predicted); err != nil {
+			if err := maskSecret(nil, res.Predicted); err != nil {
 				return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
 			}
 		}
@@ -76,7 +78,7 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 	}
 	predicted := desired.DeepCopy()
 	if err := d.Client.Patch(ctx, predicted, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(d.FieldManager)); err != nil {
-		return Result{}, false, fmt.Errorf("dry-run apply %s: %w", describe(desired), err)
+		return Result{}, false, fmt.Errorf("dry-run apply %s: %w", describe(desired), redact.Values(err, redact.SecretValues(desired)))
 	}
 	if predicted.GetResourceVersion() != live.GetResourceVersion() {
 		return Result{}, true, nil
@@ -90,11 +92,43 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 		res.State = OutOfSync
 	}
 	if utils.IsSecret(desired) {
-		if err := ssa.SanitizeUnstructuredData(res.Live, res.Predicted); err != nil {
+		if err := maskSecret(res.Live, res.Predicted); err != nil {
 			return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
 		}
 	}
 	return res, false, nil
+}
+
+// lastApplied is kubectl's copy of what it last applied: for a Secret, its
+// values in clear.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// maskSecret hides a Secret's values in live and predicted (either may be
+// nil): data through fluxcd/pkg/ssa (which marks changed keys "*** (before)"
+// / "*** (after)"), and what it leaves in clear — stringData, which a Secret
+// not created yet still carries, and kubectl's last-applied annotation.
+func maskSecret(live, predicted *unstructured.Unstructured) error {
+	if err := ssa.SanitizeUnstructuredData(live, predicted); err != nil {
+		return err
+	}
+	for _, obj := range []*unstructured.Unstructured{live, predicted} {
+		if obj == nil {
+			continue
+		}
+		if sd, ok, _ := unstructured.NestedMap(obj.Object, "stringData"); ok {
+			for k := range sd {
+				sd[k] = "***"
+			}
+			if err := unstructured.SetNestedMap(obj.Object, sd, "stringData"); err != nil {
+				return err
+			}
+		}
+		if a := obj.GetAnnotations(); a[lastApplied] != "" {
+			a[lastApplied] = "***"
+			obj.SetAnnotations(a)
+		}
+	}
+	return nil
 }
 
 // Equal reports whether live and predicted agree on everything Ferry

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -182,5 +183,53 @@ func TestManagedFieldsManagers(t *testing.T) {
 	}
 	if r, _, _ := unstructured.NestedInt64(desired.Object, "spec", "replicas"); r != 5 {
 		t.Errorf("replicas after CopySelected = %d, want the hpa's 5", r)
+	}
+}
+
+// TestMaskSecret checks that no value of a Secret survives masking: data,
+// stringData (a Secret not created yet) and kubectl's last-applied
+// annotation, on both sides; changed keys stay distinguishable.
+func TestMaskSecret(t *testing.T) {
+	const token = "tok3n-XYZ"
+	secret := func(data, stringData map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": "s", "namespace": "ns", "annotations": map[string]any{
+				lastApplied: `{"apiVersion":"v1","kind":"Secret","stringData":{"password":"` + token + `"}}`, "team": "a"}}}}
+		if data != nil {
+			u.Object["data"] = data
+		}
+		if stringData != nil {
+			u.Object["stringData"] = stringData
+		}
+		return u
+	}
+	live := secret(map[string]any{"password": "b2xk", "same": "c2FtZQ=="}, nil)
+	predicted := secret(map[string]any{"password": "bmV3", "same": "c2FtZQ==", "added": token}, map[string]any{"extra": token})
+	if err := maskSecret(live, predicted); err != nil {
+		t.Fatal(err)
+	}
+	for name, obj := range map[string]*unstructured.Unstructured{"live": live, "predicted": predicted} {
+		b, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, leak := range []string{token, "b2xk", "bmV3", "c2FtZQ=="} {
+			if strings.Contains(string(b), leak) {
+				t.Errorf("%s still holds %q: %s", name, leak, b)
+			}
+		}
+		if obj.GetAnnotations()["team"] != "a" {
+			t.Errorf("%s lost an ordinary annotation: %v", name, obj.GetAnnotations())
+		}
+	}
+	if live.Object["data"].(map[string]any)["password"] == live.Object["data"].(map[string]any)["same"] {
+		t.Errorf("a changed key is masked like an unchanged one: %v", live.Object["data"])
+	}
+	missing := secret(nil, map[string]any{"password": token})
+	if err := maskSecret(nil, missing); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(missing.Object); strings.Contains(string(b), token) {
+		t.Errorf("a Secret not created yet keeps its stringData: %s", b)
 	}
 }

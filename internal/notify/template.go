@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // Event is what happened to an Application, for templates: .app is the
@@ -392,5 +394,22 @@ func (c *Config) renderOne(svc service, name string, data map[string]any, ev Eve
 	if err != nil {
 		return n, false, fmt.Errorf("template.%s for service %q: %w", name, d.Service, err)
 	}
+	redactNotification(&n)
 	return n, ok, nil
+}
+
+// redactNotification hides the credentials of every URL in what a
+// notification says (a template printing .app.spec.source.repoURL, an error
+// message quoting one): receivers are outside the cluster's RBAC.
+func redactNotification(n *Notification) {
+	n.Message = redact.Text(n.Message)
+	if w := n.Webhook; w != nil {
+		w.Path, w.Body = redact.Text(w.Path), []byte(redact.Text(string(w.Body)))
+	}
+	if sl := n.Slack; sl != nil {
+		sl.Text = redact.Text(sl.Text)
+	}
+	if st := n.Status; st != nil {
+		st.Description, st.TargetURL = redact.Text(st.Description), redact.URL(st.TargetURL)
+	}
 }

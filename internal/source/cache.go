@@ -17,6 +17,8 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/ferrycd/ferry/internal/netguard"
 )
 
 // Defaults for the zero values of Options.
@@ -103,6 +105,14 @@ type Options struct {
 	// Empty means $SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts and
 	// /etc/ssh/ssh_known_hosts.
 	KnownHostsFiles []string
+	// AllowLocal lets repository URLs name the controller's own disk
+	// (file:// URLs and paths). Off by default: a tenant who can write an
+	// Application would otherwise read any repository on the controller's
+	// disk, its cache of other tenants' private repositories included.
+	AllowLocal bool
+	// Net says which addresses remote repositories may be at (link-local
+	// and cloud metadata addresses are refused by default).
+	Net netguard.Policy
 	// OnFetch, when set, is told of every fetch (and first clone) with the
 	// repository's normalized URL and how long it took, for metrics.
 	OnFetch func(repo string, d time.Duration)
@@ -223,6 +233,9 @@ func (c *Cache) repo(ctx context.Context, rawURL string) (*repo, error) {
 	norm, err := NormalizeURL(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if !c.opts.AllowLocal && strings.HasPrefix(norm, "file://") {
+		return nil, fmt.Errorf("%w: %s is on the controller's disk; local repositories are refused unless the controller runs with --allow-local-repositories", ErrRefused, norm)
 	}
 	key, project := norm, ""
 	if p := ProjectFrom(ctx); p != "" && c.opts.Scoped != nil {

@@ -155,9 +155,11 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// newTestCache returns a Cache in a temporary directory, on a fake clock.
+// newTestCache returns a Cache in a temporary directory, on a fake clock,
+// reading local repositories (the tests' file:// remotes).
 func newTestCache(t testing.TB, opts Options) (*Cache, *fakeClock) {
 	t.Helper()
+	opts.AllowLocal = true
 	if opts.Dir == "" {
 		opts.Dir = filepath.Join(t.TempDir(), "cache")
 	}

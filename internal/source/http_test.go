@@ -151,3 +151,31 @@ func TestHTTPBasicAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedRepositories checks the safe defaults: a local repository is
+// refused unless AllowLocal, and a repository at a link-local address is
+// refused before any connection unless the network policy allows it.
+func TestRefusedRepositories(t *testing.T) {
+	remote := newTestRepo(t)
+	c, err := NewCache(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"file://" + remote.dir, remote.dir} {
+		_, err := c.Resolve(t.Context(), u, "main", false)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "--allow-local-repositories") {
+			t.Errorf("Resolve(%s) without AllowLocal = %v, want refused naming the flag", u, err)
+		}
+	}
+	local, _ := newTestCache(t, Options{})
+	if _, err := local.Resolve(t.Context(), "file://"+remote.dir, "main", false); err != nil {
+		t.Errorf("Resolve with AllowLocal: %v", err)
+	}
+
+	for _, u := range []string{"http://169.254.169.254/org/repo.git", "https://[fe80::1]:8443/org/repo", "ssh://git@169.254.169.254/org/repo"} {
+		_, err := c.Resolve(t.Context(), u, "main", false)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "--allow-link-local-addresses") {
+			t.Errorf("Resolve(%s) = %v, want refused naming the flag", u, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -41,8 +42,15 @@ type remoteAuth struct {
 }
 
 // auth builds the transport options for r from Options.Credentials.
+// Every remote operation starts here, so this is also where the host is
+// checked against the network policy (after DNS, before any connection).
 func (r *repo) auth(ctx context.Context) (remoteAuth, error) {
 	a := remoteAuth{secrets: secretsOf(r.url)}
+	if u, err := url.Parse(r.norm); err == nil {
+		if err := r.c.opts.Net.CheckHost(ctx, u.Host); err != nil {
+			return a, err
+		}
+	}
 	if r.c.opts.Credentials == nil {
 		return a, nil
 	}
@@ -162,7 +170,7 @@ func (r *repo) list(ctx context.Context, a remoteAuth) (*refSet, error) {
 		return newRefSet(nil), nil
 	}
 	if err != nil {
-		return nil, redact(fmt.Errorf("list refs: %w", err), a.secrets)
+		return nil, redactSecrets(fmt.Errorf("list refs: %w", err), a.secrets)
 	}
 	return newRefSet(refs), nil
 }
@@ -196,7 +204,7 @@ func (r *repo) fetch(ctx context.Context, a remoteAuth, specs []config.RefSpec, 
 		Prune:           prune,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return redact(fmt.Errorf("fetch: %w", err), a.secrets)
+		return redactSecrets(fmt.Errorf("fetch: %w", err), a.secrets)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/ferrycd/ferry/internal/netguard"
 )
 
 var (
@@ -20,6 +22,10 @@ var (
 	// ErrAmbiguousRevision is wrapped by the error for a short SHA that
 	// matches more than one commit.
 	ErrAmbiguousRevision = errors.New("ambiguous revision")
+	// ErrRefused is wrapped by the error for a repository Ferry may not
+	// read: a local one without Options.AllowLocal, or one at an address
+	// the network policy refuses. Retrying cannot help.
+	ErrRefused = netguard.ErrRefused
 )
 
 // minShortSHA is the shortest commit abbreviation accepted, as in git.

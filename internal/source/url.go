@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // NormalizeURL returns the canonical form of a repository URL, the key under
@@ -28,7 +30,7 @@ func NormalizeURL(rawURL string) (string, error) {
 		return "", errors.New("empty repository URL")
 	}
 	if strings.ContainsAny(s, "\x00\r\n") {
-		return "", fmt.Errorf("invalid repository URL %q: control character", redactURL(s))
+		return "", fmt.Errorf("invalid repository URL %q: control character", redact.URL(s))
 	}
 	if !strings.Contains(s, "://") {
 		if isSCPLike(s) {
@@ -43,34 +45,34 @@ func NormalizeURL(rawURL string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("invalid repository URL %q", redactURL(s))
+		return "", fmt.Errorf("invalid repository URL %q", redact.URL(s))
 	}
 	out := url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host)}
 	switch out.Scheme {
 	case "http", "https", "git":
 		if out.Host == "" {
-			return "", fmt.Errorf("invalid repository URL %q: no host", redactURL(s))
+			return "", fmt.Errorf("invalid repository URL %q: no host", redact.URL(s))
 		}
 	case "ssh":
 		if out.Host == "" {
-			return "", fmt.Errorf("invalid repository URL %q: no host", redactURL(s))
+			return "", fmt.Errorf("invalid repository URL %q: no host", redact.URL(s))
 		}
 		if u.User != nil && u.User.Username() != "" {
 			out.User = url.User(u.User.Username())
 		}
 	case "file":
 		if u.Opaque != "" {
-			return "", fmt.Errorf("invalid repository URL %q: file URLs need an absolute path", redactURL(s))
+			return "", fmt.Errorf("invalid repository URL %q: file URLs need an absolute path", redact.URL(s))
 		}
 	default:
-		return "", fmt.Errorf("invalid repository URL %q: unsupported scheme %q", redactURL(s), u.Scheme)
+		return "", fmt.Errorf("invalid repository URL %q: unsupported scheme %q", redact.URL(s), u.Scheme)
 	}
 	if u.Opaque != "" {
-		return "", fmt.Errorf("invalid repository URL %q: no host", redactURL(s))
+		return "", fmt.Errorf("invalid repository URL %q: no host", redact.URL(s))
 	}
 	out.Path = trimRepoSuffix(u.Path)
 	if out.Scheme == "file" && out.Path == "" {
-		return "", fmt.Errorf("invalid repository URL %q: empty path", redactURL(s))
+		return "", fmt.Errorf("invalid repository URL %q: empty path", redact.URL(s))
 	}
 	return out.String(), nil
 }
@@ -106,30 +108,6 @@ func scpToSSH(s string) string {
 	colon := strings.Index(s, ":")
 	hostPart, p := s[:colon], strings.TrimPrefix(s[colon+1:], "/")
 	return "ssh://" + hostPart + "/" + p
-}
-
-// redactURL hides the user information of a URL (which may hold a password or
-// a token) so the URL can appear in an error. ssh user names stay, since they
-// are account names rather than secrets.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		// scp-like or a local path: only "user@" before a host, not secret.
-		return s
-	}
-	authority, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority, path = rest[:i], rest[i:]
-	}
-	at := strings.LastIndex(authority, "@")
-	if at < 0 {
-		return s
-	}
-	userinfo := authority[:at]
-	if strings.EqualFold(scheme, "ssh") && !strings.Contains(userinfo, ":") {
-		return s
-	}
-	return scheme + "://***@" + authority[at+1:] + path
 }
 
 // secretsOf lists the strings that must never appear in an error about rawURL:
@@ -196,8 +174,8 @@ func (e *redactedError) Error() string { return e.msg }
 // Is reports whether the original error matches target.
 func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
 
-// redact returns err with every secret replaced by "***" in its message.
-func redact(err error, secrets []string) error {
+// redactSecrets returns err with every secret replaced by "***" in its message.
+func redactSecrets(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}

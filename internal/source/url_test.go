@@ -73,22 +73,6 @@ func TestNormalizeURLErrors(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://user:pw@host/repo":   "https://***@host/repo",
-		"https://token@host/repo":     "https://***@host/repo",
-		"https://host/repo":           "https://host/repo",
-		"ssh://git@host/repo":         "ssh://git@host/repo",
-		"ssh://git:pw@host/repo":      "ssh://***@host/repo",
-		"git@host:org/repo":           "git@host:org/repo",
-		"https://u:p@ss@host/a@b?c@d": "https://***@host/a@b?c@d",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestRedactError(t *testing.T) {
 	raw := "https://alice:p%40ss%2Fword@host/repo"
 	secrets := append(secretsOf(raw), secretForms("hunter2")...)
@@ -99,7 +83,7 @@ func TestRedactError(t *testing.T) {
 		"bad password hunter2",
 		"user alice",
 	} {
-		red := redact(fmt.Errorf("%s: %w", msg, err), secrets)
+		red := redactSecrets(fmt.Errorf("%s: %w", msg, err), secrets)
 		for _, s := range []string{"p@ss/word", "p%40ss%2Fword", "hunter2", "alice"} {
 			if strings.Contains(red.Error(), s) {
 				t.Errorf("redacted %q still contains %q", red, s)
@@ -109,8 +93,8 @@ func TestRedactError(t *testing.T) {
 			t.Errorf("redacted error %q lost its identity", red)
 		}
 	}
-	if err := redact(errors.New("nothing secret"), secrets); err.Error() != "nothing secret" {
-		t.Errorf("redact changed a clean error: %v", err)
+	if err := redactSecrets(errors.New("nothing secret"), secrets); err.Error() != "nothing secret" {
+		t.Errorf("redactSecrets changed a clean error: %v", err)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // apply applies a step's resources, then creates its hooks, and returns
@@ -83,7 +85,11 @@ func (x *execution) applyResources(ctx context.Context, s Step, objs []*unstruct
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s wave %d: apply: %w", s.Phase, s.Wave, err)
+		var values []string
+		for _, o := range objs {
+			values = append(values, redact.SecretValues(o)...)
+		}
+		return fmt.Errorf("%s wave %d: apply: %w", s.Phase, s.Wave, redact.Values(err, values))
 	}
 	return nil
 }
@@ -103,6 +109,8 @@ func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured
 	for _, obj := range objs {
 		g.Go(func() error {
 			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				// The API server quotes invalid values; a Secret's are secrets.
+				err = redact.Values(err, redact.SecretValues(obj))
 				report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
 				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/project"
+	"github.com/ferrycd/ferry/internal/redact"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -102,7 +103,7 @@ func (r *Reconciler) projectOf(ctx context.Context, app *v1alpha1.Application) (
 	}
 	if src := app.Spec.Source; src != nil && !project.SourcePermitted(p, src.RepoURL) {
 		return nil, refused(p, project.Violation{Rule: project.RuleSourceRepos,
-			Message: fmt.Sprintf("repository %s is not permitted in project %q", src.RepoURL, p.Name)})
+			Message: fmt.Sprintf("repository %s is not permitted in project %q", redact.URL(src.RepoURL), p.Name)})
 	}
 	return p, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/redact"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -171,7 +172,10 @@ func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
 	}
 	revision, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, rn.refresh != "")
 	if err != nil {
-		return fmt.Errorf("resolve %s at %q: %w", src.RepoURL, src.TargetRevision, err)
+		if errors.Is(err, gitsource.ErrRefused) {
+			return appstate.Stall(appstate.ReasonInvalidSpec, fmt.Errorf("resolve %s: %w", redact.URL(src.RepoURL), err))
+		}
+		return fmt.Errorf("resolve %s at %q: %w", redact.URL(src.RepoURL), src.TargetRevision, err)
 	}
 	rn.revision = revision
 	return nil

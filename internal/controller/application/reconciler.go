@@ -25,6 +25,7 @@ import (
 	"github.com/ferrycd/ferry/internal/cluster"
 	"github.com/ferrycd/ferry/internal/diff"
 	"github.com/ferrycd/ferry/internal/metrics"
+	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/render"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -130,7 +131,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		registry: cluster.Registry{Reader: opts.Secrets, Namespace: opts.HomeNamespace, Options: cluster.Options{AllowExec: opts.AllowExecCredentials}},
 		remotes:  remotes{byConn: map[*cluster.Conn]*target{}},
 		sources:  sources,
-		events:   mgr.GetEventRecorder("ferry"),
+		events:   redact.Recorder(mgr.GetEventRecorder("ferry")),
 		tracker:  t,
 		renders:  appstate.NewRenderer(renderer, sources, 1024),
 		opts:     opts,

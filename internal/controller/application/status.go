@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // validate returns why the Application cannot be reconciled, or "".
@@ -109,6 +110,7 @@ func newConditions(app *v1alpha1.Application) *conditions {
 
 // set sets a condition; changed is false when it was already set with msg.
 func (c *conditions) set(t v1alpha1.ApplicationConditionType, msg string) (changed bool) {
+	msg = redact.Text(msg)
 	if old, ok := c.byType[t]; ok && old.Message == msg {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
+	"github.com/ferrycd/ferry/internal/redact"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -70,14 +71,14 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 		// retry: a terminated operation is over, a superseded revision
 		// gives way to the new one at once.
 		state.Phase = v1alpha1.OperationFailed
-		state.Message = err.Error()
+		state.Message = redact.Text(err.Error())
 		ctrl.LoggerFrom(ctx).Info("sync interrupted", "application", appKey(app), "revision", revision, "reason", interrupted.Reason)
 		r.events.Eventf(app, nil, eventWarning, reasonSyncInterrupted, actionSync, "sync to %s stopped: %s", appstate.Short(revision), interrupted.Reason)
 		return syncResult{done: true, requeueAfter: 100 * time.Millisecond}
 	}
 	if err != nil {
 		state.Phase = v1alpha1.OperationFailed
-		state.Message = err.Error()
+		state.Message = redact.Text(err.Error())
 		conds.set(v1alpha1.ApplicationConditionSyncError, "sync failed: "+err.Error())
 		r.events.Eventf(app, nil, eventWarning, reasonSyncFailed, actionSync, "sync to %s failed: %s", appstate.Short(revision), err.Error())
 		if req.RetryCount < req.Retry.Limit {
@@ -108,7 +109,7 @@ func (r *Reconciler) failOperation(rn *run, err error) {
 	app := rn.app
 	now := metav1.Now()
 	app.Status.OperationState = &v1alpha1.OperationState{Operation: *app.Operation.DeepCopy(), Phase: v1alpha1.OperationFailed,
-		Message: err.Error(), StartedAt: now, FinishedAt: &now}
+		Message: redact.Text(err.Error()), StartedAt: now, FinishedAt: &now}
 	r.events.Eventf(app, nil, eventWarning, reasonSyncFailed, actionSync, "sync failed: %s", err.Error())
 	r.tracker.recordSync(appKey(app), app.Status.OperationState)
 	rn.out.clearOperation = true

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // Condition types of an ApplicationSet, Argo CD's.
@@ -67,7 +68,7 @@ func (r *Reconciler) setStatus(ctx context.Context, as *v1alpha1.ApplicationSet,
 				return c
 			}
 		}
-		return v1alpha1.ApplicationSetCondition{Type: typ, Status: string(status), Reason: reason, Message: msg, LastTransitionTime: &now}
+		return v1alpha1.ApplicationSetCondition{Type: typ, Status: string(status), Reason: reason, Message: redact.Text(msg), LastTransitionTime: &now}
 	}
 	params := cond(ConditionParametersGenerated, metav1.ConditionTrue, ReasonParametersGenerated, generatedMessage)
 	if err != nil {

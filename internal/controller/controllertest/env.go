@@ -91,6 +91,8 @@ func Run(m *testing.M, env *Env) int {
 			// Applications in apps-* namespaces are served too (their
 			// project must still list the namespace).
 			ApplicationNamespaces: []string{"apps-*"},
+			// The tests' repositories are file:// ones made on this disk.
+			AllowLocalRepositories: true,
 		})
 	}()
 	code = m.Run()

@@ -26,8 +26,9 @@ type AutomationReconciler struct {
 	client client.Client
 	// notify is told of every push, so Applications tracking the repository
 	// refresh at once instead of at their next poll.
-	notify  func(ctx context.Context, repoURL string)
-	metrics *metrics.Metrics
+	notify   func(ctx context.Context, repoURL string)
+	metrics  *metrics.Metrics
+	boundary automation.Boundary
 }
 
 // Reconcile runs one automation when its interval passed, it changed, a
@@ -42,7 +43,7 @@ func (r *AutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	interval := max(a.Spec.Interval.Duration, 10*time.Second)
 	before := a.DeepCopy()
-	opts, err := automation.RunOptions(ctx, r.client, a)
+	opts, err := automation.RunOptions(ctx, r.client, a, r.boundary)
 	var res gitupdate.Result
 	if err == nil {
 		res, err = gitupdate.Run(ctx, opts)
@@ -79,8 +80,8 @@ func (r *AutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // setupAutomations registers the ImageUpdateAutomation controller: an
 // automation runs when it changes and when a policy in its namespace picks
 // a new image.
-func setupAutomations(mgr ctrl.Manager, notify func(context.Context, string), m *metrics.Metrics) error {
-	r := &AutomationReconciler{client: mgr.GetClient(), notify: notify, metrics: m}
+func setupAutomations(mgr ctrl.Manager, notify func(context.Context, string), m *metrics.Metrics, boundary automation.Boundary) error {
+	r := &AutomationReconciler{client: mgr.GetClient(), notify: notify, metrics: m, boundary: boundary}
 	return ctrl.NewControllerManagedBy(mgr).Named("imageupdateautomation").
 		For(&imagev1.ImageUpdateAutomation{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&imagev1.ImagePolicy{}, handler.EnqueueRequestsFromMapFunc(r.automationsOf), builder.WithPredicates(latestChanged())).

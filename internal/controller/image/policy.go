@@ -22,6 +22,8 @@ import (
 type PolicyReconciler struct {
 	client client.Client
 	store  *tagStore
+	// crossNamespace lets a policy read another namespace's repository.
+	crossNamespace bool
 }
 
 // Reconcile evaluates one policy. No candidate, an invalid policy or a
@@ -46,6 +48,10 @@ func (r *PolicyReconciler) evaluate(ctx context.Context, p *imagev1.ImagePolicy)
 		setReady(&p.Status.Conditions, p.Generation, metav1.ConditionFalse, reason, fmt.Sprintf(format, args...))
 	}
 	ref := repositoryOf(p)
+	if ref.Namespace != p.Namespace && !r.crossNamespace {
+		fail("AccessDenied", "spec.imageRepositoryRef.namespace %s: cross-namespace references are refused unless the controller runs with --allow-cross-namespace-refs", ref.Namespace)
+		return
+	}
 	repo := &imagev1.ImageRepository{}
 	if err := r.client.Get(ctx, ref, repo); err != nil {
 		fail("DependencyNotReady", "ImageRepository %s: %v", ref, err)
@@ -103,8 +109,8 @@ func choiceOf(s imagev1.ImagePolicySpec) policy.Choice {
 
 // setupPolicies registers the ImagePolicy controller: a policy is evaluated
 // when it changes and whenever its repository's status does (a scan).
-func setupPolicies(mgr ctrl.Manager, store *tagStore) error {
-	r := &PolicyReconciler{client: mgr.GetClient(), store: store}
+func setupPolicies(mgr ctrl.Manager, store *tagStore, crossNamespace bool) error {
+	r := &PolicyReconciler{client: mgr.GetClient(), store: store, crossNamespace: crossNamespace}
 	return ctrl.NewControllerManagedBy(mgr).Named("imagepolicy").
 		For(&imagev1.ImagePolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&imagev1.ImageRepository{}, handler.EnqueueRequestsFromMapFunc(r.policiesOf)).

@@ -22,6 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/ferrycd/ferry/internal/netguard"
+	"github.com/ferrycd/ferry/internal/redact"
+
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	"github.com/ferrycd/ferry/internal/image/registry"
 	"github.com/ferrycd/ferry/internal/image/requestedat"
@@ -71,6 +74,7 @@ type RepositoryReconciler struct {
 	client  client.Client
 	store   *tagStore
 	metrics *metrics.Metrics
+	net     netguard.Policy
 	// failures counts consecutive failed scans per repository, for backoff.
 	mu       sync.Mutex
 	failures map[types.NamespacedName]int
@@ -126,7 +130,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 }
 
 func (r *RepositoryReconciler) scan(ctx context.Context, repo *imagev1.ImageRepository) (registry.Result, error) {
-	opts := registry.Options{Insecure: repo.Spec.Insecure, Exclusions: repo.Spec.ExclusionList, UserAgent: "ferry"}
+	opts := registry.Options{Insecure: repo.Spec.Insecure, Exclusions: repo.Spec.ExclusionList, UserAgent: "ferry", Net: r.net}
 	if t := repo.Spec.Timeout; t != nil {
 		opts.Timeout = t.Duration
 	}
@@ -173,12 +177,12 @@ func latestTags(tags []string) []string {
 
 func setReady(conds *[]metav1.Condition, generation int64, status metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(conds, metav1.Condition{Type: imagev1.ReadyCondition, Status: status, Reason: reason,
-		Message: msg, ObservedGeneration: generation})
+		Message: redact.Text(msg), ObservedGeneration: generation})
 }
 
 // setupRepositories registers the ImageRepository controller.
-func setupRepositories(mgr ctrl.Manager, store *tagStore, m *metrics.Metrics) error {
-	r := &RepositoryReconciler{client: mgr.GetClient(), store: store, metrics: m, failures: map[types.NamespacedName]int{}}
+func setupRepositories(mgr ctrl.Manager, store *tagStore, m *metrics.Metrics, net netguard.Policy) error {
+	r := &RepositoryReconciler{client: mgr.GetClient(), store: store, metrics: m, net: net, failures: map[types.NamespacedName]int{}}
 	return ctrl.NewControllerManagedBy(mgr).Named("imagerepository").
 		For(&imagev1.ImageRepository{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)

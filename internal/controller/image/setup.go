@@ -9,19 +9,40 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
+	"github.com/ferrycd/ferry/internal/image/automation"
 	"github.com/ferrycd/ferry/internal/image/requestedat"
 	"github.com/ferrycd/ferry/internal/metrics"
+	"github.com/ferrycd/ferry/internal/netguard"
 )
+
+// Options are the boundaries of the image automation controllers; the
+// zero value is the safe default.
+type Options struct {
+	// AllowCrossNamespaceRefs lets an ImagePolicy name an ImageRepository,
+	// and an ImageUpdateAutomation a GitRepository, of another namespace
+	// (Flux's --no-cross-namespace-refs=false).
+	AllowCrossNamespaceRefs bool
+	// AllowLocalRepositories lets GitRepositories name the controller's
+	// disk (file:// URLs and paths).
+	AllowLocalRepositories bool
+	// Net says which addresses registries and Git servers may be at.
+	Net netguard.Policy
+}
+
+// Boundary is what an automation run may reach.
+func (o Options) Boundary() automation.Boundary {
+	return automation.Boundary{AllowCrossNamespace: o.AllowCrossNamespaceRefs, AllowLocal: o.AllowLocalRepositories, Net: o.Net}
+}
 
 // Setup registers the three controllers with the manager. notify is called
 // with a repository URL after every push; m (may be nil) counts scans and
 // pushes.
-func Setup(mgr ctrl.Manager, notify func(ctx context.Context, repoURL string), m *metrics.Metrics) error {
+func Setup(mgr ctrl.Manager, notify func(ctx context.Context, repoURL string), m *metrics.Metrics, opts Options) error {
 	store := newTagStore()
 	for name, setup := range map[string]func() error{
-		"ImageRepository":       func() error { return setupRepositories(mgr, store, m) },
-		"ImagePolicy":           func() error { return setupPolicies(mgr, store) },
-		"ImageUpdateAutomation": func() error { return setupAutomations(mgr, notify, m) },
+		"ImageRepository":       func() error { return setupRepositories(mgr, store, m, opts.Net) },
+		"ImagePolicy":           func() error { return setupPolicies(mgr, store, opts.AllowCrossNamespaceRefs) },
+		"ImageUpdateAutomation": func() error { return setupAutomations(mgr, notify, m, opts.Boundary()) },
 	} {
 		if err := setup(); err != nil {
 			return fmt.Errorf("set up the %s controller: %w", name, err)

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -177,9 +178,10 @@ type job struct {
 }
 
 // New returns a notifier reading its configuration from namespace home
-// through reader (a watch cache), and writing through c.
-func New(c client.Client, reader client.Reader, home string, m *metrics.Metrics, log logr.Logger) *Notifier {
-	return &Notifier{client: c, loader: &notify.Loader{Reader: reader, Namespace: home}, sender: &notify.Sender{},
+// through reader (a watch cache), writing through c, and sending through
+// httpc (nil: a default client).
+func New(c client.Client, reader client.Reader, home string, httpc *http.Client, m *metrics.Metrics, log logr.Logger) *Notifier {
+	return &Notifier{client: c, loader: &notify.Loader{Reader: reader, Namespace: home}, sender: &notify.Sender{Client: httpc},
 		metrics: m, log: log, jobs: make(chan job, 1024)}
 }
 

@@ -33,7 +33,7 @@ func newObserver(t *testing.T) *observer {
 	app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "guestbook"},
 		Spec: v1alpha1.ApplicationSpec{Source: &v1alpha1.ApplicationSource{RepoURL: "https://github.com/acme/guestbook.git"}}}
 	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithObjects(cm, app).Build()
-	return &observer{t: t, c: c, n: New(c, c, "argocd", nil, logr.Discard())}
+	return &observer{t: t, c: c, n: New(c, c, "argocd", nil, nil, logr.Discard())}
 }
 
 // step moves the Application to status and returns the triggers queued.

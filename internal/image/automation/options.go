@@ -9,6 +9,7 @@ package automation
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -27,24 +28,62 @@ import (
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/internal/image/gitupdate"
 	"github.com/ferrycd/ferry/internal/image/setters"
+	"github.com/ferrycd/ferry/internal/netguard"
+	"github.com/ferrycd/ferry/internal/source"
 )
 
 // DefaultTimeout bounds a run whose GitRepository sets no spec.timeout: a
 // stalled Git server must not hold the worker.
 const DefaultTimeout = 2 * time.Minute
 
+// Boundary is what an automation may reach; the zero value is the safe
+// default.
+type Boundary struct {
+	// AllowCrossNamespace lets sourceRef name another namespace's
+	// GitRepository (and so push with that namespace's Secret).
+	AllowCrossNamespace bool
+	// AllowLocal lets the GitRepository's URL name the controller's disk.
+	AllowLocal bool
+	// Net says which addresses the Git server may be at.
+	Net netguard.Policy
+}
+
+// check refuses a GitRepository the boundary does not let the automation
+// use; the error names the field and the flag that would allow it.
+func (b Boundary) check(ctx context.Context, a *imagev1.ImageUpdateAutomation, repo *sourcev1.GitRepository) error {
+	norm, err := source.NormalizeURL(repo.Spec.URL)
+	if err != nil {
+		return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
+	}
+	if strings.HasPrefix(norm, "file://") && !b.AllowLocal {
+		return fmt.Errorf("GitRepository %s/%s spec.url: %w: %s is on the controller's disk; local repositories are refused unless the controller runs with --allow-local-repositories", repo.Namespace, repo.Name, source.ErrRefused, norm)
+	}
+	if u, err := url.Parse(norm); err == nil {
+		if err := b.Net.CheckHost(ctx, u.Host); err != nil {
+			return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
+		}
+	}
+	return nil
+}
+
 // RunOptions gathers a run's inputs: the GitRepository and its
 // credentials, the branches, and the images the namespace's policies
 // picked. Errors name the field at fault.
-func RunOptions(ctx context.Context, c client.Reader, a *imagev1.ImageUpdateAutomation) (gitupdate.Options, error) {
+func RunOptions(ctx context.Context, c client.Reader, a *imagev1.ImageUpdateAutomation, b Boundary) (gitupdate.Options, error) {
 	ref := a.Spec.SourceRef
 	ns := ref.Namespace
 	if ns == "" {
 		ns = a.Namespace
 	}
+	if ns != a.Namespace && !b.AllowCrossNamespace {
+		return gitupdate.Options{}, fmt.Errorf("spec.sourceRef.namespace %s: %w: cross-namespace references are refused unless the controller runs with --allow-cross-namespace-refs", ns, source.ErrRefused)
+	}
 	repo := &sourcev1.GitRepository{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, repo); err != nil {
 		return gitupdate.Options{}, fmt.Errorf("spec.sourceRef %s/%s: %w", ns, ref.Name, err)
+	}
+	if err := b.check(ctx, a, repo); err != nil {
+		return gitupdate.Options{}, err
 	}
 	opts := gitupdate.Options{URL: repo.Spec.URL, Automation: types.NamespacedName{Namespace: a.Namespace, Name: a.Name},
 		Timeout: DefaultTimeout}

@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/internal/image/setters"
+	"github.com/ferrycd/ferry/internal/netguard"
+	"github.com/ferrycd/ferry/internal/source"
 )
 
 func policy(name, image, tag string, labels map[string]string) *imagev1.ImagePolicy {
@@ -44,7 +47,10 @@ func TestRunOptions(t *testing.T) {
 			Update:         &imagev1.UpdateStrategy{Path: "./apps", Strategy: "Setters"},
 			PolicySelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "web"}},
 		}}
-	opts, err := RunOptions(t.Context(), c, a)
+	if _, err := RunOptions(t.Context(), c, a, Boundary{}); err == nil || !strings.Contains(err.Error(), "--allow-cross-namespace-refs") {
+		t.Errorf("cross-namespace sourceRef without the flag: %v, want a refusal naming the flag", err)
+	}
+	opts, err := RunOptions(t.Context(), c, a, Boundary{AllowCrossNamespace: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func TestRunOptionsDefaults(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithObjects(repo, policy("db", "example/db", "3.0", nil)).Build()
 	a := &imagev1.ImageUpdateAutomation{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "auto"},
 		Spec: imagev1.ImageUpdateAutomationSpec{SourceRef: imagev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "fleet"}}}
-	opts, err := RunOptions(t.Context(), c, a)
+	opts, err := RunOptions(t.Context(), c, a, Boundary{AllowLocal: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +102,35 @@ func TestRunOptionsErrors(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithObjects(tt.objs...).Build()
 			a := &imagev1.ImageUpdateAutomation{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "auto"},
 				Spec: imagev1.ImageUpdateAutomationSpec{SourceRef: imagev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: tt.ref}}}
-			if _, err := RunOptions(t.Context(), c, a); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			if _, err := RunOptions(t.Context(), c, a, Boundary{AllowLocal: true}); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %v, want one naming %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestRunOptionsBoundary checks the controller's boundaries on the
+// GitRepository an automation pushes to: a local path or file:// URL and a
+// link-local address are refused with the flag named, and allowed with it.
+func TestRunOptionsBoundary(t *testing.T) {
+	for _, tt := range []struct {
+		url, flag string
+		allow     Boundary
+	}{
+		{"file:///var/cache/ferry/git/other-tenant", "--allow-local-repositories", Boundary{AllowLocal: true}},
+		{"/srv/repos/fleet", "--allow-local-repositories", Boundary{AllowLocal: true}},
+		{"http://169.254.169.254/latest/meta-data", "--allow-link-local-addresses", Boundary{Net: netguard.Policy{AllowLinkLocal: true}}},
+	} {
+		repo := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "fleet"}, Spec: sourcev1.GitRepositorySpec{URL: tt.url}}
+		c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithObjects(repo).Build()
+		a := &imagev1.ImageUpdateAutomation{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "auto"},
+			Spec: imagev1.ImageUpdateAutomationSpec{SourceRef: imagev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "fleet"}}}
+		_, err := RunOptions(t.Context(), c, a, Boundary{})
+		if !errors.Is(err, source.ErrRefused) || !strings.Contains(err.Error(), tt.flag) || !strings.Contains(err.Error(), "GitRepository apps/fleet spec.url") {
+			t.Errorf("%s: %v, want a refusal naming the GitRepository, its field and %s", tt.url, err, tt.flag)
+		}
+		if _, err := RunOptions(t.Context(), c, a, tt.allow); err != nil {
+			t.Errorf("%s with %+v: %v", tt.url, tt.allow, err)
+		}
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ferrycd/ferry/internal/netguard"
 )
 
 // Defaults applied by Scan to zero (or negative) Options fields.
@@ -66,6 +68,9 @@ type Options struct {
 	PageSize         int           // tags per page requested (default 1000)
 	Timeout          time.Duration // whole scan, default 30s
 	UserAgent        string
+	// Net says which addresses the registry may be at (link-local and
+	// cloud metadata addresses are refused by default, at dial time).
+	Net netguard.Policy
 }
 
 // Result of a scan.
@@ -180,7 +185,7 @@ func compileExclusions(exprs []string) ([]*regexp.Regexp, error) {
 // remoteOptions configures go-containerregistry for the scan.
 func (s *scanner) remoteOptions() []remote.Option {
 	opts := []remote.Option{
-		remote.WithTransport(&cappedTransport{inner: remote.DefaultTransport, limit: s.bodyCap}),
+		remote.WithTransport(&cappedTransport{inner: s.opts.Net.Guard(remote.DefaultTransport), limit: s.bodyCap}),
 		remote.WithPageSize(s.opts.PageSize),
 		remote.WithRetryBackoff(retryBackoff),
 	}
