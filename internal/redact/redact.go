@@ -112,11 +112,28 @@ func SecretValues(obj *unstructured.Unstructured) []string {
 			add(string(b))
 		}
 	}
+	// stringData values, and every string inside a value that is not one
+	// (the API server quotes a map given where a string belongs).
 	raw, _, _ = unstructured.NestedFieldNoCopy(obj.Object, "stringData")
-	stringData, _ := raw.(map[string]any)
-	for _, v := range stringData {
-		if s, ok := v.(string); ok {
-			add(s)
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			add(v)
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(raw)
+	for _, v := range data {
+		if _, ok := v.(string); !ok {
+			walk(v)
 		}
 	}
 	return out

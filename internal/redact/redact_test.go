@@ -70,14 +70,16 @@ func FuzzText(f *testing.F) {
 func TestValues(t *testing.T) {
 	secret := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
 		"data":       map[string]any{"password": base64.StdEncoding.EncodeToString([]byte("hunter22")), "flag": "MQ=="},
-		"stringData": map[string]any{"token": "tok3n-XYZ", "port": 12345}}}
+		"stringData": map[string]any{"token": "tok3n-XYZ", "port": int64(12345), "nested": map[string]any{"deep": []any{"d33p-value"}}}}}
 	values := SecretValues(secret)
 	err := fmt.Errorf("apply Secret ns/s: %w", apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "s", field.ErrorList{
 		field.Invalid(field.NewPath("stringData", "token"), "tok3n-XYZ", "bad"),
 		field.Invalid(field.NewPath("data", "password"), "aHVudGVyMjI=", "bad base64 of hunter22"),
 	}))
 	got := Values(err, values)
-	for _, leak := range []string{"tok3n-XYZ", "hunter22", "aHVudGVyMjI="} {
+	err = fmt.Errorf("%w; .stringData.nested: expected string, got map[deep:[d33p-value]]", err)
+	got = Values(err, values)
+	for _, leak := range []string{"tok3n-XYZ", "hunter22", "aHVudGVyMjI=", "d33p-value"} {
 		if strings.Contains(got.Error(), leak) {
 			t.Errorf("Values kept %q: %v", leak, got)
 		}
