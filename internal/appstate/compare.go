@@ -56,6 +56,10 @@ type ResourceState struct {
 	Health               health.Result
 	// PruneDisabled: the live object says Prune=false.
 	PruneDisabled bool
+	// PruneConfirm, DeleteConfirm: the live object says Prune=confirm,
+	// Delete=confirm: deleting it waits for the Application's approval
+	// (sync.DeletionApprovedAnnotation).
+	PruneConfirm, DeleteConfirm bool
 	// RequiresPruning: managed before, no longer in Git, still ours.
 	RequiresPruning bool
 	// Unserved: the cluster does not serve the kind (yet), such as one whose
@@ -213,7 +217,10 @@ func Finish(instance string, s *ResourceState) {
 	s.ExpectedOwner = instance
 	if s.Live != nil {
 		s.Owner, _ = fsync.Owner(s.Live)
-		s.PruneDisabled = HasSyncOption(s.Live.GetAnnotations()[fsync.SyncOptionsAnnotation], "Prune=false")
+		opts := s.Live.GetAnnotations()[fsync.SyncOptionsAnnotation]
+		s.PruneDisabled = HasSyncOption(opts, "Prune=false")
+		s.PruneConfirm = HasSyncOption(opts, "Prune=confirm")
+		s.DeleteConfirm = HasSyncOption(opts, "Delete=confirm")
 	}
 	if !s.Desired {
 		// Managed before, no longer in Git: out of sync while it exists and
@@ -279,16 +286,29 @@ func (c *Comparison) Prunes() []Prune {
 // NeedsSync reports whether anything is out of sync that a sync would fix:
 // a desired object that differs (and is not another Application's), or,
 // with prune, an object to delete.
-func (c *Comparison) NeedsSync(prune bool) bool {
+func (c *Comparison) NeedsSync(prune bool) bool { return c.needsSync(prune, fsync.Confirmation{}) }
+
+// needsSync is NeedsSync, for which an object marked Prune=confirm that
+// conf names and does not approve is no reason: a sync would only hold it
+// again, as the one that asked for its confirmation did.
+func (c *Comparison) needsSync(prune bool, conf fsync.Confirmation) bool {
 	for _, s := range c.Resources {
 		if s.Desired && s.Sync != v1alpha1.SyncStatusCodeSynced && (s.Owner == "" || s.Owner == s.ExpectedOwner) {
 			return true
 		}
-		if s.RequiresPruning && prune && !s.PruneDisabled {
+		if s.RequiresPruning && prune && !s.PruneDisabled && !(s.PruneConfirm && awaits(conf, s.Key)) {
 			return true
 		}
 	}
 	return false
+}
+
+// approvedPrune reports whether an object to prune, marked Prune=confirm,
+// is approved by conf: a sync would now prune what an earlier one held.
+func (c *Comparison) approvedPrune(conf fsync.Confirmation) bool {
+	return slices.ContainsFunc(c.Resources, func(s ResourceState) bool {
+		return s.RequiresPruning && !s.PruneDisabled && s.PruneConfirm && conf.Approves(s.Key)
+	})
 }
 
 // DesiredCount is how many objects Git holds for the Application.

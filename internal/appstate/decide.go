@@ -98,7 +98,11 @@ type Decision struct {
 //   - A terminate request nobody runs ends the operation.
 //   - An automated sync runs when something is out of sync that a sync
 //     would fix and either the revision is new (not the last one synced) or
-//     selfHeal is on.
+//     selfHeal is on. An object marked Prune=confirm whose confirmation was
+//     asked for (the DeletionConfirmationPending condition names it) is
+//     nothing a sync would fix until the Application approves its deletion
+//     (sync.DeletionApprovedAnnotation, newer than the request); once it
+//     does, the revision is synced again, to prune it, selfHeal or not.
 //   - A failed automated sync of a revision is retried with backoff up to
 //     the retry limit, then not again until a new revision or a requested
 //     sync; a terminated one not at all for that revision. A new revision
@@ -122,7 +126,8 @@ func Decide(in DecisionInput) Decision {
 		return Decision{Action: ActionNone, Reason: SkipNotAutomated}
 	}
 	auto, revision := policy.Automated, in.Comparison.Revision
-	if !in.Comparison.NeedsSync(auto.Prune) {
+	conf := ConfirmationOf(app)
+	if !in.Comparison.needsSync(auto.Prune, conf) {
 		return Decision{Action: ActionNone, Reason: SkipInSync}
 	}
 	req := &SyncRequest{
@@ -161,6 +166,10 @@ func Decide(in DecisionInput) Decision {
 			return Decision{Action: ActionNone, Reason: SkipRetryBackoff, RetryAt: due}
 		}
 		req.RetryCount = last.RetryCount + 1
+		return Decision{Action: ActionSync, Sync: req}
+	case auto.Prune && in.Comparison.approvedPrune(conf):
+		// The deletion of what the last sync held is approved: the same
+		// revision again, which prunes it now.
 		return Decision{Action: ActionSync, Sync: req}
 	case !auto.SelfHeal:
 		return Decision{Action: ActionNone, Reason: SkipAlreadySynced}

@@ -48,6 +48,28 @@ func toPrune(kept bool) *Comparison {
 	return c
 }
 
+// toConfirm: everything desired is synced; one object marked Prune=confirm
+// left Git.
+func toConfirm() *Comparison {
+	c := toPrune(false)
+	c.Resources[1].PruneConfirm = true
+	return c
+}
+
+// pendingFor adds app's DeletionConfirmationPending condition, asked at
+// requested about oldKey, and, unless approved is zero, its approval.
+func pendingFor(app *v1alpha1.Application, requested, approved time.Time) *v1alpha1.Application {
+	app.Status.Conditions = append(app.Status.Conditions, v1alpha1.ApplicationCondition{
+		Type:               v1alpha1.ApplicationConditionDeletionConfirmationPending,
+		Message:            ConfirmationMessage(app, []fsync.Key{oldKey}, false),
+		LastTransitionTime: ptr.To(metav1.NewTime(requested)),
+	})
+	if !approved.IsZero() {
+		app.Annotations = map[string]string{fsync.DeletionApprovedAnnotation: approved.Format(time.RFC3339)}
+	}
+	return app
+}
+
 // pruneAll: Git holds nothing any more; one object is left.
 func pruneAll() *Comparison {
 	return &Comparison{Revision: revB, Resources: []ResourceState{
@@ -192,6 +214,65 @@ func TestDecide(t *testing.T) {
 			name: "object to prune says Prune=false: never a sync",
 			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true})), cmp: toPrune(true),
 			want: Decision{Action: ActionNone, Reason: SkipInSync},
+		},
+
+		// Prune=confirm: the first sync asks for confirmation (and prunes the
+		// rest); until approved, the held object is no reason to sync; an
+		// approval newer than the request syncs the revision again.
+		{
+			name: "object to prune says Prune=confirm, not asked yet: sync (which asks)",
+			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), cmp: toConfirm(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revA, automated: true, ago: time.Hour}.state(),
+			want: Decision{Action: ActionSync, Sync: autoSync(true, 0, defaultAutoRetry)},
+		},
+		{
+			name: "Prune=confirm asked, not approved, selfHeal on: no sync (it would only hold it again)",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true})), now.Add(-time.Minute), time.Time{}),
+			cmp:  toConfirm(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, automated: true, ago: time.Minute}.state(),
+			want: Decision{Action: ActionNone, Reason: SkipInSync},
+		},
+		{
+			name: "Prune=confirm asked, approval older than the request: no sync",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true})), now.Add(-time.Minute), now.Add(-time.Hour)),
+			cmp:  toConfirm(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, automated: true, ago: time.Minute}.state(),
+			want: Decision{Action: ActionNone, Reason: SkipInSync},
+		},
+		{
+			name: "Prune=confirm approved, revision synced, selfHeal off: sync again to prune",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), now.Add(-time.Minute), now),
+			cmp:  toConfirm(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, automated: true, ago: time.Minute}.state(),
+			want: Decision{Action: ActionSync, Sync: autoSync(true, 0, defaultAutoRetry)},
+		},
+		{
+			name: "Prune=confirm approved, but the last sync failed: the retry backoff still holds",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), now.Add(-time.Minute), now),
+			cmp:  toConfirm(), last: failedAuto(revB, 0, time.Second),
+			want: Decision{Action: ActionNone, Reason: SkipRetryBackoff, RetryAt: now.Add(4 * time.Second)},
+		},
+		{
+			name: "approved, but the object says Prune=false too: no sync",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), now.Add(-time.Minute), now),
+			cmp: func() *Comparison {
+				c := toConfirm()
+				c.Resources[1].PruneDisabled = true
+				return c
+			}(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, automated: true, ago: time.Minute}.state(),
+			want: Decision{Action: ActionNone, Reason: SkipInSync},
+		},
+		{
+			name: "Prune=confirm asked, a new revision: sync (it holds the object again)",
+			app:  pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true})), now.Add(-time.Minute), time.Time{}),
+			cmp: func() *Comparison {
+				c := toConfirm()
+				c.Resources[0].Sync = v1alpha1.SyncStatusCodeOutOfSync
+				return c
+			}(),
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revA, automated: true, ago: time.Minute}.state(),
+			want: Decision{Action: ActionSync, Sync: autoSync(true, 0, defaultAutoRetry)},
 		},
 
 		// allowEmpty: the sync is attempted either way; without allowEmpty

@@ -33,6 +33,7 @@ func (c *Comparison) Status() Status {
 		rs := v1alpha1.ResourceStatus{
 			Group: s.Key.Group, Version: VersionOf(s.APIVersion), Kind: s.Key.Kind, Namespace: s.Key.Namespace, Name: s.Key.Name,
 			Status: s.Sync, RequiresPruning: s.RequiresPruning, SyncWave: s.Wave,
+			RequiresDeletionConfirmation: s.PruneConfirm || s.DeleteConfirm,
 		}
 		if s.Desired {
 			rs.Health = &v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusCode(s.Health.Status), Message: s.Health.Message}

@@ -19,6 +19,16 @@ type LiveInfo struct {
 	Wave int64
 	// PruneLast is set by argocd.argoproj.io/sync-options: PruneLast=true.
 	PruneLast bool
+	// PruneConfirm is set by Prune=confirm: the object is pruned only once
+	// its deletion is approved (see Confirmation), and deleted with its
+	// Application likewise.
+	PruneConfirm bool
+	// DeleteDisabled is set by Delete=false: deleting the Application with
+	// cascade keeps the object.
+	DeleteDisabled bool
+	// DeleteConfirm is set by Delete=confirm: deleting the Application with
+	// cascade deletes the object only once approved (see PlanDeletion).
+	DeleteConfirm bool
 }
 
 // PlanInput is everything a sync decision depends on.
@@ -47,6 +57,10 @@ type PlanInput struct {
 	// controller refuses to delete what the project would not let the
 	// Application create.
 	MayPrune func(Key) string
+	// Confirmation approves prunes of objects marked Prune=confirm: one is
+	// pruned only when the Confirmation approves its key, else it is kept,
+	// in Plan.Held.
+	Confirmation Confirmation
 }
 
 // Denied is a prune refused by PlanInput.MayPrune.
@@ -85,6 +99,10 @@ type Plan struct {
 	// Denied are objects no longer desired that MayPrune refused to delete:
 	// left in place, and still reported.
 	Denied []Denied
+	// Held are objects no longer desired, marked Prune=confirm, that a
+	// prune would delete but whose deletion is not approved yet: left in
+	// place, and still reported, until PlanInput.Confirmation approves them.
+	Held []Key
 	// Refusal, when set, says why the sync does nothing at all.
 	Refusal string
 	// Steps orders Create, Apply, Prune and the hooks (see Steps).
@@ -94,7 +112,8 @@ type Plan struct {
 }
 
 // MakePlan decides what a sync does. It never prunes an object another
-// Application owns, never prunes an object marked Prune=false, and when
+// Application owns, never prunes an object marked Prune=false, prunes one
+// marked Prune=confirm only once approved (Prune=false wins), and when
 // nothing is desired it does nothing unless AllowEmpty is set: an empty
 // render is far more often a mistake (a wrong path, a broken overlay) than a
 // wish to delete everything.
@@ -133,20 +152,26 @@ func MakePlan(in PlanInput) Plan {
 				continue
 			}
 		}
-		if in.Prune {
+		switch {
+		case !in.Prune:
+			p.RequiresPruning = append(p.RequiresPruning, k)
+		case live.PruneConfirm && !in.Confirmation.Approves(k):
+			p.Held = append(p.Held, k)
+		default:
 			p.Prune = append(p.Prune, k)
 			prunes = append(prunes, PruneTask{Key: k, Wave: live.Wave, PruneLast: live.PruneLast})
-		} else {
-			p.RequiresPruning = append(p.RequiresPruning, k)
 		}
 	}
 	slices.SortFunc(p.Prune, CompareKeys)
 	slices.SortFunc(p.RequiresPruning, CompareKeys)
 	slices.SortFunc(p.Kept, CompareKeys)
+	slices.SortFunc(p.Held, CompareKeys)
 	slices.SortFunc(p.Denied, func(a, b Denied) int { return CompareKeys(a.Key, b.Key) })
 	if len(in.Desired) == 0 && !in.AllowEmpty {
-		return Plan{RequiresPruning: append(p.Prune, p.RequiresPruning...),
-			Refusal: fmt.Sprintf("the source rendered no objects; refusing to sync (and prune %d managed objects) without syncPolicy.automated.allowEmpty", len(p.Prune)+len(p.RequiresPruning))}
+		needs := slices.Concat(p.Prune, p.Held, p.RequiresPruning)
+		slices.SortFunc(needs, CompareKeys)
+		return Plan{RequiresPruning: needs,
+			Refusal: fmt.Sprintf("the source rendered no objects; refusing to sync (and prune %d managed objects) without syncPolicy.automated.allowEmpty", len(needs))}
 	}
 	hooks := in.Hooks
 	if len(in.Only) > 0 {

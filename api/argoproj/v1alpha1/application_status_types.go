@@ -156,6 +156,13 @@ type ResourceStatus struct {
 	// desired state and will be deleted by a sync with pruning.
 	// +optional
 	RequiresPruning bool `json:"requiresPruning,omitempty"`
+	// RequiresDeletionConfirmation is true for a resource whose live object
+	// is marked Prune=confirm or Delete=confirm (annotation
+	// argocd.argoproj.io/sync-options): it is pruned, or deleted with its
+	// Application, only once the Application's
+	// argocd.argoproj.io/deletion-approved annotation approves it.
+	// +optional
+	RequiresDeletionConfirmation bool `json:"requiresDeletionConfirmation,omitempty"`
 
 	// SyncWave is the resource's argocd.argoproj.io/sync-wave (0 when
 	// unset), so tools can show the order a sync applies resources in.
@@ -339,8 +346,9 @@ type ApplicationCondition struct {
 // convention the suffix says how serious it is: "Error" or "Warning".
 type ApplicationConditionType string
 
-// Condition types. All but ApplicationConditionUnsupportedField and
-// ApplicationConditionSyncWindowBlocked are Argo CD's.
+// Condition types. All but ApplicationConditionUnsupportedField,
+// ApplicationConditionSyncWindowBlocked and
+// ApplicationConditionDeletionConfirmationPending are Argo CD's.
 const (
 	// ApplicationConditionDeletionError means deleting the application's
 	// resources failed.
@@ -382,6 +390,16 @@ const (
 	// sync window of the project blocks it; the message names the window and
 	// when the block ends. Argo CD shows the same in its UI only.
 	ApplicationConditionSyncWindowBlocked ApplicationConditionType = "SyncWindowBlocked"
+	// ApplicationConditionDeletionConfirmationPending is Ferry's own: objects
+	// marked Prune=confirm (a sync would prune them) or Delete=confirm (the
+	// Application is being deleted with cascade) wait for the Application's
+	// annotation argocd.argoproj.io/deletion-approved, an RFC 3339 time
+	// newer than the request (`ferry app confirm-deletion NAME` writes it).
+	// The message names every waiting object; for a prune, the condition's
+	// lastTransitionTime is when confirmation was first requested, for a
+	// deletion the Application's deletionTimestamp. Argo CD shows the same
+	// as a Running operation's message only.
+	ApplicationConditionDeletionConfirmationPending ApplicationConditionType = "DeletionConfirmationPending"
 )
 
 // ApplicationSummary lists facts gathered from an application's resources.

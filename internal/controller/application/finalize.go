@@ -25,7 +25,8 @@ import (
 const resourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
 
 // finalize deletes the managed objects of a deleted Application that asked
-// for it, then releases the Application.
+// for it, then releases the Application. Objects whose deletion waits for
+// confirmation keep it until approved (awaitDeletion).
 func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (ctrl.Result, error) {
 	r.tracker.forget(appKey(app))
 	if !slices.Contains(app.Finalizers, resourcesFinalizer) {
@@ -49,9 +50,14 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: r.opts.HomeNamespace, Name: projectName(app)}, p); err != nil {
 		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: read AppProject %s: %w", appKey(app), projectName(app), err)
 	}
-	mayDelete := prunePermit(p, dst)
+	// The inventory's live objects, read from the API server; the planner
+	// decides which go (sync.PlanDeletion): not another's, not Delete=false,
+	// not what the project denies, and what asks for confirmation
+	// (Delete=confirm, Prune=confirm) only once the approval is newer than
+	// the deletion, as in Argo CD.
 	var errs []error
-	var kept []string
+	live := make(map[fsync.Key]fsync.LiveInfo, len(app.Status.Resources))
+	objs := make(map[fsync.Key]*unstructured.Unstructured, len(app.Status.Resources))
 	for _, res := range app.Status.Resources {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: res.Group, Version: res.Version, Kind: res.Kind})
@@ -61,25 +67,28 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 			}
 			continue
 		}
-		if owner, ok := fsync.Owner(u); !ok || owner != instance {
-			continue
-		}
-		if appstate.HasSyncOption(u.GetAnnotations()[fsync.SyncOptionsAnnotation], "Delete=false") {
-			continue // kept, as argocd.argoproj.io/sync-options: Delete=false asks
-		}
-		if why := mayDelete(fsync.KeyOf(u)); why != "" {
-			kept = append(kept, fsync.KeyOf(u).String()+": "+why)
-			continue
-		}
-		if err := dst.direct.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		k := fsync.KeyOf(u)
+		live[k], objs[k] = liveInfoOf(u), u
+	}
+	plan := fsync.PlanDeletion(fsync.DeletionInput{App: instance, Live: live, MayDelete: prunePermit(p, dst),
+		ApprovedAt: appstate.DeletionApprovedAt(app), RequestedAt: app.DeletionTimestamp.Time})
+	for _, k := range plan.Delete {
+		if err := dst.direct.Delete(ctx, objs[k], client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: %w", appKey(app), err)
 	}
-	if len(kept) > 0 {
+	if len(plan.Denied) > 0 {
+		kept := make([]string, len(plan.Denied))
+		for i, d := range plan.Denied {
+			kept[i] = d.Key.String() + ": " + d.Reason
+		}
 		r.events.Eventf(app, nil, eventWarning, string(appstate.ReasonProjectRefused), actionSync, "left in place: %s", strings.Join(kept, "; "))
+	}
+	if len(plan.Held) > 0 {
+		return r.awaitDeletion(ctx, app, plan.Held)
 	}
 	return r.releaseFinalizer(ctx, app)
 }

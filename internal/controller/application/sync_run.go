@@ -62,13 +62,26 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 		return sr, err
 	}
 	allowEmpty := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.AllowEmpty
+	// Objects marked Prune=confirm are pruned once approved (confirm.go).
+	var confirmation fsync.Confirmation
+	var asked *v1alpha1.ApplicationCondition
+	if req.Prune && asksConfirmation(live) {
+		confirmation, asked = r.pruneConfirmation(ctx, app)
+	}
 	sr.plan = fsync.MakePlan(fsync.PlanInput{App: instance, Desired: desired, Hooks: hooks, Live: live, Prune: req.Prune,
 		AllowEmpty: allowEmpty, Only: req.Only, PruneLast: appstate.SyncOptionSet(req.Options, "PruneLast=true"),
-		MayPrune: prunePermit(rn.project, dst)})
+		MayPrune: prunePermit(rn.project, dst), Confirmation: confirmation})
 	if req.DryRun {
 		sr.outcomes = plannedOutcomes(sr.plan)
 		return sr, nil
 	}
+	if sr.plan.Refusal == "" && req.Prune {
+		r.recordHeld(rn, sr.plan.Held, req.Only, asked)
+	}
+	// Held objects are still the Application's: the comparison after this
+	// sync must list them (requiring pruning), which recordSynced, listing
+	// the applied objects only, would not.
+	sr.partial = sr.partial || len(sr.plan.Held) > 0
 	executor, err := syncExecutor(rn.project, app, dst)
 	if err != nil {
 		return sr, err
@@ -94,6 +107,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 	for _, d := range sr.plan.Denied {
 		sr.outcomes = append(sr.outcomes, fsync.Outcome{Key: d.Key, Action: fsync.PruneSkipped, Message: d.Reason})
 	}
+	sr.outcomes = append(sr.outcomes, heldOutcomes(app, sr.plan.Held)...)
 	if err == nil && len(sr.plan.Shared) > 0 {
 		var names []string
 		for _, s := range sr.plan.Shared {
@@ -150,11 +164,7 @@ func (r *Reconciler) liveInfo(ctx context.Context, app *v1alpha1.Application, ds
 		if u == nil {
 			continue
 		}
-		owner, _ := fsync.Owner(u)
-		opts := u.GetAnnotations()[fsync.SyncOptionsAnnotation]
-		wave, _ := fsync.SyncWave(u) // a live object's bad wave prunes it in wave 0
-		live[s.Key] = fsync.LiveInfo{Owner: owner, PruneDisabled: appstate.HasSyncOption(opts, "Prune=false"),
-			Wave: wave, PruneLast: appstate.HasSyncOption(opts, "PruneLast=true")}
+		live[s.Key] = liveInfoOf(u)
 	}
 	return live
 }
