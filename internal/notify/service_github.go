@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 const defaultGitHub = "https://api.github.com"
@@ -33,7 +35,7 @@ func (g *githubService) render(t *messageTemplate, data map[string]any, ev Event
 	if _, _, err := githubRepo(cs.Repo, ev.RepoURL); err != nil {
 		return false, err
 	}
-	cs.Description = oneLine(cs.Description, 140)
+	cs.Description = redact.Line(cs.Description, 140)
 	n.Status = cs
 	return true, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 const defaultGitLab = "https://gitlab.com"
@@ -36,7 +38,7 @@ func (g *gitlabService) render(t *messageTemplate, data map[string]any, ev Event
 		return false, fmt.Errorf("GitLab commit state %q is not success, failed, running, pending or canceled", cs.State)
 	}
 	cs.State = state
-	cs.Description = oneLine(cs.Description, 255)
+	cs.Description = redact.Line(cs.Description, 255)
 	n.Status = cs
 	return true, nil
 }

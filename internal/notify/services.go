@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferrycd/ferry/internal/redact"
 )
 
 const (
@@ -93,15 +95,6 @@ func jsonPost(u string, body []byte) outbound {
 	h.Set("User-Agent", userAgent)
 	h.Set("Content-Type", "application/json")
 	return outbound{method: http.MethodPost, url: u, header: h, body: body}
-}
-
-// oneLine collapses s's white space and cuts it to max characters.
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
-	}
-	return s
 }
 
 // sending
@@ -301,5 +294,5 @@ func (e redactedError) Unwrap() error { return e.err }
 // returns its start on one line.
 func readSnippet(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
-	return oneLine(string(b[:min(len(b), 512)]), 200)
+	return redact.Line(string(b[:min(len(b), 512)]), 200)
 }

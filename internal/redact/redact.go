@@ -167,3 +167,28 @@ type scrubbed struct {
 
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
+
+// Line is s on one line (runs of white space, newlines included, become
+// one space) and at most max runes, the last being "…" when cut. What a
+// remote server says (an error page, a registry's reply) reaches status,
+// events and logs through Line only: a one-line reason, never the body.
+func Line(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// LineError is err with its message passed through Line; errors.Is and
+// errors.As still see err.
+func LineError(err error, max int) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if short := Line(msg, max); short != msg {
+		return &scrubbed{msg: short, err: err}
+	}
+	return err
+}

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -177,5 +178,26 @@ func TestRefusedRepositories(t *testing.T) {
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "--allow-link-local-addresses") {
 			t.Errorf("Resolve(%s) = %v, want refused naming the flag", u, err)
 		}
+	}
+}
+
+// TestRemoteReplyIsOneLine checks that what a Git server replies (here a
+// 10 KiB error page) reaches the error as a one-line reason, not whole.
+func TestRemoteReplyIsOneLine(t *testing.T) {
+	page := "<html>\n<body>\n" + strings.Repeat("<p>Access denied by policy</p>\n", 300) + "</body></html>"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, page, http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestCache(t, Options{})
+	_, err := c.Resolve(t.Context(), srv.URL+"/org/repo.git", "main", false)
+	if err == nil {
+		t.Fatal("Resolve against a 403 succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || len(msg) > 600 || !strings.Contains(msg, "Access denied") {
+		t.Errorf("error is %d bytes, want one line with the start of the reason: %q", len(msg), msg)
+	}
+	if !errors.Is(err, transport.ErrAuthorizationFailed) {
+		t.Errorf("error %v no longer says authorization failed to errors.Is", err)
 	}
 }

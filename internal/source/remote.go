@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrycd/ferry/internal/redact"
+
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -28,6 +30,10 @@ const objectCacheSize = 16 * cache.MiByte
 
 // The refspecs of the cache: branches and tags, mirrored under their own
 // names. Other refs (pull requests, notes) are fetched one by one on demand.
+// remoteReasonMax bounds what a Git server's reply contributes to an error:
+// go-git copies a 401/403/404 response body whole into its error.
+const remoteReasonMax = 300
+
 var mirrorSpecs = []config.RefSpec{
 	"+refs/heads/*:refs/heads/*",
 	"+refs/tags/*:refs/tags/*",
@@ -170,7 +176,7 @@ func (r *repo) list(ctx context.Context, a remoteAuth) (*refSet, error) {
 		return newRefSet(nil), nil
 	}
 	if err != nil {
-		return nil, redactSecrets(fmt.Errorf("list refs: %w", err), a.secrets)
+		return nil, redact.LineError(redactSecrets(fmt.Errorf("list refs: %w", err), a.secrets), remoteReasonMax)
 	}
 	return newRefSet(refs), nil
 }
@@ -204,7 +210,7 @@ func (r *repo) fetch(ctx context.Context, a remoteAuth, specs []config.RefSpec, 
 		Prune:           prune,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return redactSecrets(fmt.Errorf("fetch: %w", err), a.secrets)
+		return redact.LineError(redactSecrets(fmt.Errorf("fetch: %w", err), a.secrets), remoteReasonMax)
 	}
 	return nil
 }

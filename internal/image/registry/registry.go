@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	redactpkg "github.com/ferrycd/ferry/internal/redact"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -298,7 +300,7 @@ func (s *scanner) fail(ctx context.Context, err error) error {
 		errs = append(errs, ctx.Err())
 	}
 	msg := fmt.Sprintf("scanning image %q: %s", s.image, s.describe(ctx, err))
-	return &scanError{msg: strings.TrimSpace(redact(msg, s.secrets)), errs: errs}
+	return &scanError{msg: redactpkg.Line(redact(msg, s.secrets), 300), errs: errs} // a one-line reason, never the reply
 }
 
 // describe says what failed.
