@@ -1,16 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/rest"
 
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/cli"
 	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/source"
 )
 
 // newControllerCmd runs the controller. It lives here, not in internal/cli,
@@ -50,6 +54,9 @@ func newControllerCmd() *cobra.Command {
 	f.DurationVar(&opts.WaveTimeout, "wave-timeout", 5*time.Minute, "how long a sync waits for one wave to become healthy (and its hooks to finish) before it fails")
 	f.IntVar(&opts.Concurrency, "concurrency", 16, "Applications reconciled at once")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "Git repository cache (default: the user cache directory)")
+	opts.GitCacheMaxBytes, opts.RenderCacheMaxBytes = source.DefaultSnapshotCacheMaxBytes, appstate.DefaultRenderCacheMaxBytes
+	f.Var(byteSize{&opts.GitCacheMaxBytes}, "git-cache-max-bytes", "memory for revisions read from Git (their files), least recently used out; a revision larger than this is read each time it is needed (bytes, or 512Mi, 1Gi)")
+	f.Var(byteSize{&opts.RenderCacheMaxBytes}, "render-cache-max-bytes", "memory for rendered manifests (estimated), least recently used out (bytes, or 256Mi, 1Gi)")
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "metrics listen address (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "health probe listen address (0 disables)")
 	f.StringVar(&opts.WebhookAddr, "webhook-bind-address", ":8082", "Git and registry webhook receiver listen address (0 disables); secrets in the argocd-secret Secret")
@@ -63,3 +70,28 @@ func newControllerCmd() *cobra.Command {
 	f.BoolVar(&opts.AllowExecCredentials, "allow-exec-credentials", false, "accept cluster Secrets whose config runs a program for credentials (execProviderConfig)")
 	return cmd
 }
+
+// byteSize is a flag of bytes: a number, or a Kubernetes quantity (512Mi,
+// 1Gi, 500M).
+type byteSize struct{ p *int64 }
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return "0"
+	}
+	return resource.NewQuantity(*b.p, resource.BinarySI).String()
+}
+
+func (b byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a size (bytes, or a quantity such as 512Mi)", s)
+	}
+	if q.Sign() <= 0 {
+		return fmt.Errorf("%q is not a positive size", s)
+	}
+	*b.p = q.Value() // rounded up to a whole byte
+	return nil
+}
+
+func (byteSize) Type() string { return "bytes" }

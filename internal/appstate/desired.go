@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/utils/lru"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/redact"
@@ -52,10 +51,15 @@ func (f SnapshotFunc) Snapshot(ctx context.Context, repoURL, revision string) (f
 // same way every time, and rendering it again would only cost — a timed-out
 // kustomize build cannot be stopped, so each retry would leave one more
 // goroutine running. A hard refresh (Forget) drops both.
+//
+// The cache is bounded by bytes: each render counts an estimate of the heap
+// its objects hold (computed once, when it is stored), each failure a small
+// constant and its message. A render larger than the whole budget is
+// returned but not kept.
 type Renderer struct {
 	renderer  *render.Renderer
 	snapshots Snapshots
-	cache     *lru.Cache
+	cache     *renderCache
 	// OnRender, when set, is told how long each render took (metrics).
 	OnRender func(sourceType string, d time.Duration)
 }
@@ -66,13 +70,17 @@ type renderEntry struct {
 	err error
 }
 
-// NewRenderer returns a Renderer keeping up to size renders.
-func NewRenderer(r *render.Renderer, snapshots Snapshots, size int) *Renderer {
-	return &Renderer{renderer: r, snapshots: snapshots, cache: lru.New(size)}
+// NewRenderer returns a Renderer keeping renders up to an estimated
+// maxBytes (zero or less: DefaultRenderCacheMaxBytes).
+func NewRenderer(r *render.Renderer, snapshots Snapshots, maxBytes int64) *Renderer {
+	if maxBytes <= 0 {
+		maxBytes = DefaultRenderCacheMaxBytes
+	}
+	return &Renderer{renderer: r, snapshots: snapshots, cache: newRenderCache(maxBytes)}
 }
 
 // Forget drops every remembered render and render failure (a hard refresh).
-func (r *Renderer) Forget() { r.cache.Clear() }
+func (r *Renderer) Forget() { r.cache.clear() }
 
 // Render renders src at revision from the repository, or returns the
 // remembered result. The objects are shared: never modify them (Prepare
@@ -81,8 +89,7 @@ func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, r
 	// Per project: a project reading the repository with credentials of
 	// its own must not be served another project's render.
 	key := renderKey(src, revision, source.ProjectFrom(ctx))
-	if v, ok := r.cache.Get(key); ok {
-		e := v.(renderEntry)
+	if e, ok := r.cache.get(key); ok {
 		return e.res, e.err
 	}
 	fsys, err := r.snapshots.Snapshot(ctx, src.RepoURL, revision)
@@ -95,14 +102,14 @@ func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, r
 		err = fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), Short(revision), err)
 		if ctx.Err() == nil && renderStalled(err) {
 			err = Stall(ReasonRenderFailed, err)
-			r.cache.Add(key, renderEntry{err: err})
+			r.cache.add(key, renderEntry{err: err})
 		}
 		return nil, err
 	}
 	if r.OnRender != nil {
 		r.OnRender(res.Type, time.Since(start))
 	}
-	r.cache.Add(key, renderEntry{res: res})
+	r.cache.add(key, renderEntry{res: res})
 	return res, nil
 }
 

@@ -68,7 +68,7 @@ func TestRendererRemembersFailures(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	fsys := &blockingFS{MapFS: repo(), block: "app/settings.yaml", release: release}
 	snaps := &snapshots{fsys: fsys}
-	r := NewRenderer(render.NewRenderer(render.Limits{Timeout: 100 * time.Millisecond}), snaps, 8)
+	r := NewRenderer(render.NewRenderer(render.Limits{Timeout: 100 * time.Millisecond}), snaps, 0)
 	app := newApp(nil)
 
 	_, err := r.Desired(t.Context(), app, instance, revB, namespaced)
@@ -130,7 +130,7 @@ func TestRendererRemembersFailures(t *testing.T) {
 func TestRendererRetriesSnapshotErrors(t *testing.T) {
 	unreachable := errors.New("git fetch: connection refused")
 	snaps := &snapshots{fsys: repo(), fail: []error{unreachable}}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 8)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
 	app := newApp(nil)
 
 	_, err := r.Desired(t.Context(), app, instance, revB, namespaced)
@@ -151,7 +151,7 @@ func TestRendererRetriesSnapshotErrors(t *testing.T) {
 
 func TestRendererRetriesCancelledRenders(t *testing.T) {
 	snaps := &snapshots{fsys: repo()}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 8)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
 	app := newApp(nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -171,7 +171,7 @@ func TestRendererRemembersBrokenRevisions(t *testing.T) {
 	broken := repo()
 	broken["app/settings.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: [\n"), Mode: 0o644}
 	snaps := &snapshots{fsys: broken}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 8)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
 	app := newApp(nil)
 	for range 3 {
 		_, err := r.Render(t.Context(), *app.Spec.Source, revB)
@@ -187,7 +187,7 @@ func TestRendererRemembersBrokenRevisions(t *testing.T) {
 func TestRendererSharesRenders(t *testing.T) {
 	snaps := &snapshots{fsys: repo()}
 	var rendered []string
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 8)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
 	r.OnRender = func(sourceType string, _ time.Duration) { rendered = append(rendered, sourceType) }
 	app := newApp(nil)
 

@@ -56,6 +56,13 @@ type Options struct {
 	WaveTimeout time.Duration
 	// CacheDir holds the Git repository cache; default under the user cache dir.
 	CacheDir string
+	// GitCacheMaxBytes bounds the revision snapshots (files read from Git)
+	// kept in memory; 0: source.DefaultSnapshotCacheMaxBytes (512 MiB).
+	GitCacheMaxBytes int64
+	// RenderCacheMaxBytes bounds the renders kept in memory, by an
+	// estimate of their objects' size; 0: appstate.DefaultRenderCacheMaxBytes
+	// (256 MiB).
+	RenderCacheMaxBytes int64
 	// MetricsAddr and HealthAddr are the listen addresses; "0" disables.
 	MetricsAddr, HealthAddr string
 	// WebhookAddr is the Git and registry webhook receiver's listen
@@ -165,6 +172,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		AllowLocal:   opts.AllowLocalRepositories,
 		Net:          netPolicy,
 		OnFetch:      m.Fetched,
+
+		SnapshotCacheMaxBytes: opts.GitCacheMaxBytes, // --git-cache-max-bytes
 	})
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)
@@ -193,6 +202,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
 		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
 		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials, ApplicationNamespaces: opts.ApplicationNamespaces,
+		RenderCacheMaxBytes: opts.RenderCacheMaxBytes,
 	})
 	if err != nil {
 		return err

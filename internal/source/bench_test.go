@@ -46,7 +46,7 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				c.snapshots = newLRU(1) // drop the cached snapshot
+				c.snapshots = newLRU(1, DefaultSnapshotCacheMaxBytes) // drop the cached snapshot
 				if bc.cold {
 					r.storeMu.Lock()
 					r.objects = sharedObjects{}

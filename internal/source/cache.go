@@ -23,10 +23,16 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultPollInterval      = time.Minute
-	DefaultMaxSnapshotBytes  = 256 << 20
-	DefaultMaxFiles          = 100_000
-	DefaultSnapshotCacheSize = 32
+	DefaultPollInterval     = time.Minute
+	DefaultMaxSnapshotBytes = 256 << 20
+	DefaultMaxFiles         = 100_000
+	// DefaultSnapshotCacheMaxBytes is twice DefaultMaxSnapshotBytes: the
+	// largest revision allowed fits with room to spare, and a repository
+	// of manifests (a few MiB) leaves room for a hundred others.
+	DefaultSnapshotCacheMaxBytes = 512 << 20
+	// DefaultSnapshotCacheSize is high: the byte budget is what bounds
+	// memory, the count only bounds bookkeeping.
+	DefaultSnapshotCacheSize = 1024
 	DefaultTimeout           = 5 * time.Minute
 )
 
@@ -94,8 +100,14 @@ type Options struct {
 	// MaxFiles bounds the number of entries (files, directories, symlinks)
 	// of one revision (default 100,000).
 	MaxFiles int
+	// SnapshotCacheMaxBytes bounds the revision snapshots kept in memory by
+	// the size of their files (plus a small per-file overhead), least
+	// recently used first out (default 512 MiB). A snapshot larger than
+	// the whole budget is served but not kept.
+	SnapshotCacheMaxBytes int64
 	// SnapshotCacheSize is the number of revision snapshots kept in memory,
-	// least recently used first out (default 32).
+	// least recently used first out (default 1,024: SnapshotCacheMaxBytes
+	// is the bound that matters).
 	SnapshotCacheSize int
 	// Timeout bounds one listing or fetch (default 5m). It runs detached
 	// from the caller's context, so one impatient caller does not fail the
@@ -130,6 +142,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SnapshotCacheSize <= 0 {
 		o.SnapshotCacheSize = DefaultSnapshotCacheSize
+	}
+	if o.SnapshotCacheMaxBytes <= 0 {
+		o.SnapshotCacheMaxBytes = DefaultSnapshotCacheMaxBytes
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -177,7 +192,7 @@ func NewCache(opts Options) (*Cache, error) {
 		opts:      opts,
 		now:       time.Now,
 		repos:     map[string]*repo{},
-		snapshots: newLRU(opts.SnapshotCacheSize),
+		snapshots: newLRU(opts.SnapshotCacheSize, opts.SnapshotCacheMaxBytes),
 	}, nil
 }
 

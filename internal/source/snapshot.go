@@ -2,7 +2,6 @@ package source
 
 import (
 	"cmp"
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"weak"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -27,11 +25,33 @@ var ErrSnapshotTooLarge = errors.New("snapshot too large")
 // maxLinkTarget bounds a symlink target, as PATH_MAX does on Linux.
 const maxLinkTarget = 4096
 
+// entryOverhead is what one file, directory or symlink of a snapshot costs
+// besides its contents: its node, its slot in the directory, its name and
+// its blob or tree header. It is counted in a snapshot's size so that a
+// revision of many empty files is not taken for free.
+const entryOverhead = 128
+
+// size is what the snapshot cache counts for f: the bytes of its files
+// (wherever a file occurs, so a file shared by two snapshots, or occurring
+// twice in one, is counted each time: the count errs high) and an
+// entryOverhead per entry. Both totals are known once the tree is built.
+func (f *snapshotFS) size() int64 {
+	t := f.root.tree
+	return t.bytes + int64(t.files+1)*entryOverhead
+}
+
 // Snapshot returns the files of commit sha as a read-only fs.FS rooted at the
 // repository root. It is built once per (repository, commit), held in memory,
 // and shared by every caller: the same value is returned until the snapshot
-// leaves the LRU cache (Options.SnapshotCacheSize). Nothing outside the
-// repository is ever read; see EscapeError for symlinks that point outside.
+// leaves the LRU cache (Options.SnapshotCacheMaxBytes, SnapshotCacheSize). A
+// snapshot larger than the cache's whole byte budget is returned but not
+// kept. Nothing outside the repository is ever read; see EscapeError for
+// symlinks that point outside.
+//
+// A revision over Options.MaxSnapshotBytes or MaxFiles fails with
+// ErrSnapshotTooLarge while it is read: each blob's size is checked from
+// its object header before its contents are read, so a refused revision
+// never holds more than MaxSnapshotBytes of its files.
 //
 // sha must be a full commit SHA, as returned by Resolve. A commit the cache
 // lacks is fetched as Resolve would.
@@ -285,48 +305,4 @@ func displayPath(p string) string {
 		return "."
 	}
 	return p
-}
-
-// lru is a small least-recently-used cache of snapshots.
-type lru struct {
-	mu    sync.Mutex
-	size  int
-	order *list.List // of *lruEntry, most recent first
-	items map[string]*list.Element
-}
-
-type lruEntry struct {
-	key  string
-	fsys *snapshotFS
-}
-
-func newLRU(size int) *lru {
-	return &lru{size: size, order: list.New(), items: map[string]*list.Element{}}
-}
-
-func (l *lru) get(key string) (*snapshotFS, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.items[key]
-	if !ok {
-		return nil, false
-	}
-	l.order.MoveToFront(e)
-	return e.Value.(*lruEntry).fsys, true
-}
-
-func (l *lru) add(key string, fsys *snapshotFS) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.items[key]; ok {
-		e.Value.(*lruEntry).fsys = fsys
-		l.order.MoveToFront(e)
-		return
-	}
-	l.items[key] = l.order.PushFront(&lruEntry{key: key, fsys: fsys})
-	for l.order.Len() > l.size {
-		last := l.order.Back()
-		l.order.Remove(last)
-		delete(l.items, last.Value.(*lruEntry).key)
-	}
 }

@@ -65,6 +65,9 @@ type Options struct {
 	// allow the namespace too). Applications elsewhere are ignored, with one
 	// event each.
 	ApplicationNamespaces []string
+	// RenderCacheMaxBytes bounds the renders remembered, by an estimate
+	// of their size. Default appstate.DefaultRenderCacheMaxBytes.
+	RenderCacheMaxBytes int64
 }
 
 // Notifier learns what changed in an Application, to notify about it.
@@ -133,7 +136,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		sources:  sources,
 		events:   redact.Recorder(mgr.GetEventRecorder("ferry")),
 		tracker:  t,
-		renders:  appstate.NewRenderer(renderer, sources, 1024),
+		renders:  appstate.NewRenderer(renderer, sources, opts.RenderCacheMaxBytes),
 		opts:     opts,
 	}
 	r.renders.OnRender = opts.Metrics.Rendered
