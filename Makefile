@@ -9,7 +9,7 @@ export FERRY_KUBE_DIR := $(shell hack/build-kube.sh --dir)
 # afterwards that none of them is still alive.
 TEST_RUN_ID := ferry-test-$(shell date +%s%N)
 
-.PHONY: all build kube lint test demo clean
+.PHONY: all build kube lint test fuzz demo clean
 
 all: build
 
@@ -24,9 +24,25 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# The packages whose tests need no control plane run under the race detector
+# (hack/test-packages.sh picks them); the rest run as before. -race needs cgo
+# (a C compiler): without one those packages run without it, with a warning.
 test: lint kube build
-	FERRY_TEST_RUN=$(TEST_RUN_ID) $(GO) test -count=1 -timeout 25m ./...
+	@race=$$(hack/test-packages.sh race) && kube=$$(hack/test-packages.sh kube) || exit 1; \
+	flag=-race; \
+	if [ "$$($(GO) env CGO_ENABLED)" != 1 ]; then \
+	  echo "warning: the race detector needs cgo (a C compiler); running without -race"; flag=; \
+	fi; \
+	echo "go test -count=1 $$flag: $$(wc -w <<<"$$race") packages that need no control plane"; \
+	FERRY_TEST_RUN=$(TEST_RUN_ID) $(GO) test -count=1 $$flag -timeout 25m $$race && \
+	echo "go test -count=1: the other $$(wc -w <<<"$$kube") packages" && \
+	FERRY_TEST_RUN=$(TEST_RUN_ID) $(GO) test -count=1 -timeout 25m $$kube
 	hack/check-leftovers.sh $(TEST_RUN_ID)
+
+# Every fuzz target in the module, FUZZTIME each (not part of `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 demo: kube build
 	bin/ferry demo
