@@ -1,0 +1,130 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
+)
+
+// wavedApp is three waves: a ConfigMap, a Deployment that takes
+// minReadySeconds to become available (so the sync waits in wave 1), and a
+// ConfigMap that needs wave 1 healthy.
+func wavedApp(value string) map[string]string {
+	return map[string]string{
+		"app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {argocd.argoproj.io/sync-wave: \"0\"}\ndata: {value: " + value + "}\n",
+		"app/web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {argocd.argoproj.io/sync-wave: "1"}
+spec:
+  replicas: 1
+  minReadySeconds: 25
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: example/web:1}]
+`,
+		"app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations: {argocd.argoproj.io/sync-wave: \"2\"}\ndata: {value: " + value + "}\n",
+	}
+}
+
+// TestAPIServerOutageMidSync: kube-apiserver stops for 20 s while a sync
+// waits in wave 1, and starts again on the same etcd. The sync is retried
+// and ends Synced; nothing applied before the outage is deleted and made
+// again (same UIDs); history holds one entry for the revision.
+func TestAPIServerOutageMidSync(t *testing.T) {
+	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
+	cl := newClient(t, c)
+	ctx := t.Context()
+	repo := newGitRepo(t)
+	rev := repo.commit("waves", wavedApp("one"))
+	r := startReplica(t, c, "controller", "--wave-timeout", "3m")
+
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "outage", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     "default",
+			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
+			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "outage"},
+			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}},
+		},
+	}
+	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
+		err := cl.Create(ctx, app)
+		return err == nil, fmt.Sprint(err)
+	})
+
+	// Wait until the sync waits in wave 1: the Deployment exists, b does not.
+	uids := map[string]types.UID{}
+	localclustertest.Eventually(t, 2*time.Minute, "the sync waiting in wave 1", func(ctx context.Context) (bool, string) {
+		d := &appsv1.Deployment{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "outage", Name: "web"}, d); err != nil {
+			return false, err.Error()
+		}
+		a := &corev1.ConfigMap{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "outage", Name: "a"}, a); err != nil {
+			return false, err.Error()
+		}
+		uids["web"], uids["a"] = d.UID, a.UID
+		return true, ""
+	})
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "outage", Name: "b"}, &corev1.ConfigMap{}); err == nil {
+		t.Fatal("wave 2 applied before wave 1 became available: the outage would not fall mid-sync")
+	}
+	stopped := time.Now()
+	if err := c.StopAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Second)
+	if err := c.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("API server down %.1fs", time.Since(stopped).Seconds())
+
+	got := waitSynced(t, cl, app, rev)
+	t.Logf("Synced %.1fs after the outage began", time.Since(stopped).Seconds())
+	for name, uid := range uids {
+		var obj client.Object = &corev1.ConfigMap{}
+		if name == "web" {
+			obj = &appsv1.Deployment{}
+		}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "outage", Name: name}, obj); err != nil {
+			t.Errorf("%s after the outage: %v", name, err)
+		} else if obj.GetUID() != uid {
+			t.Errorf("%s was deleted and made again during the outage (uid %s, was %s)", name, obj.GetUID(), uid)
+		}
+	}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "outage", Name: "b"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("wave 2 after the outage: %v", err)
+	}
+	n := 0
+	for _, h := range got.Status.History {
+		if h.Revision == rev {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("history holds %d entries for %s, want 1: %+v", n, rev[:7], got.Status.History)
+	}
+	if op := got.Status.OperationState; op == nil || op.Phase != v1alpha1.OperationSucceeded {
+		t.Errorf("last operation %+v, want Succeeded", op)
+	}
+	if b, err := os.ReadFile(r.log); err == nil && strings.Contains(string(b), "panic") {
+		t.Errorf("the controller panicked:\n%s", tail(b, 4096))
+	}
+}
