@@ -41,6 +41,15 @@ const minShortSHA = 4
 // force (a hard refresh) lists now. Concurrent callers share one listing and
 // fetch. A full SHA already in the cache resolves without any network access.
 // A short SHA resolves only if it matches exactly one fetched commit.
+//
+// A commit no branch or tag reaches any longer (the branch was force-pushed
+// to other history) still resolves while the cache holds it: a fetch prunes
+// refs, never objects. So a rollback to a deployed commit that a force push
+// orphaned syncs it, as Argo CD does: its repo-server checks out a commit its
+// clone still holds (IsRevisionPresent) without asking the remote. A commit
+// the cache never fetched is asked of the remote by hash; a server that
+// refuses unadvertised commits (git's default) makes it ErrRevisionNotFound,
+// in an error naming the revision, as Argo CD fails to check it out.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, force bool) (string, error) {
 	r, err := c.repo(ctx, repoURL)
 	if err != nil {

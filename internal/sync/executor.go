@@ -59,11 +59,12 @@ func (e *InterruptedError) Error() string { return "sync interrupted: " + e.Reas
 // Execute runs plan.Steps in order. A step applies its objects, then its
 // hooks; then, when it runs hooks or a later step applies something, the
 // executor waits until the step's objects are healthy (kstatus) and its
-// hooks succeeded. A failed apply, a Degraded object, a failed hook or a step
-// that does not settle within the wave timeout fails the sync: later steps
-// do not run, and the SyncFail hooks do. Prune steps delete only objects
-// whose tracking annotation still names app (checked against the live
-// object, with its UID as a precondition). After the sync, hooks are deleted
+// hooks succeeded. A failed apply, a Degraded object, a failed hook, a
+// failed prune or a step that does not settle within the wave timeout fails
+// the sync: later steps do not run, and the SyncFail hooks do. Prune steps
+// delete only objects whose tracking annotation still names app (checked
+// against the live object, with its UID as a precondition); a failed delete
+// fails its step only after the step's other prunes were attempted. After the sync, hooks are deleted
 // as their hook-delete-policy says. Applied objects are updated in place
 // with the server's response.
 func (e *Executor) Execute(ctx context.Context, app string, plan Plan, opts ExecOptions) ([]Outcome, error) {

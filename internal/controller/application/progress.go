@@ -3,6 +3,8 @@ package application
 import (
 	"context"
 	"encoding/json"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,11 +93,15 @@ func (p *progress) write() {
 	if s := st.Operation.Sync; s != nil {
 		st.SyncResult.Revision = s.Revision
 	}
+	whole, err := operationStateJSON(st)
+	if err != nil {
+		return
+	}
 	for attempt := 0; attempt < 2 && !p.stop; attempt++ {
 		// With the resourceVersion last seen as a precondition: a progress
 		// report must never overwrite a terminate request.
 		data, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": p.rv},
-			"status": map[string]any{"operationState": st}})
+			"status": map[string]any{"operationState": whole}})
 		if err != nil {
 			return
 		}
@@ -116,6 +122,56 @@ func (p *progress) write() {
 		p.rv = fresh.ResourceVersion
 		if s := fresh.Status.OperationState; s != nil && s.Phase == v1alpha1.OperationTerminating {
 			p.stop = true
+		}
+	}
+}
+
+// operationStateJSON is st as the JSON object of a merge patch that
+// replaces the operation state the server holds: every field st leaves out
+// (omitempty) is set to null, in nested objects too. A merge patch removes
+// only what it sets to null, so st sent as plain JSON would keep the last
+// operation's values in the fields this one leaves empty: its resource
+// results under a sync that failed before applying anything, its
+// initiatedBy.automated under a rollback someone asked for, its retryCount
+// under a new revision's first try, its finishedAt and message under a
+// sync still running. (Entries of map fields, such as a kustomize source's
+// commonLabels, are still merged: nothing here knows the server's keys.)
+func operationStateJSON(st *v1alpha1.OperationState) (map[string]any, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	nullOmitted(m, reflect.TypeFor[v1alpha1.OperationState]())
+	return m, nil
+}
+
+// nullOmitted sets to null each field of the struct type t that m, the JSON
+// object of a t, lacks, and recurses into the struct fields m has. Values
+// that marshal to something other than an object (metav1.Time, lists) are
+// replaced whole by a merge patch anyway.
+func nullOmitted(m map[string]any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || name == "" {
+			continue // no inlined or unnamed fields in the operation state
+		}
+		v, ok := m[name]
+		if !ok {
+			m[name] = nil
+			continue
+		}
+		if sub, isObject := v.(map[string]any); isObject {
+			nullOmitted(sub, f.Type)
 		}
 	}
 }

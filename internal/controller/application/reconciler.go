@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -197,14 +198,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
 		// A merge patch, not an update: the controller is status's only
 		// writer, and a spec edit racing with it must not fail the write.
-		base := before
-		if !equality.Semantic.DeepEqual(before.Status.OperationState, app.Status.OperationState) {
-			// A sync may have reported itself running in between: send the
-			// operation state whole, not as a difference from the cache.
-			base = before.DeepCopy()
-			base.Status.OperationState = nil
+		patch, err := statusPatch(before, app)
+		if err == nil {
+			err = r.direct.Status().Patch(ctx, app, patch)
 		}
-		if err := r.direct.Status().Patch(ctx, app, client.MergeFrom(base)); err != nil {
+		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("update status of application %s: %w", req.NamespacedName, err)
 		}
 	}
@@ -222,6 +220,43 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, finishErr // retried with backoff
 	}
 	return ctrl.Result{RequeueAfter: res.requeueAfter}, nil
+}
+
+// statusPatch is the merge patch that takes the Application's status from
+// before (the watch cache's copy) to app's. A changed operation state is
+// sent whole, not as a difference from the cache: a sync may have reported
+// itself running in between (progress), and a difference would leave
+// those running values in place wherever the final state equals the
+// cached one.
+func statusPatch(before, app *v1alpha1.Application) (client.Patch, error) {
+	st := app.Status.OperationState
+	if st == nil || equality.Semantic.DeepEqual(before.Status.OperationState, st) {
+		return client.MergeFrom(before), nil
+	}
+	base := before.DeepCopy()
+	base.Status.OperationState = st // no difference there: set below, whole
+	data, err := client.MergeFrom(base).Data(app)
+	if err != nil {
+		return nil, err
+	}
+	patch := map[string]any{}
+	if err := json.Unmarshal(data, &patch); err != nil {
+		return nil, err
+	}
+	whole, err := operationStateJSON(st)
+	if err != nil {
+		return nil, err
+	}
+	status, _ := patch["status"].(map[string]any)
+	if status == nil {
+		status = map[string]any{}
+		patch["status"] = status
+	}
+	status["operationState"] = whole
+	if data, err = json.Marshal(patch); err != nil {
+		return nil, err
+	}
+	return client.RawPatch(types.MergePatchType, data), nil
 }
 
 // appKey names an Application.
