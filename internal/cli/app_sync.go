@@ -146,7 +146,7 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 // to the controller, which holds the operation until the window allows it.
 func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Application) error {
 	p := &v1alpha1.AppProject{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: projectOf(app)}, p); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: project.NameOf(app)}, p); err != nil {
 		return nil
 	}
 	d, err := project.SyncWindowsAllow(p, app, true, time.Now())
@@ -165,8 +165,8 @@ func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Applicatio
 // Denied" with the blocking window and until when.
 func syncWindowState(ctx context.Context, c client.Client, app *v1alpha1.Application) string {
 	p := &v1alpha1.AppProject{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: projectOf(app)}, p); err != nil {
-		return "Unknown (project " + projectOf(app) + ": " + err.Error() + ")"
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: project.NameOf(app)}, p); err != nil {
+		return "Unknown (project " + project.NameOf(app) + ": " + err.Error() + ")"
 	}
 	now := time.Now()
 	auto, err := project.SyncWindowsAllow(p, app, false, now)
@@ -180,14 +180,6 @@ func syncWindowState(ctx context.Context, c client.Client, app *v1alpha1.Applica
 		return "Manual Allowed"
 	}
 	return "Sync Denied: " + auto.Message
-}
-
-// projectOf is the Application's project; "default" when it names none.
-func projectOf(app *v1alpha1.Application) string {
-	if app.Spec.Project == "" {
-		return project.DefaultName
-	}
-	return app.Spec.Project
 }
 
 // heldBy is the message of a sync window holding the Application's pending

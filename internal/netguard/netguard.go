@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 )
@@ -107,6 +108,16 @@ func (p Policy) CheckHost(ctx context.Context, host string) error {
 		}
 	}
 	return nil
+}
+
+// CheckURL is CheckHost for the host of rawURL; a URL without a host (a
+// file:// URL) or one that does not parse passes, left to its reader.
+func (p Policy) CheckURL(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil
+	}
+	return p.CheckHost(ctx, u.Host)
 }
 
 func trimBrackets(h string) string {

@@ -10,6 +10,15 @@ import (
 // none, and the one Argo CD creates for them.
 const DefaultName = "default"
 
+// NameOf is the Application's project: spec.project, or DefaultName when
+// it names none.
+func NameOf(app *v1alpha1.Application) string {
+	if app.Spec.Project == "" {
+		return DefaultName
+	}
+	return app.Spec.Project
+}
+
 // Default returns the "default" project as Argo CD creates it in
 // namespace: any repository, any destination, any kind, cluster-scoped
 // ones included.

@@ -152,7 +152,9 @@ func Values(err error, values []string) error {
 	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
 	clean := msg
 	for _, v := range sorted {
-		clean = strings.ReplaceAll(clean, v, "***")
+		if v != "" { // ReplaceAll of "" would put *** between every byte
+			clean = strings.ReplaceAll(clean, v, "***")
+		}
 	}
 	if clean == msg {
 		return err

@@ -249,8 +249,8 @@ func (c *Cache) repo(ctx context.Context, rawURL string) (*repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.opts.AllowLocal && strings.HasPrefix(norm, "file://") {
-		return nil, fmt.Errorf("%w: %s is on the controller's disk; local repositories are refused unless the controller runs with --allow-local-repositories", ErrRefused, norm)
+	if err := RefuseLocal(norm, c.opts.AllowLocal); err != nil {
+		return nil, err
 	}
 	key, project := norm, ""
 	if p := ProjectFrom(ctx); p != "" && c.opts.Scoped != nil {

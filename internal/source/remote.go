@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -52,10 +51,8 @@ type remoteAuth struct {
 // checked against the network policy (after DNS, before any connection).
 func (r *repo) auth(ctx context.Context) (remoteAuth, error) {
 	a := remoteAuth{secrets: secretsOf(r.url)}
-	if u, err := url.Parse(r.norm); err == nil {
-		if err := r.c.opts.Net.CheckHost(ctx, u.Host); err != nil {
-			return a, err
-		}
+	if err := r.c.opts.Net.CheckURL(ctx, r.norm); err != nil {
+		return a, err
 	}
 	if r.c.opts.Credentials == nil {
 		return a, nil

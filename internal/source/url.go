@@ -77,6 +77,16 @@ func NormalizeURL(rawURL string) (string, error) {
 	return out.String(), nil
 }
 
+// RefuseLocal refuses norm, a NormalizeURL result, when it names the
+// controller's own disk (a file:// URL) and allow is false. The error wraps
+// ErrRefused and names the flag that allows it.
+func RefuseLocal(norm string, allow bool) error {
+	if allow || !strings.HasPrefix(norm, "file://") {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is on the controller's disk; local repositories are refused unless the controller runs with --allow-local-repositories", ErrRefused, norm)
+}
+
 // trimRepoSuffix removes trailing slashes and ".git" until neither is left, so
 // normalizing is idempotent.
 func trimRepoSuffix(p string) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
+	"github.com/ferrycd/ferry/internal/project"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -47,8 +48,8 @@ func (r *Reconciler) finalize(ctx context.Context, app *v1alpha1.Application) (c
 	// event). A project that cannot be read deletes nothing, until it is
 	// back or the finalizer is removed by hand.
 	p := &v1alpha1.AppProject{}
-	if err := r.client.Get(ctx, client.ObjectKey{Namespace: r.opts.HomeNamespace, Name: projectName(app)}, p); err != nil {
-		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: read AppProject %s: %w", appKey(app), projectName(app), err)
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: r.opts.HomeNamespace, Name: project.NameOf(app)}, p); err != nil {
+		return ctrl.Result{}, fmt.Errorf("delete resources of application %s: read AppProject %s: %w", appKey(app), project.NameOf(app), err)
 	}
 	// The inventory's live objects, read from the API server; the planner
 	// decides which go (sync.PlanDeletion): not another's, not Delete=false,

@@ -20,18 +20,6 @@ import (
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
-// defaultProject is the project of an Application that names none, as in
-// Argo CD.
-const defaultProject = "default"
-
-// projectName is the Application's project; "default" when it names none.
-func projectName(app *v1alpha1.Application) string {
-	if app.Spec.Project == "" {
-		return defaultProject
-	}
-	return app.Spec.Project
-}
-
 // ensureDefaultProject creates the "default" AppProject in the home
 // namespace when it is missing, allowing everything as Argo CD's does, so
 // Applications written for Argo CD's default project work unchanged. An
@@ -88,7 +76,7 @@ func (r *Reconciler) ignore(app *v1alpha1.Application) (reconcile.Result, error)
 // checks what the spec alone decides: that the project may be used from the
 // Application's namespace, and its source repository.
 func (r *Reconciler) projectOf(ctx context.Context, app *v1alpha1.Application) (*v1alpha1.AppProject, error) {
-	name := projectName(app)
+	name := project.NameOf(app)
 	p := &v1alpha1.AppProject{}
 	if err := r.client.Get(ctx, types.NamespacedName{Namespace: r.opts.HomeNamespace, Name: name}, p); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -210,7 +198,7 @@ func (r *Reconciler) appsOfProject(ctx context.Context, obj client.Object) []rec
 	var out []reconcile.Request
 	for i := range apps.Items {
 		a := &apps.Items[i]
-		if projectName(a) == obj.GetName() {
+		if project.NameOf(a) == obj.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: appKey(a)})
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/diff"
+	"github.com/ferrycd/ferry/internal/project"
 	"github.com/ferrycd/ferry/internal/redact"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -70,7 +71,7 @@ type phase struct {
 func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) outcome {
 	// Git is read as the Application's project: a repository Secret scoped
 	// to the project serves it, and no other project (see source.WithProject).
-	ctx = gitsource.WithProject(ctx, projectName(app))
+	ctx = gitsource.WithProject(ctx, project.NameOf(app))
 	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation], cctx: ctx}
 	rn.out = outcome{requeueAfter: r.opts.PollInterval, clearRefresh: rn.refresh != ""}
 	defer rn.conds.apply(app)

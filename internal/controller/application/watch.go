@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/health"
+	"github.com/ferrycd/ferry/internal/project"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -167,7 +168,7 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || !want[got] {
 			continue
 		}
-		if p := projectName(app); !listed[p] {
+		if p := project.NameOf(app); !listed[p] {
 			// One forced listing serves every Application of the repository
 			// (of the project).
 			_, _ = r.sources.Resolve(gitsource.WithProject(ctx, p), src.RepoURL, src.TargetRevision, true)

@@ -9,7 +9,6 @@ package automation
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -50,18 +49,16 @@ type Boundary struct {
 
 // check refuses a GitRepository the boundary does not let the automation
 // use; the error names the field and the flag that would allow it.
-func (b Boundary) check(ctx context.Context, a *imagev1.ImageUpdateAutomation, repo *sourcev1.GitRepository) error {
+func (b Boundary) check(ctx context.Context, repo *sourcev1.GitRepository) error {
 	norm, err := source.NormalizeURL(repo.Spec.URL)
 	if err != nil {
 		return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
 	}
-	if strings.HasPrefix(norm, "file://") && !b.AllowLocal {
-		return fmt.Errorf("GitRepository %s/%s spec.url: %w: %s is on the controller's disk; local repositories are refused unless the controller runs with --allow-local-repositories", repo.Namespace, repo.Name, source.ErrRefused, norm)
+	if err := source.RefuseLocal(norm, b.AllowLocal); err != nil {
+		return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
 	}
-	if u, err := url.Parse(norm); err == nil {
-		if err := b.Net.CheckHost(ctx, u.Host); err != nil {
-			return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
-		}
+	if err := b.Net.CheckURL(ctx, norm); err != nil {
+		return fmt.Errorf("GitRepository %s/%s spec.url: %w", repo.Namespace, repo.Name, err)
 	}
 	return nil
 }
@@ -82,7 +79,7 @@ func RunOptions(ctx context.Context, c client.Reader, a *imagev1.ImageUpdateAuto
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, repo); err != nil {
 		return gitupdate.Options{}, fmt.Errorf("spec.sourceRef %s/%s: %w", ns, ref.Name, err)
 	}
-	if err := b.check(ctx, a, repo); err != nil {
+	if err := b.check(ctx, repo); err != nil {
 		return gitupdate.Options{}, err
 	}
 	opts := gitupdate.Options{URL: repo.Spec.URL, Automation: types.NamespacedName{Namespace: a.Namespace, Name: a.Name},
