@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -79,6 +81,10 @@ type SyncRequest struct {
 	Retry      RetryPolicy
 	RetryCount int64
 	Automated  bool
+	// Resume, when set, is the operation a process left Running when it
+	// stopped mid-sync; this sync continues it: the same start and try, and
+	// the hooks it ran are not run again (sync.Resume).
+	Resume *v1alpha1.OperationState
 }
 
 // Decision is what to do.
@@ -107,7 +113,9 @@ type Decision struct {
 //     the retry limit, then not again until a new revision or a requested
 //     sync; a terminated one not at all for that revision. A new revision
 //     supersedes both at once.
-//   - A sync left Running by a controller that stopped is run again.
+//   - A sync left Running by a controller that stopped is resumed (its
+//     hooks not run again), even when everything is in sync by now; an
+//     automated one only while its revision is still the one to sync.
 //   - A dry run applied nothing, so it is no attempt at its revision.
 //   - An automated sync with prune that would delete every resource is
 //     attempted: its plan refuses it unless allowEmpty (sync.MakePlan), so
@@ -126,10 +134,6 @@ func Decide(in DecisionInput) Decision {
 		return Decision{Action: ActionNone, Reason: SkipNotAutomated}
 	}
 	auto, revision := policy.Automated, in.Comparison.Revision
-	conf := ConfirmationOf(app)
-	if !in.Comparison.needsSync(auto.Prune, conf) {
-		return Decision{Action: ActionNone, Reason: SkipInSync}
-	}
 	req := &SyncRequest{
 		Operation: v1alpha1.Operation{
 			Sync:        &v1alpha1.SyncOperation{Revision: revision, Prune: auto.Prune, SyncOptions: syncOptionsOf(app)},
@@ -137,6 +141,18 @@ func Decide(in DecisionInput) Decision {
 		},
 		Revision: revision, Prune: auto.Prune, Options: syncOptionsOf(app), Automated: true,
 		Retry: RetryPolicyOf(policy.Retry, true),
+	}
+	if resumable(last) && last.Operation.InitiatedBy.Automated && lastRevision(last) == revision {
+		// Left Running by a process that stopped mid-sync: not a finished
+		// attempt. It is resumed, counting as the same try, even when
+		// everything compares in sync by now: its later hooks (PostSync)
+		// and its history entry are still owed.
+		req.RetryCount, req.Resume = last.RetryCount, last
+		return Decision{Action: ActionSync, Sync: req}
+	}
+	conf := ConfirmationOf(app)
+	if !in.Comparison.needsSync(auto.Prune, conf) {
+		return Decision{Action: ActionNone, Reason: SkipInSync}
 	}
 	if last == nil || lastRevision(last) != revision {
 		return Decision{Action: ActionSync, Sync: req} // a new revision
@@ -188,10 +204,20 @@ func requested(app *v1alpha1.Application, last *v1alpha1.OperationState) *SyncRe
 	for _, res := range op.Sync.Resources {
 		req.Only = append(req.Only, fsync.Key{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name})
 	}
-	if last != nil && isFailed(last.Phase) && last.Operation.Sync != nil && !last.Operation.InitiatedBy.Automated {
+	switch {
+	case resumable(last) && equality.Semantic.DeepEqual(last.Operation, *op):
+		// This operation, left Running by a process that stopped: resumed.
+		req.RetryCount, req.Resume = last.RetryCount, last
+	case last != nil && isFailed(last.Phase) && last.Operation.Sync != nil && !last.Operation.InitiatedBy.Automated:
 		req.RetryCount = last.RetryCount + 1
 	}
 	return req
+}
+
+// resumable reports a sync left Running (a dry run applied nothing and
+// has nothing to resume).
+func resumable(last *v1alpha1.OperationState) bool {
+	return last != nil && last.Phase == v1alpha1.OperationRunning && last.Operation.Sync != nil && !last.Operation.Sync.DryRun
 }
 
 func lastRevision(s *v1alpha1.OperationState) string {

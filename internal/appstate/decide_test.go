@@ -154,6 +154,11 @@ func autoSync(prune bool, retries int64, retry RetryPolicy) *SyncRequest {
 	}
 }
 
+func resumed(r *SyncRequest, last *v1alpha1.OperationState) *SyncRequest {
+	r.Resume = last
+	return r
+}
+
 var defaultAutoRetry = RetryPolicy{Limit: 5, Duration: 5 * time.Second, Factor: 2, Max: 3 * time.Minute}
 
 func TestDecide(t *testing.T) {
@@ -449,16 +454,37 @@ func TestDecide(t *testing.T) {
 
 		// Running.
 		{
-			name: "left Running by a stopped controller: run again, same try",
+			name: "left Running by a stopped controller: resumed, same try",
 			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: drifted(),
 			last: lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true, retries: 2}.state(),
-			want: Decision{Action: ActionSync, Sync: autoSync(false, 2, defaultAutoRetry)},
+			want: Decision{Action: ActionSync, Sync: resumed(autoSync(false, 2, defaultAutoRetry),
+				lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true, retries: 2}.state())},
 		},
 		{
-			name: "left Running at the retry limit: still run again",
+			name: "left Running at the retry limit: still resumed",
 			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: drifted(),
 			last: lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true, retries: 5}.state(),
-			want: Decision{Action: ActionSync, Sync: autoSync(false, 5, defaultAutoRetry)},
+			want: Decision{Action: ActionSync, Sync: resumed(autoSync(false, 5, defaultAutoRetry),
+				lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true, retries: 5}.state())},
+		},
+		{
+			name: "left Running, everything in sync by now: resumed (its PostSync hooks and history are owed)",
+			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: synced(),
+			last: lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true}.state(),
+			want: Decision{Action: ActionSync, Sync: resumed(autoSync(false, 0, defaultAutoRetry),
+				lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true}.state())},
+		},
+		{
+			name: "left Running at A, Git now at B: a new sync of B, nothing resumed",
+			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: drifted(),
+			last: lastSync{phase: v1alpha1.OperationRunning, rev: revA, automated: true, retries: 1}.state(),
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "a dry run left Running: not resumed",
+			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: synced(),
+			last: lastSync{phase: v1alpha1.OperationRunning, rev: revB, automated: true, dryRun: true}.state(),
+			want: Decision{Action: ActionNone, Reason: SkipInSync},
 		},
 
 		// Terminated.
@@ -512,6 +538,15 @@ func checkDecision(t *testing.T, got, want Decision) {
 	}
 }
 
+type requestedCase struct {
+	name   string
+	policy *v1alpha1.SyncPolicy
+	op     v1alpha1.Operation
+	cmp    *Comparison
+	last   *v1alpha1.OperationState
+	want   *SyncRequest
+}
+
 func TestDecideRequested(t *testing.T) {
 	op := v1alpha1.Operation{
 		Sync: &v1alpha1.SyncOperation{Prune: true, DryRun: true, SyncOptions: []string{"ServerSideApply=true"},
@@ -539,14 +574,7 @@ func TestDecideRequested(t *testing.T) {
 		r.RetryCount = n
 		return &r
 	}
-	tests := []struct {
-		name   string
-		policy *v1alpha1.SyncPolicy
-		op     v1alpha1.Operation
-		cmp    *Comparison
-		last   *v1alpha1.OperationState
-		want   *SyncRequest
-	}{
+	tests := []requestedCase{
 		{name: "no sync policy, in sync: runs", policy: nil, op: op, cmp: synced(),
 			want: func() *SyncRequest { r := withCount(0); r.Options = []string{"ServerSideApply=true"}; return r }()},
 		{name: "options merged with the sync policy's", policy: policy, op: op, cmp: drifted(), want: withCount(0)},
@@ -568,6 +596,16 @@ func TestDecideRequested(t *testing.T) {
 		{name: "after a failed requested sync: counts the retry", policy: policy, op: op, cmp: drifted(),
 			last: lastSync{phase: v1alpha1.OperationFailed, rev: revB, retries: 1, ago: time.Second}.state(),
 			want: withCount(2)},
+		func() requestedCase {
+			real := *op.DeepCopy()
+			real.Sync.DryRun = false
+			left := &v1alpha1.OperationState{Operation: *real.DeepCopy(), Phase: v1alpha1.OperationRunning,
+				StartedAt: metav1.NewTime(now.Add(-time.Minute)), RetryCount: 1}
+			want := withCount(1)
+			want.Operation, want.DryRun, want.Resume = *real.DeepCopy(), false, left
+			return requestedCase{name: "this operation left Running by a stopped controller: resumed, same try", policy: policy, op: real,
+				cmp: synced(), last: left, want: want}
+		}(),
 		{name: "after a succeeded requested sync: first try", policy: policy, op: op, cmp: drifted(),
 			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, retries: 1, ago: time.Second}.state(),
 			want: withCount(0)},

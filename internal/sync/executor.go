@@ -47,6 +47,14 @@ type ExecOptions struct {
 	// and again when its State changes (concurrently: it must be safe for
 	// concurrent use), so a sync someone follows can show its progress.
 	Report func(Outcome)
+	// Operation names the operation this execution runs (or resumes); it is
+	// written on every hook object it creates (OperationAnnotation).
+	Operation string
+	// Resume, when set, says this execution continues an operation whose
+	// earlier execution stopped unfinished: hook runs that operation began
+	// are adopted or, when finished, not run again. Everything else is
+	// applied again, which server-side apply makes harmless.
+	Resume *Resume
 }
 
 // InterruptedError is a sync stopped between steps or while waiting: by a

@@ -42,11 +42,13 @@ func (x *execution) apply(ctx context.Context, s Step) ([]waitee, error) {
 		}
 	}
 	for _, t := range hooks {
-		w, err := x.startHook(ctx, t)
+		w, wait, err := x.startHook(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		waitOn = append(waitOn, w)
+		if wait {
+			waitOn = append(waitOn, w)
+		}
 	}
 	return waitOn, nil
 }

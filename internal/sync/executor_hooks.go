@@ -23,26 +23,42 @@ type hookRun struct {
 	policies []DeletePolicy
 }
 
-// startHook creates one hook object. With BeforeHookCreation, an object of
-// the same name left by an earlier sync is deleted first (and waited for),
-// so the hook runs again; a hook with generateName gets a new name each
-// time.
-func (x *execution) startHook(ctx context.Context, t Task) (waitee, error) {
+// startHook creates one hook object, annotated with the operation it
+// belongs to. With BeforeHookCreation, an object of the same name left by
+// an earlier sync is deleted first (and waited for), so the hook runs
+// again; a hook with generateName gets a new name each time. When the
+// execution resumes an operation, a run of the hook that operation already
+// began is adopted instead (resumeHook). wait is false for a hook that
+// finished before and is not run again.
+func (x *execution) startHook(ctx context.Context, t Task) (w waitee, wait bool, err error) {
+	if x.opts.Resume != nil {
+		if w, wait, started, err := x.resumeHook(ctx, t); started || err != nil {
+			return w, wait, err
+		}
+	}
 	obj := t.Object.DeepCopy()
+	if x.opts.Operation != "" {
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[OperationAnnotation] = x.opts.Operation
+		obj.SetAnnotations(annotations)
+	}
 	if obj.GetName() != "" && slices.Contains(t.DeletePolicies, BeforeHookCreation) {
 		if err := x.e.deleteAndWait(ctx, obj, x.opts.WaveTimeout); err != nil {
-			return waitee{}, fmt.Errorf("%s hook %s: delete the previous run: %w", t.Phase, t.Key, err)
+			return waitee{}, false, fmt.Errorf("%s hook %s: delete the previous run: %w", t.Phase, t.Key, err)
 		}
 	}
 	action := Created
 	if obj.GetName() == "" {
 		if err := x.e.client.Create(ctx, obj, client.FieldOwner(FieldManager)); err != nil {
-			return waitee{}, fmt.Errorf("%s hook %s: create: %w", t.Phase, t.Key, err)
+			return waitee{}, false, fmt.Errorf("%s hook %s: create: %w", t.Phase, t.Key, err)
 		}
 	} else {
 		before := obj.GetResourceVersion()
 		if err := x.e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-			return waitee{}, fmt.Errorf("%s hook %s: apply: %w", t.Phase, t.Key, err)
+			return waitee{}, false, fmt.Errorf("%s hook %s: apply: %w", t.Phase, t.Key, err)
 		}
 		if before != "" {
 			action = Configured
@@ -52,7 +68,7 @@ func (x *execution) startHook(ctx context.Context, t Task) (waitee, error) {
 	x.hooks = append(x.hooks, hookRun{key: k, version: obj.GetAPIVersion(), phase: t.Phase, policies: t.DeletePolicies})
 	x.rec.record(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: k.String() + " " + string(action),
 		Phase: t.Phase, Wave: t.Wave, Hook: true, State: Running})
-	return waitee{key: k, version: obj.GetAPIVersion(), hook: true}, nil
+	return waitee{key: k, version: obj.GetAPIVersion(), hook: true}, true, nil
 }
 
 // hookState reads the end of a Job or Pod run; ok is false for other kinds.

@@ -36,6 +36,10 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 		}
 	}
 	started := metav1.Now()
+	if req.Resume != nil {
+		started = req.Resume.StartedAt // the same operation, continued
+		ctrl.LoggerFrom(ctx).Info("resuming a sync left running", "application", appKey(app), "revision", req.Revision, "startedAt", started)
+	}
 	state := &v1alpha1.OperationState{Operation: req.Operation, Phase: v1alpha1.OperationRunning, StartedAt: started, RetryCount: req.RetryCount}
 	app.Status.OperationState = state
 	// A requested sync shows itself Running at once; an automated one only
@@ -57,7 +61,7 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 		}
 	}()
 	src := *app.Spec.Source
-	sr, err := r.runSync(ctx, rn, req, progressFor)
+	sr, err := r.runSync(ctx, rn, req, operationID(started, req.RetryCount), progressFor)
 	outcomes, revision := sr.outcomes, sr.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
@@ -101,6 +105,33 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 	}
 	// A partial sync: the next comparison, soon, reports the result.
 	return syncResult{done: true, requeueAfter: time.Second}
+}
+
+// operationID names one attempt of an operation on the hooks it creates
+// (sync.OperationAnnotation): its start, to the second as status keeps it,
+// and its try. A resumed operation keeps both, so it finds its hooks; a
+// retry is a new attempt and runs them again, as in Argo CD.
+func operationID(started metav1.Time, try int64) string {
+	return fmt.Sprintf("%s/%d", started.UTC().Format(time.RFC3339), try)
+}
+
+// resumeOf is what a sync left Running reported of its hooks.
+func resumeOf(left *v1alpha1.OperationState) *fsync.Resume {
+	if left == nil {
+		return nil
+	}
+	res := &fsync.Resume{}
+	if left.SyncResult == nil {
+		return res
+	}
+	for _, r := range left.SyncResult.Resources {
+		if r.HookType == "" {
+			continue
+		}
+		res.Hooks = append(res.Hooks, fsync.Outcome{Key: fsync.Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name},
+			Phase: fsync.Phase(r.HookType), Wave: r.SyncWave, Hook: true, State: fsync.State(r.HookPhase), Message: r.Message})
+	}
+	return res
 }
 
 // failOperation ends a requested operation that cannot start (its

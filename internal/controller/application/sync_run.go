@@ -23,8 +23,8 @@ type syncRun struct {
 }
 
 // runSync renders the revision to sync (when it is not the one compared),
-// plans and executes.
-func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncRequest, progressFor func(fsync.Plan) *progress) (syncRun, error) {
+// plans and executes; operation names the attempt on the hooks it creates.
+func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncRequest, operation string, progressFor func(fsync.Plan) *progress) (syncRun, error) {
 	app, dst, d := rn.app, rn.dst, rn.desired
 	src := *app.Spec.Source
 	sr := syncRun{revision: req.Revision, partial: len(req.Only) > 0}
@@ -97,7 +97,8 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 		report, terminated = p.report, p.terminated
 	}
 	sr.outcomes, err = executor.Execute(ctx, instance, sr.plan, fsync.ExecOptions{
-		WaveTimeout: r.opts.WaveTimeout, Report: report, Interrupted: r.interruption(app, req, sr.revision, terminated)})
+		WaveTimeout: r.opts.WaveTimeout, Report: report, Interrupted: r.interruption(app, req, sr.revision, terminated),
+		Operation: operation, Resume: resumeOf(req.Resume)})
 	for _, k := range sr.plan.RequiresPruning {
 		sr.outcomes = append(sr.outcomes, fsync.Outcome{Key: k, Action: fsync.PruneSkipped, Message: "ignored (requires pruning)"})
 	}

@@ -1,0 +1,199 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api"
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
+	fsync "github.com/ferrycd/ferry/internal/sync"
+)
+
+// migrateHook is a PreSync Job with the default delete policy
+// (BeforeHookCreation): a sync that ran it again would delete it and create
+// a new one.
+const migrateHook = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {argocd.argoproj.io/hook: PreSync}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: example/migrate:1}]
+`
+
+// TestControllerKilledMidSync: the controller is killed (SIGKILL) while a
+// sync of three waves and a PreSync hook waits in wave 1, and a new
+// process takes over. The sync is resumed, not restarted: the hook Job
+// was created once for the operation (one UID seen by a watch from the
+// start), nothing applied before the kill is deleted and made again,
+// nothing is pruned, wave 2 is applied, and history holds one entry.
+func TestControllerKilledMidSync(t *testing.T) {
+	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
+	cl := newClient(t, c)
+	ctx := t.Context()
+	repo := newGitRepo(t)
+	files := wavedApp("one")
+	files["app/migrate.yaml"] = migrateHook
+	rev := repo.commit("waves and a hook", files)
+
+	// Every Job named migrate ever created in the namespace.
+	jobs := watchJobs(t, c, "killed")
+	first := startReplica(t, c, "first", "--wave-timeout", "3m")
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "killed", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     "default",
+			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
+			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "killed"},
+			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}},
+		},
+	}
+	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
+		err := cl.Create(ctx, app)
+		return err == nil, fmt.Sprint(err)
+	})
+
+	// Wait until the hook has run and the sync waits in wave 1, as status
+	// shows it: the Deployment exists, b does not.
+	uids := map[string]types.UID{}
+	localclustertest.Eventually(t, 2*time.Minute, "the sync waiting in wave 1 after its hook", func(ctx context.Context) (bool, string) {
+		job := &batchv1.Job{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "migrate"}, job); err != nil {
+			return false, "hook: " + err.Error()
+		}
+		if job.Status.Succeeded == 0 {
+			return false, "hook running"
+		}
+		d := &appsv1.Deployment{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "web"}, d); err != nil {
+			return false, err.Error()
+		}
+		a := &corev1.ConfigMap{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "a"}, a); err != nil {
+			return false, err.Error()
+		}
+		uids["web"], uids["a"], uids["migrate"] = d.UID, a.UID, job.UID
+		return true, ""
+	})
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "b"}, &corev1.ConfigMap{}); err == nil {
+		t.Fatal("wave 2 applied before wave 1 became available: the kill would not fall mid-sync")
+	}
+	running := &v1alpha1.Application{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(app), running); err != nil {
+		t.Fatal(err)
+	}
+	if op := running.Status.OperationState; op == nil || op.Phase != v1alpha1.OperationRunning {
+		t.Fatalf("operationState before the kill %+v, want Running", op)
+	}
+	first.kill(syscall.SIGKILL)
+	killed := time.Now()
+	second := startReplica(t, c, "second", "--wave-timeout", "3m")
+
+	got := waitSynced(t, cl, app, rev)
+	localclustertest.Eventually(t, 2*time.Minute, "the operation finished", func(ctx context.Context) (bool, string) {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
+			return false, err.Error()
+		}
+		op := got.Status.OperationState
+		return op != nil && op.Phase != v1alpha1.OperationRunning, fmt.Sprintf("%+v", op)
+	})
+	t.Logf("operation finished %.1fs after the kill", time.Since(killed).Seconds())
+
+	if op := got.Status.OperationState; op.Phase != v1alpha1.OperationSucceeded || !op.StartedAt.Equal(&running.Status.OperationState.StartedAt) {
+		t.Errorf("operation %+v, want Succeeded and started when the killed process started it (%s)", op, running.Status.OperationState.StartedAt)
+	}
+	if created := jobs(); len(created) != 1 {
+		t.Errorf("hook Job created %d times (uids %v), want once for the operation", len(created), created)
+	}
+	for name, uid := range uids {
+		var obj client.Object = &corev1.ConfigMap{}
+		switch name {
+		case "web":
+			obj = &appsv1.Deployment{}
+		case "migrate":
+			obj = &batchv1.Job{}
+		}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: name}, obj); err != nil {
+			t.Errorf("%s after the restart: %v", name, err)
+		} else if obj.GetUID() != uid {
+			t.Errorf("%s was deleted and made again (uid %s, was %s)", name, obj.GetUID(), uid)
+		}
+	}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "b"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("wave 2 after the restart: %v", err)
+	}
+	job := &batchv1.Job{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "migrate"}, job); err == nil && job.Annotations[fsync.OperationAnnotation] == "" {
+		t.Errorf("hook Job carries no %s annotation", fsync.OperationAnnotation)
+	}
+	if len(got.Status.History) != 1 || got.Status.History[0].Revision != rev {
+		t.Errorf("history %+v, want one entry for %s", got.Status.History, rev[:7])
+	}
+	for _, res := range got.Status.OperationState.SyncResult.Resources {
+		if res.Status == v1alpha1.ResultCodePruned {
+			t.Errorf("%s/%s pruned", res.Kind, res.Name)
+		}
+	}
+	for _, r := range []*replica{first, second} {
+		if b, err := os.ReadFile(r.log); err == nil && strings.Contains(string(b), "panic") {
+			t.Errorf("%s panicked:\n%s", r.name, tail(b, 4096))
+		}
+	}
+}
+
+// watchJobs watches Jobs named migrate in ns from now on, and returns a
+// function listing the UIDs of those created so far.
+func watchJobs(t *testing.T, c *localcluster.Cluster, ns string) func() []types.UID {
+	t.Helper()
+	wc, err := client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(t.Context(), &batchv1.JobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	var mu sync.Mutex
+	var uids []types.UID
+	seen := map[types.UID]bool{}
+	go func() {
+		for ev := range w.ResultChan() {
+			job, ok := ev.Object.(*batchv1.Job)
+			if !ok || ev.Type != watch.Added || job.Name != "migrate" {
+				continue
+			}
+			mu.Lock()
+			if !seen[job.UID] {
+				seen[job.UID] = true
+				uids = append(uids, job.UID)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() []types.UID {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]types.UID(nil), uids...)
+	}
+}
