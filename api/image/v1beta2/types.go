@@ -24,8 +24,12 @@ type ImageRepositorySpec struct {
 	// Image is the repository to scan, e.g. registry.example.com/team/app.
 	Image string `json:"image"`
 	// Interval between scans, e.g. 1m0s.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	Interval metav1.Duration `json:"interval"`
 	// Timeout of one scan; default 30s.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m))+$"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// SecretRef names a kubernetes.io/dockerconfigjson Secret with the
@@ -282,6 +286,8 @@ type ImageUpdateAutomationSpec struct {
 	// +optional
 	GitSpec *GitSpec `json:"git,omitempty"`
 	// Interval between runs.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	Interval metav1.Duration `json:"interval"`
 	// +optional
 	Update *UpdateStrategy `json:"update,omitempty"`

@@ -34,8 +34,15 @@ type GitRepositorySpec struct {
 	// for HTTP(S), or identity and known_hosts for SSH.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+	// Interval between fetches, e.g. 1m0s (Flux's duration pattern: the API
+	// server refuses another, so one bad object never stops a list).
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	// +optional
 	Interval metav1.Duration `json:"interval,omitempty"`
+	// Timeout of one fetch, in ms, s or m as Flux allows.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m))+$"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// +optional
