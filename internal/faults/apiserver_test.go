@@ -53,7 +53,7 @@ func TestAPIServerOutageMidSync(t *testing.T) {
 	ctx := t.Context()
 	repo := newGitRepo(t)
 	rev := repo.commit("waves", wavedApp("one"))
-	r := startReplica(t, c, "controller", "--wave-timeout", "3m")
+	r := startReplica(t, c, "controller", "--allow-local-repositories", "--wave-timeout", "3m")
 
 	app := &v1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: "outage", Namespace: "argocd"},

@@ -1,7 +1,9 @@
 // Package faults_test runs Ferry through the faults a production install
 // meets — a replica killed, the API server gone for a while — each on a
 // local control plane of its own, with the controller as a separate
-// process where the fault is the process's death.
+// process where the fault is the process's death; and checks that the
+// controller binary, run with its defaults, keeps the boundaries it
+// promises.
 package faults_test
 
 import (
@@ -55,8 +57,9 @@ type replica struct {
 	done    chan struct{}
 }
 
-// startReplica starts a controller process against c with extra flags; the
-// test's cleanup stops it.
+// startReplica starts a controller process against c with its defaults and
+// extra flags (tests reading repositories over file:// pass
+// --allow-local-repositories); the test's cleanup stops it.
 func startReplica(t *testing.T, c *localcluster.Cluster, name string, extra ...string) *replica {
 	t.Helper()
 	bin, err := ferryBinary()
@@ -72,7 +75,7 @@ func startReplica(t *testing.T, c *localcluster.Cluster, name string, extra ...s
 	}
 	args := append([]string{"controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--health-probe-bind-address", "0", "--webhook-bind-address", "0",
-		"--cache-dir", filepath.Join(dir, "git"), "--poll-interval", "2s", "--allow-local-repositories"}, extra...)
+		"--cache-dir", filepath.Join(dir, "git"), "--poll-interval", "2s"}, extra...)
 	r.cmd = exec.Command(bin, args...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {

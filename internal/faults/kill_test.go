@@ -58,7 +58,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 
 	// Every Job named migrate ever created in the namespace.
 	jobs := watchJobs(t, c, "killed")
-	first := startReplica(t, c, "first", "--wave-timeout", "3m")
+	first := startReplica(t, c, "first", "--allow-local-repositories", "--wave-timeout", "3m")
 	app := &v1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: "killed", Namespace: "argocd"},
 		Spec: v1alpha1.ApplicationSpec{
@@ -107,7 +107,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 	}
 	first.kill(syscall.SIGKILL)
 	killed := time.Now()
-	second := startReplica(t, c, "second", "--wave-timeout", "3m")
+	second := startReplica(t, c, "second", "--allow-local-repositories", "--wave-timeout", "3m")
 
 	got := waitSynced(t, cl, app, rev)
 	localclustertest.Eventually(t, 2*time.Minute, "the operation finished", func(ctx context.Context) (bool, string) {

@@ -101,8 +101,8 @@ func TestLeaderElection(t *testing.T) {
 	repo := newGitRepo(t)
 	first := repo.commit("one", map[string]string{"app/cm.yaml": configMap("cm", "one")})
 
-	a := startReplica(t, c, "replica-a", "--leader-elect")
-	b := startReplica(t, c, "replica-b", "--leader-elect")
+	a := startReplica(t, c, "replica-a", "--allow-local-repositories", "--leader-elect")
+	b := startReplica(t, c, "replica-b", "--allow-local-repositories", "--leader-elect")
 	var leader, standby *replica
 	localclustertest.Eventually(t, 2*time.Minute, "one replica leading", func(ctx context.Context) (bool, string) {
 		// Both serve metrics once their managers started, which is after
