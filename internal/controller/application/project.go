@@ -78,7 +78,19 @@ func (r *Reconciler) ignore(app *v1alpha1.Application) (reconcile.Result, error)
 func (r *Reconciler) projectOf(ctx context.Context, app *v1alpha1.Application) (*v1alpha1.AppProject, error) {
 	name := project.NameOf(app)
 	p := &v1alpha1.AppProject{}
-	if err := r.client.Get(ctx, types.NamespacedName{Namespace: r.opts.HomeNamespace, Name: name}, p); err != nil {
+	key := types.NamespacedName{Namespace: r.opts.HomeNamespace, Name: name}
+	err := r.client.Get(ctx, key, p)
+	if apierrors.IsNotFound(err) && name == project.DefaultName {
+		// The default project is made at start, alongside the first
+		// reconciles, so an Application can get here before it exists (or
+		// after someone deleted it). Argo CD always has one: make it now
+		// rather than report a missing project for a moment.
+		if err := r.ensureDefaultProject(ctx); err != nil {
+			return nil, err
+		}
+		err = r.direct.Get(ctx, key, p)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, appstate.Stall(appstate.ReasonInvalidSpec,
 				fmt.Errorf("spec.project: AppProject %q not found in namespace %s", name, r.opts.HomeNamespace))
