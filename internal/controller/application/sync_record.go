@@ -110,7 +110,11 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 // operationID names one attempt of an operation on the hooks it creates
 // (sync.OperationAnnotation): its start, to the second as status keeps it,
 // and its try. A resumed operation keeps both, so it finds its hooks; a
-// retry is a new attempt and runs them again, as in Argo CD.
+// retry is a new attempt and runs them again, as in Argo CD. Two attempts
+// share a name only when both started in the same second with the same try
+// and the first finished: a resume finds the second's status Running, so
+// it could take the first's finished hook for its own. That needs a sync
+// finished and another killed within one second; status keeps no finer time.
 func operationID(started metav1.Time, try int64) string {
 	return fmt.Sprintf("%s/%d", started.UTC().Format(time.RFC3339), try)
 }
