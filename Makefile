@@ -13,8 +13,14 @@ TEST_RUN_ID := ferry-test-$(shell date +%s%N)
 
 all: build
 
+BIN ?= bin/ferry
+# The version and commit `ferry version` prints (internal/buildinfo).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/ferrycd/ferry/internal/buildinfo.version=$(VERSION) -X github.com/ferrycd/ferry/internal/buildinfo.commit=$(COMMIT)
+
 build:
-	$(GO) build -o bin/ferry ./cmd/ferry
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ferry
 
 kube:
 	@hack/build-kube.sh >/dev/null
