@@ -11,12 +11,13 @@ import (
 	"github.com/ferrycd/ferry/internal/demo"
 )
 
-// newDemoCmd runs the seed's workflow on an embedded local control plane.
+// newDemoCmd runs an example GitOps workflow on an embedded local control
+// plane.
 func newDemoCmd() *cobra.Command {
 	opts := demo.Options{}
 	cmd := &cobra.Command{
 		Use:     "demo",
-		Short:   "Run the seed's GitOps workflow with Ferry on an embedded local control plane until interrupted",
+		Short:   "Start a local control plane, lay out an example GitOps repository and run Ferry's controller against it until interrupted",
 		Example: "  ferry demo",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -18,13 +18,13 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // TestInstall installs the CRDs into a real API server and checks that it
-// serves Argo CD's Applications as Ferry needs: the seed manifests accepted
+// serves Argo CD's Applications as Ferry needs: the example Applications accepted
 // verbatim, unmodelled fields kept, status written only through /status.
 func TestInstall(t *testing.T) {
 	cluster := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
@@ -42,14 +42,14 @@ func TestInstall(t *testing.T) {
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatalf("create namespace argocd: %v", err)
 	}
-	for _, app := range seedApplications(t) {
+	for _, app := range exampleApplications(t) {
 		if err := c.Create(ctx, app); err != nil {
 			t.Fatalf("create %s verbatim: %v", app.GetName(), err)
 		}
 	}
 
-	t.Run("seed manifests read back typed", func(t *testing.T) {
-		testSeedReadBack(ctx, t, c)
+	t.Run("example manifests read back typed", func(t *testing.T) {
+		testExampleReadBack(ctx, t, c)
 	})
 	t.Run("unmodelled fields survive", func(t *testing.T) {
 		testUnmodelledFieldsSurvive(ctx, t, c)
@@ -60,18 +60,18 @@ func TestInstall(t *testing.T) {
 	t.Run("appproject", func(t *testing.T) {
 		testAppProject(ctx, t, c)
 	})
-	t.Run("seed applicationset and image automation verbatim", func(t *testing.T) {
-		testSeedFluxAndAppSet(ctx, t, c)
+	t.Run("example applicationset and image automation verbatim", func(t *testing.T) {
+		testExampleFluxAndAppSet(ctx, t, c)
 	})
 }
 
-// testSeedFluxAndAppSet creates the seed's ApplicationSet and image
+// testExampleFluxAndAppSet creates the example ApplicationSet and image
 // automation manifests as written and reads them back whole.
-func testSeedFluxAndAppSet(ctx context.Context, t *testing.T, c client.Client) {
+func testExampleFluxAndAppSet(ctx context.Context, t *testing.T, c client.Client) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, data := range [][]byte{seed.ApplicationSet(), seed.ImageAutomation()} {
+	for _, data := range [][]byte{examples.ApplicationSet(), examples.ImageAutomation()} {
 		for _, doc := range strings.Split(string(data), "\n---\n") {
 			u := &unstructured.Unstructured{}
 			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
@@ -109,10 +109,10 @@ func newClient(t *testing.T, cluster *localcluster.Cluster) client.Client {
 	return c
 }
 
-// seedApplications parses the seed manifests as written.
-func seedApplications(t *testing.T) []*unstructured.Unstructured {
+// exampleApplications parses the example Applications as written.
+func exampleApplications(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	docs, err := seed.ApplicationDocuments()
+	docs, err := examples.ApplicationDocuments()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,24 +120,24 @@ func seedApplications(t *testing.T) []*unstructured.Unstructured {
 	for _, doc := range docs {
 		app := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(doc, &app.Object); err != nil {
-			t.Fatalf("parse seed manifest: %v", err)
+			t.Fatalf("parse example manifest: %v", err)
 		}
 		apps = append(apps, app)
 	}
 	if len(apps) != 2 {
-		t.Fatalf("seed manifests: %d documents, want 2", len(apps))
+		t.Fatalf("example manifests: %d documents, want 2", len(apps))
 	}
 	return apps
 }
 
-func seedApplication(t *testing.T, name string) *unstructured.Unstructured {
+func exampleApplication(t *testing.T, name string) *unstructured.Unstructured {
 	t.Helper()
-	for _, app := range seedApplications(t) {
+	for _, app := range exampleApplications(t) {
 		if app.GetName() == name {
 			return app
 		}
 	}
-	t.Fatalf("no seed application %s", name)
+	t.Fatalf("no example application %s", name)
 	return nil
 }
 
@@ -150,7 +150,7 @@ func getApplication(ctx context.Context, t *testing.T, c client.Client, name str
 	return app
 }
 
-func testSeedReadBack(ctx context.Context, t *testing.T, c client.Client) {
+func testExampleReadBack(ctx context.Context, t *testing.T, c client.Client) {
 	tests := []struct {
 		name      string
 		revision  string
@@ -198,12 +198,12 @@ func testSeedReadBack(ctx context.Context, t *testing.T, c client.Client) {
 		t.Fatalf("list applications: %v", err)
 	}
 	if len(list.Items) < 2 {
-		t.Errorf("listed %d applications, want at least the 2 seeds", len(list.Items))
+		t.Errorf("listed %d applications, want at least the 2 examples", len(list.Items))
 	}
 }
 
 func testUnmodelledFieldsSurvive(ctx context.Context, t *testing.T, c client.Client) {
-	app := seedApplication(t, "myapp-staging")
+	app := exampleApplication(t, "myapp-staging")
 	app.SetName("myapp-helm")
 	valueFiles := []any{"values.yaml", "values-staging.yaml"}
 	if err := unstructured.SetNestedSlice(app.Object, valueFiles, "spec", "source", "helm", "valueFiles"); err != nil {
@@ -258,7 +258,7 @@ func testStatusSubresource(ctx context.Context, t *testing.T, c client.Client) {
 	assertStatus("status patch")
 
 	// kubectl replace: a PUT of the manifest as kept in Git, without status.
-	replace := seedApplication(t, name)
+	replace := exampleApplication(t, name)
 	replace.SetResourceVersion(getApplication(ctx, t, c, name).ResourceVersion)
 	if err := c.Update(ctx, replace); err != nil {
 		t.Fatalf("replace: %v", err)
@@ -266,7 +266,7 @@ func testStatusSubresource(ctx context.Context, t *testing.T, c client.Client) {
 	assertStatus("replace")
 
 	// kubectl apply --server-side of the same manifest, as another manager.
-	apply := seedApplication(t, name)
+	apply := exampleApplication(t, name)
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(apply), client.FieldOwner("kubectl")); err != nil {
 		t.Fatalf("server-side apply: %v", err)
 	}

@@ -41,16 +41,16 @@ var pair = []Cluster{
 	{Name: "c2", Server: "https://c2.example.com", Labels: map[string]string{"tier": "b"}},
 }
 
-// TestSeedApplicationSet is the seed's ApplicationSet (internal/seed/manifests): a cluster
+// TestExampleApplicationSet is the example ApplicationSet (internal/examples/manifests): a cluster
 // generator selecting production clusters, and its template rendered with each parameter set.
-func TestSeedApplicationSet(t *testing.T) {
+func TestExampleApplicationSet(t *testing.T) {
 	gens := parseGens(t, `
 - clusters:
     selector:
       matchLabels:
         environment: production
 `)
-	sets, err := Generate(t.Context(), gens, Inputs{Clusters: seedClusters})
+	sets, err := Generate(t.Context(), gens, Inputs{Clusters: exampleClusters})
 	if err != nil {
 		t.Fatal(err)
 	}

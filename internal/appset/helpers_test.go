@@ -57,8 +57,8 @@ var testRepo = fakeRepo{
 	},
 }
 
-// seedClusters is the seed's cluster registry.
-var seedClusters = []Cluster{
+// exampleClusters is the example cluster registry.
+var exampleClusters = []Cluster{
 	{Name: "prod-us-east", Server: "https://prod-us-east.example.com",
 		Labels: map[string]string{"environment": "production", "region": "us-east"}},
 	{Name: "prod-eu-west", Server: "https://prod-eu-west.example.com",

@@ -18,8 +18,8 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 var env controllertest.Env
@@ -93,16 +93,16 @@ func liveGreeting(t *testing.T) string {
 	return cm.Data["GREETING"]
 }
 
-// TestSeedCommands runs the seed's three CLI forms verbatim with ferry in
-// place of argocd: history, rollback to id 3 after four syncs, and sync to a
-// specific commit.
-func TestSeedCommands(t *testing.T) {
+// TestExampleCommands runs three argocd CLI forms of the example workflow
+// verbatim with ferry in place of argocd: history, rollback to id 3 after
+// four syncs, and sync to a specific commit.
+func TestExampleCommands(t *testing.T) {
 	dir := t.TempDir()
 	git(t, dir, "init", "-q", "-b", "main")
 	commits := []string{commitGreeting(t, dir, "one")}
 
 	var app *v1alpha1.Application
-	docs, err := seed.ApplicationDocuments()
+	docs, err := examples.ApplicationDocuments()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/ferrycd/ferry/internal/render"
 )
 
-// TestInitRendersAndValidates scaffolds the seed's repository and checks
+// TestInitRendersAndValidates scaffolds a repository and checks
 // that every unit renders with Ferry's renderer and that the API server
 // accepts every object (server-side dry run, as scripts/validate.sh does).
 func TestInitRendersAndValidates(t *testing.T) {

@@ -1,8 +1,9 @@
-// Package demo runs the seed's GitOps workflow end to end on a local control
-// plane: a Git repository laid out as the seed recommends, the seed's two
-// Applications verbatim (only repoURL pointed at the local repository), and
-// Ferry's controller keeping the cluster matching Git; and the seed's
-// sync-wave manifests, synced in the order their comments state.
+// Package demo runs an example GitOps workflow end to end on a local control
+// plane: a Git repository with apps/<env>/myapp for staging and production,
+// the two example Applications of internal/examples verbatim (only repoURL
+// pointed at the local repository), and Ferry's controller keeping the
+// cluster matching Git; and the example sync-wave manifests, synced in the
+// order their comments state.
 package demo
 
 import (
@@ -28,16 +29,16 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // Options configure the demo.
 type Options struct {
 	BinDir string
 	Nodes  int
-	// ExitWhenReady ends the demo once the seed's state is reached, instead
-	// of waiting for Ctrl-C (for tests).
+	// ExitWhenReady ends the demo once staging is Synced and production
+	// awaits a manual sync, instead of waiting for Ctrl-C (for tests).
 	ExitWhenReady bool
 }
 
@@ -63,7 +64,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Git repository laid out as in the seed: %s (branches main and staging)\n", repoURL)
+	fmt.Fprintf(out, "Example GitOps repository: %s (branches main and staging)\n", repoURL)
 
 	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
@@ -80,17 +81,17 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		defer close(stopped)
 		ctrlErr = controller.Run(ctrlCtx, c.UserConfig(), controller.Options{
 			PollInterval: 10 * time.Second, MetricsAddr: "0", HealthAddr: "0", CacheDir: filepath.Join(work, "git-cache"),
-			// The demo's repository is a local one ferry init made.
+			// The demo's repository is on local disk (writeRepository).
 			AllowLocalRepositories: true,
 		})
 	}()
 	defer func() { stopController(); <-stopped; err = errors.Join(err, ctrlErr) }()
 
-	apps, err := applySeedApplications(ctx, c, repoURL)
+	apps, err := applyExampleApplications(ctx, c, repoURL)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Applied the seed's Applications; Ferry's controller is running as %s.\n\n", localcluster.UserName)
+	fmt.Fprintf(out, "Applied the example Applications; Ferry's controller is running as %s.\n\n", localcluster.UserName)
 	if err := watchUntilReady(ctx, out, cl, apps, stopped); err != nil {
 		return err
 	}
@@ -109,11 +110,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 	return nil
 }
 
-// writeRepository creates the seed's repository layout: apps/staging/myapp
-// and apps/production/myapp as Kustomize directories, on main, and a staging
-// branch.
+// writeRepository creates the example repository: apps/staging/myapp and
+// apps/production/myapp as Kustomize directories and the sync-wave manifests
+// in apps/waves/myapp, on main, and a staging branch.
 func writeRepository(ctx context.Context, dir string) (string, error) {
-	myapp := seed.MyApp()
+	myapp := examples.MyApp()
 	files, err := fs.ReadDir(myapp, ".")
 	if err != nil {
 		return "", err
@@ -122,7 +123,7 @@ func writeRepository(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(waves), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(waves, seed.SyncWaves(), 0o644); err != nil {
+	if err := os.WriteFile(waves, examples.SyncWaves(), 0o644); err != nil {
 		return "", err
 	}
 	for _, env := range []string{"staging", "production"} {
@@ -170,7 +171,7 @@ func ferryCommand() string {
 	return exe
 }
 
-func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL string) ([]*v1alpha1.Application, error) {
+func applyExampleApplications(ctx context.Context, c *localcluster.Cluster, repoURL string) ([]*v1alpha1.Application, error) {
 	cl, err := client.New(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	docs, err := seed.ApplicationDocuments()
+	docs, err := examples.ApplicationDocuments()
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func applySeedApplications(ctx context.Context, c *localcluster.Cluster, repoURL
 	for _, doc := range docs {
 		app := &v1alpha1.Application{}
 		if err := yaml.Unmarshal(doc, app); err != nil {
-			return nil, fmt.Errorf("seed applications: %w", err)
+			return nil, fmt.Errorf("example applications: %w", err)
 		}
 		app.Spec.Source.RepoURL = repoURL
 		if err := cl.Create(ctx, app); err != nil {
@@ -219,7 +220,7 @@ func printWaves(ctx context.Context, out io.Writer, cl client.Client, app *v1alp
 	if st == nil || st.SyncResult == nil {
 		return fmt.Errorf("application %s has no sync result", app.Name)
 	}
-	fmt.Fprintf(out, "\n%s synced the seed's sync-wave manifests in this order (the Job ran and was deleted, HookSucceeded):\n", app.Name)
+	fmt.Fprintf(out, "\n%s synced its sync-wave example in this order (the Job ran and was deleted, HookSucceeded):\n", app.Name)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tWAVE\tKIND\tNAME\tRESULT")
 	for _, r := range st.SyncResult.Resources {

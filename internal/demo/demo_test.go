@@ -6,16 +6,16 @@ import (
 	"testing"
 )
 
-// TestDemoReachesTheSeedState runs what `make demo` runs, until the seed's
-// state is reached: staging Synced and Healthy, production OutOfSync, and
-// the seed's sync waves run in their order.
-func TestDemoReachesTheSeedState(t *testing.T) {
+// TestDemoReachesTheExampleState runs what `make demo` runs, until the
+// example's state is reached: staging Synced and Healthy, production
+// OutOfSync, and the example sync waves run in their order.
+func TestDemoReachesTheExampleState(t *testing.T) {
 	var out bytes.Buffer
 	if err := Run(t.Context(), &out, Options{Nodes: 1, ExitWhenReady: true}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"myapp-staging is Synced and Healthy", "myapp-production is OutOfSync",
-		"myapp-waves synced the seed's sync-wave manifests in this order", "export KUBECONFIG=", " app sync myapp-production\n"} {
+		"myapp-waves synced its sync-wave example in this order", "export KUBECONFIG=", " app sync myapp-production\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -1,4 +1,4 @@
-// Package promote implements the seed's branch promotion: merge one
+// Package promote implements promotion between environment branches: merge one
 // environment branch into the next and push, so the Applications that follow
 // the target branch pick the change up.
 //

@@ -1,6 +1,5 @@
-// Package scaffold writes the repository layout the seed recommends
-// (../shared/seed/gitops-workflows.md, "Setting Up Your Repository
-// Structure"), ready to render, validate and deploy: apps per environment,
+// Package scaffold writes a GitOps repository laid out as Argo CD and Flux
+// users commonly do, ready to render, validate and deploy: apps per environment,
 // infrastructure base and overlays, the Applications of each cluster, and
 // the validate and bootstrap scripts, in a Git repository with a main and a
 // staging branch.
@@ -32,7 +31,7 @@ type Options struct {
 
 // Environments and their Git branch, replica count and sync policy:
 // production follows main and syncs by hand, staging follows its branch and
-// syncs automatically, as in the seed.
+// syncs automatically, as the example Applications in internal/examples do.
 var environments = []struct {
 	Env, Branch string
 	Replicas    int

@@ -192,7 +192,8 @@ func deletePolicies(obj *unstructured.Unstructured, k Key) ([]DeletePolicy, erro
 // This is where Ferry departs from Argo CD, which runs a PreSync hook before
 // every Sync-phase object, so that a migration Job in wave 1 of a namespace
 // the Application creates in wave -1 fails for a missing namespace. The waves
-// the manifests carry say what their authors meant (the seed's comments read
+// the manifests carry say what their authors meant (the comments of the
+// example manifests in internal/examples read
 // "Namespace created first (wave -1)", "ConfigMap created second (wave 0)",
 // "migration job runs third (wave 1)"), and the objects moved are the ones a
 // hook can only need, never workloads. Moved objects stay in the

@@ -14,7 +14,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferrycd/ferry/internal/seed"
+	"github.com/ferrycd/ferry/internal/examples"
 )
 
 // object builds an object from "Kind ns/name" and annotations.
@@ -86,9 +86,9 @@ func TestStepsOrder(t *testing.T) {
 			},
 		},
 		{
-			name: "the seed's sync-wave manifests run in the order their comments state",
+			name: "the example sync-wave manifests run in the order their comments state",
 			in: func(t *testing.T) StepsInput {
-				return StepsInput{Desired: seedWaves(t)}
+				return StepsInput{Desired: exampleWaves(t)}
 			},
 			want: []string{
 				"PreSync -1: Namespace myapp",
@@ -206,12 +206,12 @@ func TestStepsOrder(t *testing.T) {
 	}
 }
 
-// seedWaves returns the objects of the seed's "Implementing Sync Waves and
-// Dependencies" section, verbatim.
-func seedWaves(t *testing.T) []*unstructured.Unstructured {
+// exampleWaves returns the objects of the example sync-wave manifests,
+// verbatim.
+func exampleWaves(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(seed.SyncWaves())))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(examples.SyncWaves())))
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {

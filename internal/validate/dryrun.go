@@ -15,8 +15,9 @@ import (
 
 // ServerDryRun dry-runs objects on a cluster with a server-side apply and
 // dryRun=All, so admission (defaulting, validation, webhooks, policies) judges
-// them as in a sync, and nothing is written. It is what the seed's
-// `kubectl apply --dry-run=server` does, with the field manager a sync uses.
+// them as in a sync, and nothing is written. It is what
+// `kubectl apply --dry-run=server` in a CI script does, with the field
+// manager a sync uses.
 type ServerDryRun struct {
 	client client.Client
 }

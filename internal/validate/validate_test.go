@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	"github.com/ferrycd/ferry/internal/scaffold"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 var updateFixture = flag.Bool("update-fixture", false, "rewrite the golden files in testdata/fixture")
@@ -77,19 +77,19 @@ func TestFixtureFindsEachDefectOnce(t *testing.T) {
 }
 
 // TestCleanLayoutsHaveNoErrors: the repository `ferry init` writes and the
-// seed's myapp layout validate without errors.
+// example myapp layout validate without errors.
 func TestCleanLayoutsHaveNoErrors(t *testing.T) {
 	initDir := filepath.Join(t.TempDir(), "repo")
 	if _, err := scaffold.Init(t.Context(), initDir, scaffold.Options{RepoURL: "https://git.example.com/gitops.git"}); err != nil {
 		t.Fatal(err)
 	}
-	seedDir := t.TempDir()
+	exampleDir := t.TempDir()
 	for _, env := range []string{"staging", "production"} {
-		if err := os.CopyFS(filepath.Join(seedDir, "apps", env, "myapp"), seed.MyApp()); err != nil {
+		if err := os.CopyFS(filepath.Join(exampleDir, "apps", env, "myapp"), examples.MyApp()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for name, dir := range map[string]string{"ferry init": initDir, "seed myapp": seedDir} {
+	for name, dir := range map[string]string{"ferry init": initDir, "example myapp": exampleDir} {
 		r, err := Run(t.Context(), Options{Root: dir})
 		if err != nil {
 			t.Fatal(err)

@@ -8,25 +8,25 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferrycd/ferry/internal/seed"
+	"github.com/ferrycd/ferry/internal/examples"
 )
 
-// seedDocuments returns the documents of the seed's Applications, the Argo
+// exampleDocuments returns the documents of the example Applications, the Argo
 // CD manifests Ferry must accept verbatim, as YAML.
-func seedDocuments(t testing.TB) [][]byte {
+func exampleDocuments(t testing.TB) [][]byte {
 	t.Helper()
-	docs, err := seed.ApplicationDocuments()
+	docs, err := examples.ApplicationDocuments()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return docs
 }
 
-// seedObject returns seed document i as unstructured content.
-func seedObject(t testing.TB, i int) map[string]any {
+// exampleObject returns example document i as unstructured content.
+func exampleObject(t testing.TB, i int) map[string]any {
 	t.Helper()
 	var obj map[string]any
-	if err := yaml.Unmarshal(seedDocuments(t)[i], &obj); err != nil {
+	if err := yaml.Unmarshal(exampleDocuments(t)[i], &obj); err != nil {
 		t.Fatal(err)
 	}
 	return obj
@@ -46,10 +46,10 @@ func field(obj map[string]any, path ...string) map[string]any {
 	return m
 }
 
-func TestSeedManifestsDecodeStrictly(t *testing.T) {
-	docs := seedDocuments(t)
+func TestExampleManifestsDecodeStrictly(t *testing.T) {
+	docs := exampleDocuments(t)
 	if len(docs) != 2 {
-		t.Fatalf("seed manifests: got %d documents, want 2", len(docs))
+		t.Fatalf("example manifests: got %d documents, want 2", len(docs))
 	}
 	var staging Application
 	if err := yaml.UnmarshalStrict(docs[0], &staging); err != nil {
@@ -77,12 +77,12 @@ func TestSeedManifestsDecodeStrictly(t *testing.T) {
 func TestUnsupportedFields(t *testing.T) {
 	tests := []struct {
 		name   string
-		seed   int
+		doc    int
 		mutate func(obj map[string]any)
 		want   []string
 	}{
-		{name: "seed staging", seed: 0},
-		{name: "seed production", seed: 1},
+		{name: "example staging", doc: 0},
+		{name: "example production", doc: 1},
 		{
 			name: "helm source",
 			mutate: func(obj map[string]any) {
@@ -202,7 +202,7 @@ func TestUnsupportedFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			obj := seedObject(t, tt.seed)
+			obj := exampleObject(t, tt.doc)
 			if tt.mutate != nil {
 				tt.mutate(obj)
 			}
@@ -215,7 +215,7 @@ func TestUnsupportedFields(t *testing.T) {
 }
 
 func TestUnsupportedFieldsDoesNotModifyInput(t *testing.T) {
-	obj := seedObject(t, 0)
+	obj := exampleObject(t, 0)
 	field(obj, "status", "sync")["status"] = "Synced"
 	before, err := json.Marshal(obj)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestUnsupportedFieldsDoesNotModifyInput(t *testing.T) {
 // FuzzUnsupportedFields feeds arbitrary JSON objects, as an Application read
 // from the API server might hold anything a user wrote.
 func FuzzUnsupportedFields(f *testing.F) {
-	for _, doc := range seedDocuments(f) {
+	for _, doc := range exampleDocuments(f) {
 		data, err := yaml.YAMLToJSON(doc)
 		if err != nil {
 			f.Fatal(err)

@@ -2,7 +2,8 @@
 // ImageRepository, ImagePolicy and ImageUpdateAutomation, as Ferry serves
 // them.
 //
-// Flux serves these kinds at v1beta1 (the seed's manifests), v1beta2 and v1.
+// Flux serves these kinds at v1beta1 (the version of the example manifests
+// in internal/examples), v1beta2 and v1.
 // Ferry serves all three from one schema, the union of their fields, and
 // stores v1beta2 (the CRDs are generated from these types, then the version
 // is copied as v1beta1 and v1 by hack/crdversions): a manifest written for

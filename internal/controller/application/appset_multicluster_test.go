@@ -15,9 +15,9 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cli"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // ferryCLI runs the ferry command against the test control plane.
@@ -40,13 +40,13 @@ func regionFiles(region string) map[string]string {
 	}
 }
 
-// TestSeedApplicationSetAcrossClusters: two control planes registered with
-// `ferry cluster add` and the seed's labels; the seed's ApplicationSet
+// TestExampleApplicationSetAcrossClusters: two control planes registered with
+// `ferry cluster add` and the example's labels; the example ApplicationSet
 // verbatim (repoURL pointed at a test repository) makes two Applications,
 // each deploying its region's manifests to its own cluster. Labelling a
 // third cluster production adds an Application; removing the label removes
 // it, and what it deployed stays.
-func TestSeedApplicationSetAcrossClusters(t *testing.T) {
+func TestExampleApplicationSetAcrossClusters(t *testing.T) {
 	ctx := t.Context()
 	east := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
 	west := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
@@ -83,7 +83,7 @@ func TestSeedApplicationSetAcrossClusters(t *testing.T) {
 	}
 	repo.write(files)
 	repo.commit("three regions")
-	manifest := strings.Replace(string(seed.ApplicationSet()), "https://github.com/myorg/gitops-repo.git", repo.url(), 1)
+	manifest := strings.Replace(string(examples.ApplicationSet()), "https://github.com/myorg/gitops-repo.git", repo.url(), 1)
 	as := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(manifest), &as.Object); err != nil {
 		t.Fatal(err)

@@ -72,12 +72,12 @@ func hasCondition(a *v1alpha1.Application, t v1alpha1.ApplicationConditionType, 
 	return false
 }
 
-func TestSeedProductionWaitsForOperation(t *testing.T) {
+func TestExampleProductionWaitsForOperation(t *testing.T) {
 	ctx := t.Context()
 	repo := newGitRepo(t)
 	repo.write(myappFiles("production", "hello production"))
 	head := repo.commit("production")
-	app := seedApplication(t, "myapp-production", repo)
+	app := exampleApplication(t, "myapp-production", repo)
 	create(t, app)
 
 	waitApp(t, app, "OutOfSync at main, awaiting a manual sync", func(a *v1alpha1.Application) bool {

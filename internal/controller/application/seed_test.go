@@ -11,7 +11,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 )
 
-// myappFiles lays out apps/<env>/myapp as the seed's repository does: a
+// myappFiles lays out apps/<env>/myapp as the example repository does: a
 // Kustomize directory with a Deployment (no strategy), a Service (no
 // clusterIP) and a ConfigMap whose greeting the tests change.
 func myappFiles(env, greeting string) map[string]string {
@@ -76,9 +76,9 @@ func greeting(ctx context.Context, t *testing.T, ns string) string {
 	return data
 }
 
-// TestSeedStagingFollowsGit runs the seed's staging Application verbatim:
+// TestExampleStagingFollowsGit runs the example staging Application verbatim:
 // automated with prune, selfHeal and CreateNamespace, on the staging branch.
-func TestSeedStagingFollowsGit(t *testing.T) {
+func TestExampleStagingFollowsGit(t *testing.T) {
 	ctx := t.Context()
 	repo := newGitRepo(t)
 	repo.write(myappFiles("staging", "hello"))
@@ -87,7 +87,7 @@ func TestSeedStagingFollowsGit(t *testing.T) {
 	repo.write(myappFiles("staging", "hello staging"))
 	first := repo.commit("staging: greet")
 
-	app := seedApplication(t, "myapp-staging", repo)
+	app := exampleApplication(t, "myapp-staging", repo)
 	if err := env.Client.Create(ctx, app); err != nil {
 		t.Fatal(err)
 	}

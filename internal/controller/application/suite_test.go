@@ -18,8 +18,8 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 // env is the control plane and controller every test in this package shares:
@@ -83,25 +83,25 @@ func (r *gitRepo) commit(msg string) string {
 	return r.git("rev-parse", "HEAD")
 }
 
-// seedApplication returns the seed's Application named name, verbatim, with
+// exampleApplication returns the example Application named name, verbatim, with
 // only repoURL pointed at repo.
-func seedApplication(t *testing.T, name string, repo *gitRepo) *v1alpha1.Application {
+func exampleApplication(t *testing.T, name string, repo *gitRepo) *v1alpha1.Application {
 	t.Helper()
-	docs, err := seed.ApplicationDocuments()
+	docs, err := examples.ApplicationDocuments()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, doc := range docs {
 		app := &v1alpha1.Application{}
 		if err := yaml.Unmarshal(doc, app); err != nil {
-			t.Fatalf("parse seed: %v", err)
+			t.Fatalf("parse example: %v", err)
 		}
 		if app.Name == name {
 			app.Spec.Source.RepoURL = repo.url()
 			return app
 		}
 	}
-	t.Fatalf("no seed application %s", name)
+	t.Fatalf("no example application %s", name)
 	return nil
 }
 

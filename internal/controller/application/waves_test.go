@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/seed"
+	"github.com/ferrycd/ferry/internal/examples"
 )
 
 var (
@@ -165,17 +165,17 @@ func result(a *v1alpha1.Application, phase v1alpha1.SyncPhase, kind, name string
 	return nil
 }
 
-// TestSeedSyncWaves syncs the seed's sync-wave manifests verbatim and
+// TestExampleSyncWaves syncs the example sync-wave manifests verbatim and
 // records the order the cluster sees: the Namespace, then the ConfigMap,
 // then the migration Job runs to completion, then the Deployment; the Job is
 // deleted after it succeeded (HookSucceeded) and, being a hook, is neither
 // in the inventory nor a reason to be OutOfSync.
-func TestSeedSyncWaves(t *testing.T) {
+func TestExampleSyncWaves(t *testing.T) {
 	repo := newGitRepo(t)
-	repo.write(map[string]string{"waves/manifests.yaml": string(seed.SyncWaves())})
+	repo.write(map[string]string{"waves/manifests.yaml": string(examples.SyncWaves())})
 	head := repo.commit("sync waves")
 	tl := watchTimeline(t, "myapp", namespaceGVK, configMapGVK, jobGVK, deploymentGVK)
-	app := newApp("seed-waves", "myapp", repo, "waves", &v1alpha1.SyncPolicyAutomated{Prune: true})
+	app := newApp("example-waves", "myapp", repo, "waves", &v1alpha1.SyncPolicyAutomated{Prune: true})
 	app.Spec.SyncPolicy.SyncOptions = nil // the manifests create their namespace
 	create(t, app)
 

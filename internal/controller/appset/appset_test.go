@@ -31,9 +31,9 @@ import (
 	"github.com/ferrycd/ferry/internal/cluster"
 	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 var env controllertest.Env
@@ -86,22 +86,22 @@ func waitGenerated(t *testing.T, as *unstructured.Unstructured, want []string) {
 	})
 }
 
-// TestSeedApplicationSet applies the seed's ApplicationSet verbatim over
+// TestExampleApplicationSet applies the example ApplicationSet verbatim over
 // three registered clusters: the two labelled environment=production get
 // an Application each (name, path and server from the cluster); labelling
 // the third adds one; removing the label removes it; the status lists them.
-func TestSeedApplicationSet(t *testing.T) {
+func TestExampleApplicationSet(t *testing.T) {
 	ctx := t.Context()
 	registerCluster(ctx, t, "prod-us-east", "https://10.1.0.1:6443", map[string]string{"environment": "production", "region": "us-east"})
 	registerCluster(ctx, t, "prod-eu-west", "https://10.2.0.1:6443", map[string]string{"environment": "production", "region": "eu-west"})
 	third := registerCluster(ctx, t, "staging-ap", "https://10.3.0.1:6443", map[string]string{"environment": "staging", "region": "ap-south"})
 
 	as := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(seed.ApplicationSet(), &as.Object); err != nil {
+	if err := yaml.Unmarshal(examples.ApplicationSet(), &as.Object); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Client.Create(ctx, as); err != nil {
-		t.Fatalf("create the seed's ApplicationSet: %v", err)
+		t.Fatalf("create the example ApplicationSet: %v", err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), as) })
 	waitGenerated(t, as, []string{
@@ -188,14 +188,14 @@ func ferry(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// TestAppSetCLI: preview prints what the seed's ApplicationSet would
+// TestAppSetCLI: preview prints what the example ApplicationSet would
 // generate over the registered clusters, creating nothing; list and get
 // show a created one with its Applications.
 func TestAppSetCLI(t *testing.T) {
 	ctx := t.Context()
 	registerCluster(ctx, t, "cli-us", "https://10.4.0.1:6443", map[string]string{"environment": "production", "region": "us"})
 	file := filepath.Join(t.TempDir(), "appset.yaml")
-	manifest := strings.Replace(string(seed.ApplicationSet()), "name: myapp-all-clusters", "name: cli-appset", 1)
+	manifest := strings.Replace(string(examples.ApplicationSet()), "name: myapp-all-clusters", "name: cli-appset", 1)
 	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,9 @@ import (
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	sourcev1 "github.com/ferrycd/ferry/api/source/v1"
 	"github.com/ferrycd/ferry/internal/controller/controllertest"
+	"github.com/ferrycd/ferry/internal/examples"
 	"github.com/ferrycd/ferry/internal/gittest"
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
-	"github.com/ferrycd/ferry/internal/seed"
 )
 
 var env controllertest.Env
@@ -120,22 +120,22 @@ func create(ctx context.Context, t *testing.T, objs ...client.Object) {
 	}
 }
 
-// TestSeedImageAutomation runs the seed's image automation manifests
+// TestExampleImageAutomation runs the example image automation manifests
 // verbatim (only the registry host pointed at a test registry): the policy
 // >=1.0.0 picks 1.2.4 among 1.2.3, 1.2.4, 2.0.0-rc.1 and latest; the
-// automation commits exactly one changed line with the seed's message
+// automation commits exactly one changed line with the example's message
 // template and pushes it over authenticated smart HTTP; the Application
 // tracking the branch deploys 1.2.4. A new tag 1.3.0 makes a second commit.
-func TestSeedImageAutomation(t *testing.T) {
+func TestExampleImageAutomation(t *testing.T) {
 	ctx := t.Context()
 	reg := newTestRegistry(t)
 	reg.push("myapp", "1.2.3", "1.2.4", "2.0.0-rc.1", "latest")
 
-	// The GitOps repository: the seed's myapp layout under apps/myapp, its
+	// The GitOps repository: the example myapp layout under apps/myapp, its
 	// image on the test registry, served with credentials.
 	work := t.TempDir()
 	git(t, work, "init", "-q", "-b", "main")
-	if err := os.CopyFS(filepath.Join(work, "apps", "myapp"), seed.MyApp()); err != nil {
+	if err := os.CopyFS(filepath.Join(work, "apps", "myapp"), examples.MyApp()); err != nil {
 		t.Fatal(err)
 	}
 	deployment := filepath.Join(work, "apps", "myapp", "deployment.yaml")
@@ -175,7 +175,7 @@ func TestSeedImageAutomation(t *testing.T) {
 				SyncPolicy: &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true},
 					SyncOptions: []string{"CreateNamespace=true"}}}},
 	)
-	applyYAML(ctx, t, bytes.ReplaceAll(seed.ImageAutomation(), []byte("registry.example.com"), []byte(reg.host)))
+	applyYAML(ctx, t, bytes.ReplaceAll(examples.ImageAutomation(), []byte("registry.example.com"), []byte(reg.host)))
 
 	want := reg.host + "/myapp:1.2.4"
 	waitPolicy(t, want)
@@ -250,7 +250,7 @@ func waitPush(t *testing.T, previous string) string {
 }
 
 // checkCommit fetches the pushed commit and checks it changes exactly the
-// image line of deployment.yaml, with the seed's message template.
+// image line of deployment.yaml, with the example's message template.
 func checkCommit(t *testing.T, work, repoURL, user, password, commit, from, to string) {
 	t.Helper()
 	authURL := strings.Replace(repoURL, "http://", "http://"+user+":"+password+"@", 1)

@@ -239,8 +239,8 @@ func push(ctx context.Context, repo *git.Repository, cloned string, opts Options
 }
 
 // TemplateData is what a messageTemplate sees: Flux's fields, so templates
-// written for Flux work (the seed's uses .AutomationObject and
-// .Updated.Images).
+// written for Flux work (the example in internal/examples uses
+// .AutomationObject and .Updated.Images).
 type TemplateData struct {
 	// AutomationObject is the automation's namespace/name.
 	AutomationObject types.NamespacedName

@@ -41,7 +41,7 @@ func semverChoice(r string) Choice { return Choice{SemverRange: r} }
 
 func TestSelectSemver(t *testing.T) {
 	runSelect(t, []selectCase{
-		{"seed", semverChoice(">=1.0.0"), []string{"1.2.3", "1.2.4", "2.0.0-rc.1", "latest"}, "1.2.4", true},
+		{"example policy", semverChoice(">=1.0.0"), []string{"1.2.3", "1.2.4", "2.0.0-rc.1", "latest"}, "1.2.4", true},
 		{"v prefixed", semverChoice(">=1.0.0"), []string{"v1.0.0", "v1.3.0", "v1.2.9"}, "v1.3.0", true},
 		{"mixed prefixes compare as versions", semverChoice(">=1.0.0"), []string{"1.2.0", "v1.10.0", "1.9.0"}, "v1.10.0", true},
 		{"short version", semverChoice(">=1.0.0"), []string{"1.2", "1.1.9"}, "1.2", true},

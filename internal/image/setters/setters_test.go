@@ -30,7 +30,7 @@ func change(file string, line int, old, new string) Change {
 
 func TestApplyMarkerForms(t *testing.T) {
 	runApply(t, []applyCase{{
-		name: "comment line above a later key of a sequence item (seed)",
+		name: "comment line above a later key of a sequence item (example Deployment)",
 		files: map[string]string{"deploy.yaml": `apiVersion: apps/v1
 kind: Deployment
 metadata:

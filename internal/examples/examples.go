@@ -1,7 +1,10 @@
-// Package seed holds the manifests of ../shared/seed/gitops-workflows.md
-// that Ferry must accept verbatim, in one place: the demo deploys them and the
-// tests assert on them.
-package seed
+// Package examples holds example manifests of a GitOps workflow, written for
+// Argo CD and Flux, that Ferry must accept verbatim: two Applications
+// (staging and production), the myapp directory they deploy, sync waves with
+// a PreSync hook, Flux image automation and a multi-cluster ApplicationSet.
+// They are kept in one place: the demo deploys them and the tests assert on
+// them.
+package examples
 
 import (
 	"bufio"
@@ -18,7 +21,7 @@ import (
 //go:embed manifests
 var manifests embed.FS
 
-// ApplicationDocuments returns the seed's two Application manifests
+// ApplicationDocuments returns the two example Application manifests
 // (myapp-staging, myapp-production), verbatim, one YAML document each.
 func ApplicationDocuments() ([][]byte, error) {
 	data, err := manifests.ReadFile("manifests/applications.yaml")
@@ -33,15 +36,16 @@ func ApplicationDocuments() ([][]byte, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("split the seed's Applications: %w", err)
+			return nil, fmt.Errorf("split the example Applications: %w", err)
 		}
 		docs = append(docs, doc)
 	}
 }
 
-// MyApp returns the files of the seed repository's apps/<env>/myapp
-// directory: a Kustomization with a Deployment (carrying the seed's
-// $imagepolicy marker), a Service and a ConfigMap.
+// MyApp returns the files of the example repository's apps/<env>/myapp
+// directory: a Kustomization with a Deployment (carrying a Flux
+// $imagepolicy marker on the line above its image), a Service and a
+// ConfigMap.
 func MyApp() fs.FS {
 	sub, err := fs.Sub(manifests, "manifests/myapp")
 	if err != nil {
@@ -50,8 +54,8 @@ func MyApp() fs.FS {
 	return sub
 }
 
-// SyncWaves returns the manifests of the seed's "Implementing Sync Waves and
-// Dependencies" section, verbatim with their comments: Namespace myapp
+// SyncWaves returns the example sync-wave manifests, verbatim with their
+// comments: Namespace myapp
 // (wave -1), ConfigMap myapp-config (wave 0), the PreSync Job db-migrate
 // (wave 1, HookSucceeded) and Deployment myapp (wave 2).
 func SyncWaves() []byte {
@@ -62,8 +66,8 @@ func SyncWaves() []byte {
 	return data
 }
 
-// ImageAutomation returns the manifests of the seed's "Handling Image
-// Updates Automatically" section, verbatim: the ImageRepository, ImagePolicy
+// ImageAutomation returns the example Flux image automation manifests
+// (image.toolkit.fluxcd.io/v1beta1), verbatim: the ImageRepository, ImagePolicy
 // and ImageUpdateAutomation named myapp in flux-system (registry host
 // registry.example.com, GitRepository gitops-repo).
 func ImageAutomation() []byte {
@@ -74,8 +78,8 @@ func ImageAutomation() []byte {
 	return data
 }
 
-// ApplicationSet returns the seed's "Multi-Cluster Deployments"
-// ApplicationSet, verbatim: a clusters generator selecting
+// ApplicationSet returns the example multi-cluster ApplicationSet,
+// verbatim: a clusters generator selecting
 // environment=production, stamping out myapp-{{name}} with the path
 // apps/{{metadata.labels.region}}/myapp and server {{server}}.
 func ApplicationSet() []byte {
