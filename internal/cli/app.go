@@ -159,9 +159,9 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 					return err
 				}
 			}
-			app := &v1alpha1.Application{}
-			if err := c.Get(ctx, key, app); err != nil {
-				return fmt.Errorf("get application %s: %w", key, err)
+			app, err := getApp(ctx, c, key)
+			if err != nil {
+				return err
 			}
 			switch output {
 			case "json", "yaml":
@@ -266,10 +266,9 @@ func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app := &v1alpha1.Application{}
-			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
-			if err := c.Get(cmd.Context(), key, app); err != nil {
-				return fmt.Errorf("get application %s: %w", key, err)
+			app, err := getApp(cmd.Context(), c, client.ObjectKey{Namespace: o.namespace, Name: args[0]})
+			if err != nil {
+				return err
 			}
 			if output == "json" || output == "yaml" {
 				return printStructured(cmd.OutOrStdout(), output, app.Status.History)

@@ -9,7 +9,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -44,9 +43,9 @@ Application), a waiting cascading deletion at once. Objects asked about later ne
 			// when the approval was written; a status write in between (a
 			// sync naming another object) is read again.
 			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				app := &v1alpha1.Application{}
-				if err := c.Get(ctx, key, app); err != nil {
-					return fmt.Errorf("get application %s: %w", key, err)
+				app, err := getApp(ctx, c, key)
+				if err != nil {
+					return err
 				}
 				var requested time.Time
 				waiting, deleting = nil, !app.DeletionTimestamp.IsZero()
@@ -59,7 +58,6 @@ Application), a waiting cascading deletion at once. Objects asked about later ne
 				if deleting && app.DeletionTimestamp.After(requested) {
 					requested = app.DeletionTimestamp.Time
 				}
-				var err error
 				if at, err = approvalTime(ctx, time.Now(), requested); err != nil {
 					return err
 				}

@@ -117,9 +117,9 @@ func newAppDeleteCmd(o *kubeOptions) *cobra.Command {
 // delete the managed objects first; without it they stay.
 func deleteApp(ctx context.Context, c client.Client, key client.ObjectKey, cascade bool, timeout time.Duration, out io.Writer) error {
 	const finalizer = "resources-finalizer.argocd.argoproj.io"
-	app := &v1alpha1.Application{}
-	if err := c.Get(ctx, key, app); err != nil {
-		return fmt.Errorf("get application %s: %w", key, err)
+	app, err := getApp(ctx, c, key)
+	if err != nil {
+		return err
 	}
 	has := slices.Contains(app.Finalizers, finalizer)
 	if cascade != has {
@@ -138,7 +138,7 @@ func deleteApp(ctx context.Context, c client.Client, key client.ObjectKey, casca
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := pollApp(ctx, c, key, func(_ *v1alpha1.Application, err error) (bool, error) {
+	err = pollApp(ctx, c, key, func(_ *v1alpha1.Application, err error) (bool, error) {
 		return apierrors.IsNotFound(err), nil
 	})
 	if errors.Is(err, context.DeadlineExceeded) {

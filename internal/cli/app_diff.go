@@ -89,9 +89,9 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 		return false, err
 	}
 	key := types.NamespacedName{Namespace: o.namespace, Name: name}
-	app := &v1alpha1.Application{}
-	if err := c.Get(ctx, key, app); err != nil {
-		return false, fmt.Errorf("get application %s: %w", key, err)
+	app, err := getApp(ctx, c, key)
+	if err != nil {
+		return false, err
 	}
 	if app.Spec.Source == nil {
 		return false, fmt.Errorf("application %s has no spec.source", key)

@@ -105,9 +105,9 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 	// between our read and our patch is a conflict, not a refusal, so read
 	// again and retry, as Argo CD's API server does.
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		app := &v1alpha1.Application{}
-		if err := c.Get(ctx, key, app); err != nil {
-			return fmt.Errorf("get application %s: %w", key, err)
+		app, err := getApp(ctx, c, key)
+		if err != nil {
+			return err
 		}
 		if app.Operation != nil {
 			return errors.New("another operation is already in progress")
@@ -305,9 +305,9 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
-			app := &v1alpha1.Application{}
-			if err := c.Get(ctx, key, app); err != nil {
-				return fmt.Errorf("get application %s: %w", key, err)
+			app, err := getApp(ctx, c, key)
+			if err != nil {
+				return err
 			}
 			automated := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil
 			if automated && !disableAutoSync {

@@ -29,9 +29,9 @@ func newAppTerminateOpCmd(o *kubeOptions) *cobra.Command {
 			// Optimistic lock: a sync that finished in between is not
 			// marked; a progress report written in between is retried over.
 			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				app := &v1alpha1.Application{}
-				if err := c.Get(ctx, key, app); err != nil {
-					return fmt.Errorf("get application %s: %w", key, err)
+				app, err := getApp(ctx, c, key)
+				if err != nil {
+					return err
 				}
 				if st := app.Status.OperationState; st == nil || st.Phase != v1alpha1.OperationRunning {
 					return fmt.Errorf("application %s has no operation in progress", key)

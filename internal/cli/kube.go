@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,11 +52,27 @@ func KubeConfigFlags(f *pflag.FlagSet) func() (*rest.Config, error) {
 func (o *kubeOptions) restConfig() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
+	cfg, err := loader.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errNoKubeconfig(o.kubeconfig)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
 	}
+	ctxName := o.context
+	if ctxName == "" {
+		if raw, err := loader.RawConfig(); err == nil {
+			ctxName = raw.CurrentContext
+		}
+	}
+	if ctxName == "" {
+		ctxName = "in-cluster"
+	}
+	server := cfg.Host
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &unreachable{next: rt, server: server, context: ctxName}
+	})
 	return cfg, nil
 }
 

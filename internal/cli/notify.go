@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/notify"
 )
 
@@ -50,9 +49,9 @@ on-out-of-sync, on-sync-status-unknown.`,
 }
 
 func notifyTest(ctx context.Context, out, errOut io.Writer, c client.Client, home string, key client.ObjectKey, trigger string) error {
-	app := &v1alpha1.Application{}
-	if err := c.Get(ctx, key, app); err != nil {
-		return fmt.Errorf("get application %s: %w", key, err)
+	app, err := getApp(ctx, c, key)
+	if err != nil {
+		return err
 	}
 	cfg, err := (&notify.Loader{Reader: c, Namespace: home}).Load(ctx)
 	if err != nil {

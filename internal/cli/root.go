@@ -43,5 +43,6 @@ func NewRootCmd(streams IOStreams, extra ...*cobra.Command) *cobra.Command {
 		newProjCmd(),
 	)
 	root.AddCommand(extra...)
+	explainErrors(root)
 	return root
 }
