@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +40,12 @@ repository with everything committed on main (production, synced by hand) and a 
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", f)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "\nCreated %s: a Git repository with branches main (production) and staging.\n", dir)
+			if abs, err := filepath.Abs(dir); err == nil && strings.TrimPrefix(opts.RepoURL, "file://") == abs {
+				// The Applications read this directory itself: nothing to push,
+				// but a controller reads a local repository only when told to.
+				fmt.Fprintf(cmd.OutOrStdout(), "Its Applications read this directory (%s): run the controller with --allow-local-repositories, then point a cluster at it: scripts/bootstrap.sh staging\n", opts.RepoURL)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Push it to %s, then point a cluster at it: scripts/bootstrap.sh staging\n", opts.RepoURL)
 			return nil
 		},

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env=${1:?usage: scripts/bootstrap.sh production|staging}
-kubectl create namespace argocd --dry-run=client -o yaml | kubectl apply -f -
+kubectl create namespace argocd 2>/dev/null || kubectl get namespace argocd >/dev/null
 kubectl apply -f "clusters/$env/"

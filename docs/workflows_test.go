@@ -1,0 +1,161 @@
+// Package docs_test runs the guide: every `sh` block of workflows.md, in
+// order, in one shell, against a local control plane the guide itself
+// starts, so the guide fails `make test` the day it stops being true.
+package docs_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferrycd/ferry/internal/localcluster"
+)
+
+// block is one fenced code block of a guide.
+type block struct {
+	line   int // of the opening fence
+	lang   string
+	text   string
+	skip   bool     // preceded by <!-- test: skip ... -->
+	expect []string // <!-- expect: TEXT --> lines after it
+}
+
+// readBlocks reads the fenced blocks of a Markdown file, with the test
+// directives around them: `<!-- test: skip (why) -->` just before a block
+// (the test does that step itself), `<!-- expect: TEXT -->` just after one
+// (its output must contain TEXT).
+func readBlocks(path string) ([]block, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var blocks []block
+	var cur *block
+	skipNext := false
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case cur != nil && strings.HasPrefix(line, "```"):
+			blocks = append(blocks, *cur)
+			cur = nil
+		case cur != nil:
+			cur.text += line + "\n"
+		case strings.HasPrefix(line, "```"):
+			cur = &block{line: n, lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), skip: skipNext}
+			skipNext = false
+		case strings.HasPrefix(line, "<!-- test: skip"):
+			skipNext = true
+		case strings.HasPrefix(line, "<!-- expect:"):
+			if len(blocks) == 0 {
+				return nil, fmt.Errorf("%s:%d: expect before any block", path, n)
+			}
+			want := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- expect:"), "-->"))
+			blocks[len(blocks)-1].expect = append(blocks[len(blocks)-1].expect, want)
+		}
+	}
+	if cur != nil {
+		return nil, fmt.Errorf("%s:%d: block not closed", path, cur.line)
+	}
+	return blocks, sc.Err()
+}
+
+// substitutions are what the test changes in the guide's commands: ports
+// that other tests running at the same time may hold.
+var substitutions = map[string]string{
+	"ferry controller --allow-local-repositories": "ferry controller --allow-local-repositories --metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 0 --webhook-bind-address 127.0.0.1:0",
+}
+
+// script makes one bash script of the runnable blocks: each block's output
+// goes to a file, is printed, and is checked against its expectations; a
+// failing command ends the script (set -e) with that block's output.
+func script(path string, blocks []block, outDir string) string {
+	var b strings.Builder
+	b.WriteString("set -euo pipefail\ncur=0\n")
+	fmt.Fprintf(&b, "trap 'rc=$?; if [ $rc -ne 0 ]; then echo \"--- %s block $cur failed (exit $rc); its output:\"; cat %s/$cur.out 2>/dev/null; fi' EXIT\n", path, outDir)
+	for i, bl := range blocks {
+		if bl.lang != "sh" || bl.skip {
+			continue
+		}
+		text := bl.text
+		for from, to := range substitutions {
+			text = strings.ReplaceAll(text, from, to)
+		}
+		out := fmt.Sprintf("%s/%d.out", outDir, i)
+		fmt.Fprintf(&b, "cur=%d\necho '=== %s:%d'\n{\n%s} > %s 2>&1 < /dev/null\ncat %s\n", i, path, bl.line, text, out, out)
+		for _, want := range bl.expect {
+			q := strings.ReplaceAll(want, "'", `'\''`)
+			fmt.Fprintf(&b, "grep -qF -- '%s' %s || { echo '--- %s:%d: the output lacks %q'; exit 1; }\n", q, out, path, bl.line, q)
+		}
+	}
+	return b.String()
+}
+
+// TestWorkflowsGuide runs docs/workflows.md.
+func TestWorkflowsGuide(t *testing.T) {
+	kubeDir := localcluster.DefaultBinDir()
+	if _, err := os.Stat(filepath.Join(kubeDir, "kubectl")); err != nil {
+		t.Skipf("no control-plane binaries in %s (make kube): %v", kubeDir, err)
+	}
+	blocks, err := readBlocks("workflows.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "ferry"), "../cmd/ferry").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	home, outDir := t.TempDir(), t.TempDir()
+	env := []string{
+		"HOME=" + home,
+		"PATH=" + bin + ":" + kubeDir + ":" + os.Getenv("PATH"),
+		"GIT_AUTHOR_NAME=Guide Reader", "GIT_AUTHOR_EMAIL=reader@example.com",
+		"GIT_COMMITTER_NAME=Guide Reader", "GIT_COMMITTER_EMAIL=reader@example.com",
+		localcluster.EnvBinDir + "=" + kubeDir,
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "FERRY_TEST_RUN" || k == "TMPDIR" || k == "GOCACHE" || k == "GOPATH" || k == "GOFLAGS" {
+			env = append(env, kv)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script("docs/workflows.md", blocks, outDir))
+	cmd.Dir, cmd.Env = home, env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	t.Cleanup(func() {
+		// What the guide started: the local control plane, and the
+		// controller it ran in the background (in the script's process
+		// group).
+		stop := exec.Command(filepath.Join(bin, "ferry"), "local", "stop", "--dir", filepath.Join(home, "ferry-local"))
+		stop.Env = env
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Logf("ferry local stop: %v\n%s", err, out)
+		}
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		}
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(home, "ferry-guide", "controller.log"))
+		t.Fatalf("the guide failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", err, out, tail(log, 3072))
+	}
+	t.Logf("%s", out)
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
