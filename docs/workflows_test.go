@@ -133,13 +133,16 @@ func TestWorkflowsGuide(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	t.Cleanup(func() {
-		// What the guide started: the local control plane, and the
-		// controller it ran in the background (in the script's process
-		// group).
-		stop := exec.Command(filepath.Join(bin, "ferry"), "local", "stop", "--dir", filepath.Join(home, "ferry-local"))
-		stop.Env = env
-		if out, err := stop.CombinedOutput(); err != nil {
-			t.Logf("ferry local stop: %v\n%s", err, out)
+		// What the guide started: its local control planes (each a
+		// ~/ferry-* directory with a kubeconfig), and the controller it ran
+		// in the background (in the script's process group).
+		dirs, _ := filepath.Glob(filepath.Join(home, "ferry-*", "kubeconfig"))
+		for _, kc := range dirs {
+			stop := exec.Command(filepath.Join(bin, "ferry"), "local", "stop", "--dir", filepath.Dir(kc))
+			stop.Env = env
+			if out, err := stop.CombinedOutput(); err != nil {
+				t.Logf("ferry local stop: %v\n%s", err, out)
+			}
 		}
 		if cmd.Process != nil {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
