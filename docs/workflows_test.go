@@ -7,6 +7,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferrycd/ferry/internal/localcluster"
 )
@@ -113,6 +121,7 @@ func TestWorkflowsGuide(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "ferry"), "../cmd/ferry").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	registryHost := startRegistry(t, "backend", "1.0.0", "1.1.0", "1.2.0")
 	home, outDir := t.TempDir(), t.TempDir()
 	env := []string{
 		"HOME=" + home,
@@ -120,6 +129,7 @@ func TestWorkflowsGuide(t *testing.T) {
 		"GIT_AUTHOR_NAME=Guide Reader", "GIT_AUTHOR_EMAIL=reader@example.com",
 		"GIT_COMMITTER_NAME=Guide Reader", "GIT_COMMITTER_EMAIL=reader@example.com",
 		localcluster.EnvBinDir + "=" + kubeDir,
+		"REGISTRY=" + registryHost,
 	}
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); k == "FERRY_TEST_RUN" || k == "TMPDIR" || k == "GOCACHE" || k == "GOPATH" || k == "GOFLAGS" {
@@ -150,10 +160,33 @@ func TestWorkflowsGuide(t *testing.T) {
 	})
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(home, "ferry-guide", "controller.log"))
-		t.Fatalf("the guide failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", err, out, tail(log, 3072))
+		clog, _ := os.ReadFile(filepath.Join(home, "ferry-guide", "controller.log"))
+		t.Fatalf("the guide failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", err, out, tail(clog, 3072))
 	}
 	t.Logf("%s", out)
+}
+
+// startRegistry serves an OCI registry on loopback with an image repo at
+// each of tags, and returns its host:port.
+func startRegistry(t *testing.T, repo string, tags ...string) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tag := range tags {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/" + repo + ":" + tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return host
 }
 
 func tail(b []byte, n int) string {
