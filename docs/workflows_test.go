@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,12 +35,16 @@ type block struct {
 	text   string
 	skip   bool     // preceded by <!-- test: skip ... -->
 	expect []string // <!-- expect: TEXT --> lines after it
+	// received: <!-- received: TEXT --> lines after it: a request the
+	// test's alert receiver got by the end of the guide must contain TEXT.
+	received []string
 }
 
 // readBlocks reads the fenced blocks of a Markdown file, with the test
 // directives around them: `<!-- test: skip (why) -->` just before a block
 // (the test does that step itself), `<!-- expect: TEXT -->` just after one
-// (its output must contain TEXT).
+// (its output must contain TEXT), `<!-- received: TEXT -->` just after one
+// (an alert the guide configures reaches the test's receiver with TEXT).
 func readBlocks(path string) ([]block, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,6 +68,12 @@ func readBlocks(path string) ([]block, error) {
 			skipNext = false
 		case strings.HasPrefix(line, "<!-- test: skip"):
 			skipNext = true
+		case strings.HasPrefix(line, "<!-- received:"):
+			if len(blocks) == 0 {
+				return nil, fmt.Errorf("%s:%d: received before any block", path, n)
+			}
+			want := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- received:"), "-->"))
+			blocks[len(blocks)-1].received = append(blocks[len(blocks)-1].received, want)
 		case strings.HasPrefix(line, "<!-- expect:"):
 			if len(blocks) == 0 {
 				return nil, fmt.Errorf("%s:%d: expect before any block", path, n)
@@ -122,6 +134,7 @@ func TestWorkflowsGuide(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	registryHost := startRegistry(t, "backend", "1.0.0", "1.1.0", "1.2.0")
+	alerts := startReceiver(t)
 	home, outDir := t.TempDir(), t.TempDir()
 	env := []string{
 		"HOME=" + home,
@@ -130,6 +143,7 @@ func TestWorkflowsGuide(t *testing.T) {
 		"GIT_COMMITTER_NAME=Guide Reader", "GIT_COMMITTER_EMAIL=reader@example.com",
 		localcluster.EnvBinDir + "=" + kubeDir,
 		"REGISTRY=" + registryHost,
+		"ALERTS_URL=" + alerts.url,
 	}
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); k == "FERRY_TEST_RUN" || k == "TMPDIR" || k == "GOCACHE" || k == "GOPATH" || k == "GOFLAGS" {
@@ -164,6 +178,56 @@ func TestWorkflowsGuide(t *testing.T) {
 		t.Fatalf("the guide failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", err, out, tail(clog, 3072))
 	}
 	t.Logf("%s", out)
+	defer func() { t.Logf("alerts received: %q", alerts.all()) }()
+	for _, bl := range blocks {
+		for _, want := range bl.received {
+			deadline := time.Now().Add(30 * time.Second)
+			for !alerts.got(want) && time.Now().Before(deadline) {
+				time.Sleep(200 * time.Millisecond)
+			}
+			if !alerts.got(want) {
+				t.Errorf("docs/workflows.md:%d: no alert containing %q reached the receiver; it got %q", bl.line, want, alerts.all())
+			}
+		}
+	}
+}
+
+// receiver records the bodies of the requests sent to it.
+type receiver struct {
+	url    string
+	mu     sync.Mutex
+	bodies []string
+}
+
+func startReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		r.mu.Lock()
+		r.bodies = append(r.bodies, string(b))
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL + "/alerts"
+	return r
+}
+
+func (r *receiver) got(text string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bodies {
+		if strings.Contains(b, text) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *receiver) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.bodies...)
 }
 
 // startRegistry serves an OCI registry on loopback with an image repo at

@@ -310,16 +310,27 @@ func (r *Reconciler) driftOf(ctx context.Context, dst *target, cmp *appstate.Com
 }
 
 // lastManager is the field manager with the newest entry that is not
-// Ferry's.
+// Ferry's and not a status write: Git holds no status, so the controllers
+// that keep it (kube-controller-manager after every rollout) never made the
+// drift, while `kubectl scale` and `kubectl edit` did. An entry without a
+// time ranks newest: the API server records none for writes through the
+// scale subresource (seen on Kubernetes 1.37), and a scale by hand is the
+// commonest drift. (An autoscaler writes there too; its Applications
+// ignore replicas, as Argo CD's users do, or drift would never end.)
 func lastManager(u *unstructured.Unstructured) string {
 	var name string
 	var newest time.Time
+	timeless := false
 	for _, mf := range u.GetManagedFields() {
-		if mf.Manager == fsync.FieldManager || mf.Time == nil {
+		if mf.Manager == fsync.FieldManager || mf.Subresource == "status" {
 			continue
 		}
-		if t := mf.Time.Time; name == "" || t.After(newest) || t.Equal(newest) {
-			name, newest = mf.Manager, t
+		switch {
+		case mf.Time == nil:
+			name, timeless = mf.Manager, true
+		case timeless:
+		case name == "" || !mf.Time.Time.Before(newest):
+			name, newest = mf.Manager, mf.Time.Time
 		}
 	}
 	return name
