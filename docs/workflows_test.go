@@ -1,6 +1,7 @@
 // Package docs_test runs the guide: every `sh` block of workflows.md, in
 // order, in one shell, against a local control plane the guide itself
-// starts, so the guide fails `make test` the day it stops being true.
+// starts, so the guide fails `make test` the day it stops being true; and
+// the README's quickstart the same way.
 package docs_test
 
 import (
@@ -8,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -30,11 +32,12 @@ import (
 
 // block is one fenced code block of a guide.
 type block struct {
-	line   int // of the opening fence
-	lang   string
-	text   string
-	skip   bool     // preceded by <!-- test: skip ... -->
-	expect []string // <!-- expect: TEXT --> lines after it
+	line       int // of the opening fence
+	lang       string
+	text       string
+	skip       bool     // preceded by <!-- test: skip ... -->
+	quickstart bool     // preceded by <!-- quickstart --> (README.md runs only these)
+	expect     []string // <!-- expect: TEXT --> lines after it
 	// received: <!-- received: TEXT --> lines after it: a request the
 	// test's alert receiver got by the end of the guide must contain TEXT.
 	received []string
@@ -53,7 +56,7 @@ func readBlocks(path string) ([]block, error) {
 	defer f.Close()
 	var blocks []block
 	var cur *block
-	skipNext := false
+	skipNext, quickstartNext := false, false
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
@@ -64,8 +67,10 @@ func readBlocks(path string) ([]block, error) {
 		case cur != nil:
 			cur.text += line + "\n"
 		case strings.HasPrefix(line, "```"):
-			cur = &block{line: n, lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), skip: skipNext}
-			skipNext = false
+			cur = &block{line: n, lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), skip: skipNext, quickstart: quickstartNext}
+			skipNext, quickstartNext = false, false
+		case strings.HasPrefix(line, "<!-- quickstart -->"):
+			quickstartNext = true
 		case strings.HasPrefix(line, "<!-- test: skip"):
 			skipNext = true
 		case strings.HasPrefix(line, "<!-- received:"):
@@ -121,13 +126,40 @@ func script(path string, blocks []block, outDir string) string {
 
 // TestWorkflowsGuide runs docs/workflows.md.
 func TestWorkflowsGuide(t *testing.T) {
-	kubeDir := localcluster.DefaultBinDir()
-	if _, err := os.Stat(filepath.Join(kubeDir, "kubectl")); err != nil {
-		t.Skipf("no control-plane binaries in %s (make kube): %v", kubeDir, err)
-	}
+	t.Parallel()
 	blocks, err := readBlocks("workflows.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	runGuide(t, "docs/workflows.md", blocks)
+}
+
+// TestReadmeQuickstart runs the README's five-minute quickstart.
+func TestReadmeQuickstart(t *testing.T) {
+	t.Parallel()
+	blocks, err := readBlocks("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quick []block
+	for _, b := range blocks {
+		if b.quickstart {
+			quick = append(quick, b)
+		}
+	}
+	if len(quick) == 0 {
+		t.Fatal("README.md has no <!-- quickstart --> block")
+	}
+	runGuide(t, "README.md", quick)
+}
+
+// runGuide runs blocks of the file path as a reader would, in a fresh home
+// directory, with ferry and kubectl on PATH, a registry and an alert
+// receiver on loopback, and stops what they started.
+func runGuide(t *testing.T, path string, blocks []block) {
+	kubeDir := localcluster.DefaultBinDir()
+	if _, err := os.Stat(filepath.Join(kubeDir, "kubectl")); err != nil {
+		t.Skipf("no control-plane binaries in %s (make kube): %v", kubeDir, err)
 	}
 	bin := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "ferry"), "../cmd/ferry").CombinedOutput(); err != nil {
@@ -136,8 +168,13 @@ func TestWorkflowsGuide(t *testing.T) {
 	registryHost := startRegistry(t, "backend", "1.0.0", "1.1.0", "1.2.0")
 	alerts := startReceiver(t)
 	home, outDir := t.TempDir(), t.TempDir()
+	tmp := filepath.Join(home, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{
 		"HOME=" + home,
+		"TMPDIR=" + tmp,
 		"PATH=" + bin + ":" + kubeDir + ":" + os.Getenv("PATH"),
 		"GIT_AUTHOR_NAME=Guide Reader", "GIT_AUTHOR_EMAIL=reader@example.com",
 		"GIT_COMMITTER_NAME=Guide Reader", "GIT_COMMITTER_EMAIL=reader@example.com",
@@ -146,13 +183,13 @@ func TestWorkflowsGuide(t *testing.T) {
 		"ALERTS_URL=" + alerts.url,
 	}
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "FERRY_TEST_RUN" || k == "TMPDIR" || k == "GOCACHE" || k == "GOPATH" || k == "GOFLAGS" {
+		if k, _, _ := strings.Cut(kv, "="); k == "FERRY_TEST_RUN" || k == "GOCACHE" || k == "GOPATH" || k == "GOFLAGS" {
 			env = append(env, kv)
 		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c", script("docs/workflows.md", blocks, outDir))
+	cmd := exec.CommandContext(ctx, "bash", "-c", script(path, blocks, outDir))
 	cmd.Dir, cmd.Env = home, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -174,8 +211,14 @@ func TestWorkflowsGuide(t *testing.T) {
 	})
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		clog, _ := os.ReadFile(filepath.Join(home, "ferry-guide", "controller.log"))
-		t.Fatalf("the guide failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", err, out, tail(clog, 3072))
+		var clog []byte
+		_ = filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Name() == "controller.log" {
+				clog, _ = os.ReadFile(p)
+			}
+			return nil
+		})
+		t.Fatalf("%s failed: %v\n%s\n--- controller.log (last 3 KiB) ---\n%s", path, err, out, tail(clog, 3072))
 	}
 	t.Logf("%s", out)
 	defer func() { t.Logf("alerts received: %q", alerts.all()) }()
@@ -186,7 +229,7 @@ func TestWorkflowsGuide(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			if !alerts.got(want) {
-				t.Errorf("docs/workflows.md:%d: no alert containing %q reached the receiver; it got %q", bl.line, want, alerts.all())
+				t.Errorf("%s:%d: no alert containing %q reached the receiver; it got %q", path, bl.line, want, alerts.all())
 			}
 		}
 	}
