@@ -1,5 +1,5 @@
 // Command bench measures Ferry's application engine on the local control
-// plane, with the shapes of ../shared/PERF-NOTES.md, and prints a table for
+// plane, with podinfo's shape (as Flux's scaling tests), and prints a table for
 // docs/benchmarks.md:
 //
 //  1. commit → objects applied after a refresh request, one Application;
