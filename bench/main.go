@@ -1,5 +1,6 @@
 // Command bench measures Ferry's application engine on the local control
-// plane, with podinfo's shape (as Flux's scaling tests), and prints a table for
+// plane, with podinfo's objects as the workload (the shape the Flux comparison
+// in docs/benchmarks.md uses), and prints a table for
 // docs/benchmarks.md:
 //
 //  1. commit → objects applied after a refresh request, one Application;
