@@ -32,7 +32,7 @@ metadata:
   annotations: {argocd.argoproj.io/sync-wave: "1"}
 spec:
   replicas: 1
-  minReadySeconds: 25
+  minReadySeconds: 15
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
