@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,19 +53,7 @@ func TestAPIServerOutageMidSync(t *testing.T) {
 	rev := repo.commit("waves", wavedApp("one"))
 	r := startReplica(t, c, "controller", "--allow-local-repositories", "--wave-timeout", "3m")
 
-	app := &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: "outage", Namespace: "argocd"},
-		Spec: v1alpha1.ApplicationSpec{
-			Project:     "default",
-			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
-			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "outage"},
-			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}},
-		},
-	}
-	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
-		err := cl.Create(ctx, app)
-		return err == nil, fmt.Sprint(err)
-	})
+	app := createApp(t, cl, "outage", repo, "outage", &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}})
 
 	// Wait until the sync waits in wave 1: the Deployment exists, b does not.
 	uids := map[string]types.UID{}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -30,19 +29,7 @@ func TestLocalRepositoriesRefusedByDefault(t *testing.T) {
 	repo.commit("one", map[string]string{"app/cm.yaml": configMap("local", "1")})
 	startReplica(t, c, "controller")
 
-	app := &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: "local", Namespace: "argocd"},
-		Spec: v1alpha1.ApplicationSpec{
-			Project:     "default",
-			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
-			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
-			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{}},
-		},
-	}
-	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
-		err := cl.Create(ctx, app)
-		return err == nil, fmt.Sprint(err)
-	})
+	app := createApp(t, cl, "local", repo, "default", &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{}})
 	set := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(`apiVersion: argoproj.io/v1alpha1
 kind: ApplicationSet

@@ -23,7 +23,12 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 )
 
 // ferryBinary builds bin/ferry once for the package's tests.
@@ -175,4 +180,25 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// createApp creates, once the controller has installed its CRDs, the
+// Application name of repo's directory app (read over file://) into
+// namespace ns of the local cluster, with policy.
+func createApp(t *testing.T, cl client.Client, name string, repo *gitRepo, ns string, policy *v1alpha1.SyncPolicy) *v1alpha1.Application {
+	t.Helper()
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     "default",
+			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
+			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: ns},
+			SyncPolicy:  policy,
+		},
+	}
+	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
+		err := cl.Create(ctx, app)
+		return err == nil, fmt.Sprint(err)
+	})
+	return app
 }

@@ -13,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,19 +58,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 	// Every Job named migrate ever created in the namespace.
 	jobs := watchJobs(t, c, "killed")
 	first := startReplica(t, c, "first", "--allow-local-repositories", "--wave-timeout", "3m")
-	app := &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: "killed", Namespace: "argocd"},
-		Spec: v1alpha1.ApplicationSpec{
-			Project:     "default",
-			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
-			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "killed"},
-			SyncPolicy:  &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}},
-		},
-	}
-	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
-		err := cl.Create(ctx, app)
-		return err == nil, fmt.Sprint(err)
-	})
+	app := createApp(t, cl, "killed", repo, "killed", &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}})
 
 	// Wait until the hook has run and the sync waits in wave 1, as status
 	// shows it: the Deployment exists, b does not.

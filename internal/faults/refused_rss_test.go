@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -53,18 +52,7 @@ func TestRefusedRepositoryControllerRSS(t *testing.T) {
 	t.Logf("wrote a %d MiB repository in %s", repoMiB, time.Since(start).Round(time.Second))
 
 	r := startReplica(t, c, "controller", "--allow-local-repositories")
-	app := &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: "argocd"},
-		Spec: v1alpha1.ApplicationSpec{
-			Project:     "default",
-			Source:      &v1alpha1.ApplicationSource{RepoURL: "file://" + repo.dir, TargetRevision: "main", Path: "app"},
-			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
-		},
-	}
-	localclustertest.Eventually(t, 2*time.Minute, "the controller's CRDs", func(ctx context.Context) (bool, string) {
-		err := cl.Create(ctx, app)
-		return err == nil, fmt.Sprint(err)
-	})
+	app := createApp(t, cl, "big", repo, "default", nil)
 	refused := func(ctx context.Context) (bool, string) {
 		got := &v1alpha1.Application{}
 		if err := cl.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
