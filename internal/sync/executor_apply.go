@@ -42,12 +42,12 @@ func (x *execution) apply(ctx context.Context, s Step) ([]waitee, error) {
 		}
 	}
 	for _, t := range hooks {
-		w, wait, err := x.startHook(ctx, t)
+		w, err := x.startHook(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		if wait {
-			waitOn = append(waitOn, w)
+		if w != nil {
+			waitOn = append(waitOn, *w)
 		}
 	}
 	return waitOn, nil

@@ -28,12 +28,12 @@ type hookRun struct {
 // an earlier sync is deleted first (and waited for), so the hook runs
 // again; a hook with generateName gets a new name each time. When the
 // execution resumes an operation, a run of the hook that operation already
-// began is adopted instead (resumeHook). wait is false for a hook that
-// finished before and is not run again.
-func (x *execution) startHook(ctx context.Context, t Task) (w waitee, wait bool, err error) {
+// began is adopted instead (resumeHook). It returns what to wait on: nil
+// for a hook that finished before and is not run again.
+func (x *execution) startHook(ctx context.Context, t Task) (*waitee, error) {
 	if x.opts.Resume != nil {
-		if w, wait, started, err := x.resumeHook(ctx, t); started || err != nil {
-			return w, wait, err
+		if w, handled, err := x.resumeHook(ctx, t); handled || err != nil {
+			return w, err
 		}
 	}
 	obj := t.Object.DeepCopy()
@@ -47,28 +47,34 @@ func (x *execution) startHook(ctx context.Context, t Task) (w waitee, wait bool,
 	}
 	if obj.GetName() != "" && slices.Contains(t.DeletePolicies, BeforeHookCreation) {
 		if err := x.e.deleteAndWait(ctx, obj, x.opts.WaveTimeout); err != nil {
-			return waitee{}, false, fmt.Errorf("%s hook %s: delete the previous run: %w", t.Phase, t.Key, err)
+			return nil, fmt.Errorf("%s hook %s: delete the previous run: %w", t.Phase, t.Key, err)
 		}
 	}
 	action := Created
 	if obj.GetName() == "" {
 		if err := x.e.client.Create(ctx, obj, client.FieldOwner(FieldManager)); err != nil {
-			return waitee{}, false, fmt.Errorf("%s hook %s: create: %w", t.Phase, t.Key, err)
+			return nil, fmt.Errorf("%s hook %s: create: %w", t.Phase, t.Key, err)
 		}
 	} else {
 		before := obj.GetResourceVersion()
 		if err := x.e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-			return waitee{}, false, fmt.Errorf("%s hook %s: apply: %w", t.Phase, t.Key, err)
+			return nil, fmt.Errorf("%s hook %s: apply: %w", t.Phase, t.Key, err)
 		}
 		if before != "" {
 			action = Configured
 		}
 	}
+	return x.running(t, obj, action, KeyOf(obj).String()+" "+string(action)), nil
+}
+
+// running records obj, the run of hook t, as Running: it is waited on, and
+// deleted after the sync as its policy says.
+func (x *execution) running(t Task, obj *unstructured.Unstructured, action Action, msg string) *waitee {
 	k := KeyOf(obj)
 	x.hooks = append(x.hooks, hookRun{key: k, version: obj.GetAPIVersion(), phase: t.Phase, policies: t.DeletePolicies})
-	x.rec.record(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: k.String() + " " + string(action),
+	x.rec.record(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: msg,
 		Phase: t.Phase, Wave: t.Wave, Hook: true, State: Running})
-	return waitee{key: k, version: obj.GetAPIVersion(), hook: true}, true, nil
+	return &waitee{key: k, version: obj.GetAPIVersion(), hook: true}
 }
 
 // hookState reads the end of a Job or Pod run; ok is false for other kinds.

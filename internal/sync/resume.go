@@ -45,11 +45,12 @@ func (r *Resume) earlier(t Task) (Outcome, bool) {
 
 // resumeHook looks for the run of hook t that the resumed operation began.
 // A live object carrying the operation's annotation is adopted (its
-// outcome's action is Unchanged: nothing was created): the execution waits on it (and deletes it by its policy afterwards). A hook
-// the earlier run reported Succeeded whose object is gone (deleted by its
-// policy or a TTL) is not run again; one it reported Failed fails the
-// step. started is false when the earlier run never started t: it runs now.
-func (x *execution) resumeHook(ctx context.Context, t Task) (w waitee, wait, started bool, err error) {
+// outcome's action is Unchanged: nothing was created): the execution waits
+// on it (and deletes it by its policy afterwards). A hook the earlier run
+// reported Succeeded whose object is gone (deleted by its policy or a TTL)
+// is not run again; one it reported Failed fails the step. handled is false when the earlier run never started t: it runs
+// now; otherwise w is what to wait on (nil: nothing).
+func (x *execution) resumeHook(ctx context.Context, t Task) (w *waitee, handled bool, err error) {
 	earlier, found := x.opts.Resume.earlier(t)
 	name := t.Object.GetName()
 	if name == "" && found {
@@ -61,18 +62,15 @@ func (x *execution) resumeHook(ctx context.Context, t Task) (w waitee, wait, sta
 		live.SetKind(t.Object.GetKind())
 		err := x.e.client.Get(ctx, client.ObjectKey{Namespace: t.Key.Namespace, Name: name}, live)
 		if err != nil && !apierrors.IsNotFound(err) {
-			return waitee{}, false, false, fmt.Errorf("%s hook %s: look for the run the operation began: %w", t.Phase, t.Key, err)
+			return nil, false, fmt.Errorf("%s hook %s: look for the run the operation began: %w", t.Phase, t.Key, err)
 		}
 		if err == nil && x.opts.Operation != "" && live.GetAnnotations()[OperationAnnotation] == x.opts.Operation {
-			k := KeyOf(live)
-			x.hooks = append(x.hooks, hookRun{key: k, version: live.GetAPIVersion(), phase: t.Phase, policies: t.DeletePolicies})
-			x.rec.record(Outcome{Key: k, Version: live.GetAPIVersion(), Action: Unchanged, Phase: t.Phase, Wave: t.Wave, Hook: true,
-				State: Running, Message: k.String() + " started by this operation before the controller restarted: waiting on that run"})
-			return waitee{key: k, version: live.GetAPIVersion(), hook: true}, true, true, nil
+			msg := KeyOf(live).String() + " started by this operation before the controller restarted: waiting on that run"
+			return x.running(t, live, Unchanged, msg), true, nil
 		}
 	}
 	if !found {
-		return waitee{}, false, false, nil
+		return nil, false, nil
 	}
 	switch earlier.State {
 	case Succeeded:
@@ -80,12 +78,12 @@ func (x *execution) resumeHook(ctx context.Context, t Task) (w waitee, wait, sta
 		o.Wave, o.Hook, o.Action = t.Wave, true, Unchanged
 		o.Message = earlier.Key.String() + " succeeded before the controller restarted: not run again"
 		x.rec.record(o)
-		return waitee{}, false, true, nil
+		return nil, true, nil
 	case Failed:
-		return waitee{}, false, true, fmt.Errorf("%s wave %d: %s hook %s failed before the controller restarted: %s",
+		return nil, true, fmt.Errorf("%s wave %d: %s hook %s failed before the controller restarted: %s",
 			t.Phase, t.Wave, t.Phase, earlier.Key, earlier.Message)
 	}
 	// Reported Running, but its object is gone or belongs to another
 	// operation: nothing of that run is left to wait on.
-	return waitee{}, false, false, nil
+	return nil, false, nil
 }
