@@ -102,7 +102,7 @@ func getApp(ctx context.Context, c client.Reader, key client.ObjectKey) (*v1alph
 	if err == nil {
 		return app, nil
 	}
-	if !apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+	if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("get application %s: %w", key, err)
 	}
 	msg := fmt.Sprintf("application %q not found in namespace %q", key.Name, key.Namespace)

@@ -41,24 +41,29 @@ func (o *kubeOptions) addConfigFlags(f *pflag.FlagSet) {
 
 // KubeConfigFlags registers --kubeconfig and --context on f and returns the
 // loader of the configuration they choose, for commands built outside this
-// package (`ferry controller`).
+// package (`ferry controller`). A long-running controller logs its own
+// connection errors and retries: it gets no CLI hint in them.
 func KubeConfigFlags(f *pflag.FlagSet) func() (*rest.Config, error) {
 	o := &kubeOptions{}
 	o.addConfigFlags(f)
-	return o.restConfig
+	return func() (*rest.Config, error) {
+		cfg, _, err := o.loadConfig()
+		return cfg, err
+	}
 }
 
-// restConfig loads the kubeconfig (or the in-cluster configuration).
-func (o *kubeOptions) restConfig() (*rest.Config, error) {
+// loadConfig loads the kubeconfig (or the in-cluster configuration) and
+// names the context it used ("in-cluster" when none).
+func (o *kubeOptions) loadConfig() (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
 	cfg, err := loader.ClientConfig()
 	if clientcmd.IsEmptyConfig(err) {
-		return nil, errNoKubeconfig(o.kubeconfig)
+		return nil, "", errNoKubeconfig(o.kubeconfig)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
+		return nil, "", fmt.Errorf("load kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
 	}
 	ctxName := o.context
 	if ctxName == "" {
@@ -68,6 +73,16 @@ func (o *kubeOptions) restConfig() (*rest.Config, error) {
 	}
 	if ctxName == "" {
 		ctxName = "in-cluster"
+	}
+	return cfg, ctxName, nil
+}
+
+// restConfig is the CLI's configuration: a failure to reach the API server
+// names the server and the context, and what to check.
+func (o *kubeOptions) restConfig() (*rest.Config, error) {
+	cfg, ctxName, err := o.loadConfig()
+	if err != nil {
+		return nil, err
 	}
 	server := cfg.Host
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
