@@ -202,3 +202,25 @@ func createApp(t *testing.T, cl client.Client, name string, repo *gitRepo, ns st
 	})
 	return app
 }
+
+// notRemade checks that each object of before is still there with its UID:
+// not deleted and made again.
+func notRemade(t *testing.T, cl client.Client, before ...client.Object) {
+	t.Helper()
+	for _, b := range before {
+		now := b.DeepCopyObject().(client.Object)
+		if err := cl.Get(t.Context(), client.ObjectKeyFromObject(b), now); err != nil {
+			t.Errorf("%T %s: %v", b, client.ObjectKeyFromObject(b), err)
+		} else if now.GetUID() != b.GetUID() {
+			t.Errorf("%T %s was deleted and made again (uid %s, was %s)", b, client.ObjectKeyFromObject(b), now.GetUID(), b.GetUID())
+		}
+	}
+}
+
+// noPanic fails the test if r's log shows a panic.
+func (r *replica) noPanic(t *testing.T) {
+	t.Helper()
+	if b, err := os.ReadFile(r.log); err == nil && strings.Contains(string(b), "panic") {
+		t.Errorf("%s panicked:\n%s", r.name, tail(b, 4096))
+	}
+}

@@ -3,8 +3,6 @@ package faults_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,7 +60,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 
 	// Wait until the hook has run and the sync waits in wave 1, as status
 	// shows it: the Deployment exists, b does not.
-	uids := map[string]types.UID{}
+	var kept []client.Object
 	localclustertest.Eventually(t, 2*time.Minute, "the sync waiting in wave 1 after its hook", func(ctx context.Context) (bool, string) {
 		job := &batchv1.Job{}
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "migrate"}, job); err != nil {
@@ -79,7 +77,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "a"}, a); err != nil {
 			return false, err.Error()
 		}
-		uids["web"], uids["a"], uids["migrate"] = d.UID, a.UID, job.UID
+		kept = []client.Object{d, a, job}
 		return true, ""
 	})
 	if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "b"}, &corev1.ConfigMap{}); err == nil {
@@ -112,20 +110,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 	if created := jobs(); len(created) != 1 {
 		t.Errorf("hook Job created %d times (uids %v), want once for the operation", len(created), created)
 	}
-	for name, uid := range uids {
-		var obj client.Object = &corev1.ConfigMap{}
-		switch name {
-		case "web":
-			obj = &appsv1.Deployment{}
-		case "migrate":
-			obj = &batchv1.Job{}
-		}
-		if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: name}, obj); err != nil {
-			t.Errorf("%s after the restart: %v", name, err)
-		} else if obj.GetUID() != uid {
-			t.Errorf("%s was deleted and made again (uid %s, was %s)", name, obj.GetUID(), uid)
-		}
-	}
+	notRemade(t, cl, kept...)
 	if err := cl.Get(ctx, client.ObjectKey{Namespace: "killed", Name: "b"}, &corev1.ConfigMap{}); err != nil {
 		t.Errorf("wave 2 after the restart: %v", err)
 	}
@@ -141,11 +126,8 @@ func TestControllerKilledMidSync(t *testing.T) {
 			t.Errorf("%s/%s pruned", res.Kind, res.Name)
 		}
 	}
-	for _, r := range []*replica{first, second} {
-		if b, err := os.ReadFile(r.log); err == nil && strings.Contains(string(b), "panic") {
-			t.Errorf("%s panicked:\n%s", r.name, tail(b, 4096))
-		}
-	}
+	first.noPanic(t)
+	second.noPanic(t)
 }
 
 // watchJobs watches Jobs named migrate in ns from now on, and returns a
