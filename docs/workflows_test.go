@@ -73,18 +73,17 @@ func readBlocks(path string) ([]block, error) {
 			quickstartNext = true
 		case strings.HasPrefix(line, "<!-- test: skip"):
 			skipNext = true
-		case strings.HasPrefix(line, "<!-- received:"):
+		case strings.HasPrefix(line, "<!-- expect:") || strings.HasPrefix(line, "<!-- received:"):
 			if len(blocks) == 0 {
-				return nil, fmt.Errorf("%s:%d: received before any block", path, n)
+				return nil, fmt.Errorf("%s:%d: %s before any block", path, n, line)
 			}
-			want := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- received:"), "-->"))
-			blocks[len(blocks)-1].received = append(blocks[len(blocks)-1].received, want)
-		case strings.HasPrefix(line, "<!-- expect:"):
-			if len(blocks) == 0 {
-				return nil, fmt.Errorf("%s:%d: expect before any block", path, n)
+			kind, want, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- "), "-->"), ":")
+			last := &blocks[len(blocks)-1]
+			if kind == "expect" {
+				last.expect = append(last.expect, strings.TrimSpace(want))
+			} else {
+				last.received = append(last.received, strings.TrimSpace(want))
 			}
-			want := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- expect:"), "-->"))
-			blocks[len(blocks)-1].expect = append(blocks[len(blocks)-1].expect, want)
 		}
 	}
 	if cur != nil {
