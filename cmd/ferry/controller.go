@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,6 +17,7 @@ import (
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/cli"
 	"github.com/ferrycd/ferry/internal/controller"
+	"github.com/ferrycd/ferry/internal/controller/notifications"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -41,6 +45,10 @@ func newControllerCmd() *cobra.Command {
 			// controller-runtime keeps its logger in a package variable; the
 			// command sets it once, here, and nothing else does.
 			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr())))
+			// Argo CD's notifications engine logs through logrus's standard
+			// logger: routed to the same log, once, here.
+			logrus.SetOutput(io.Discard)
+			logrus.AddHook(notifications.LogrusHook(ctrl.Log.WithName("notifications")))
 			return controller.Run(cmd.Context(), cfg, opts)
 		},
 	}

@@ -194,7 +194,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// Notification service URLs come from a ConfigMap: they get the same
 	// network policy as repositories and registries.
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: netPolicy.Transport()}
-	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, httpc, m, ctrl.Log.WithName("notifications"))
+	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, httpc, notifications.GitCommits(sources), m, ctrl.Log.WithName("notifications"))
 	if err := mgr.Add(notifier); err != nil {
 		return err
 	}

@@ -2,7 +2,12 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -11,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,7 +49,9 @@ spec:
 // process takes over. The sync is resumed, not restarted: the hook Job
 // was created once for the operation (one UID seen by a watch from the
 // start), nothing applied before the kill is deleted and made again,
-// nothing is pruned, wave 2 is applied, and history holds one entry.
+// nothing is pruned, wave 2 is applied, and history holds one entry. The
+// catalog's on-sync-running (oncePer the revision), told by the first
+// process, is not told again when the second resumes the sync.
 func TestControllerKilledMidSync(t *testing.T) {
 	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
 	cl := newClient(t, c)
@@ -55,6 +63,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 
 	// Every Job named migrate ever created in the namespace.
 	jobs := watchJobs(t, c, "killed")
+	told := notificationsTo(t, cl, "on-sync-running", "on-sync-succeeded")
 	first := startReplica(t, c, "first", "--allow-local-repositories", "--wave-timeout", "3m")
 	app := createApp(t, cl, "killed", repo, "killed", &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: true}, SyncOptions: []string{"CreateNamespace=true"}})
 
@@ -106,6 +115,13 @@ func TestControllerKilledMidSync(t *testing.T) {
 
 	if op := got.Status.OperationState; op.Phase != v1alpha1.OperationSucceeded || !op.StartedAt.Equal(&running.Status.OperationState.StartedAt) {
 		t.Errorf("operation %+v, want Succeeded and started when the killed process started it (%s)", op, running.Status.OperationState.StartedAt)
+	}
+	localclustertest.Eventually(t, 30*time.Second, "on-sync-succeeded told", func(context.Context) (bool, string) {
+		got := told()
+		return got["on-sync-succeeded "+rev] == 1, fmt.Sprint(got)
+	})
+	if got := told(); got["on-sync-running "+rev] != 1 || len(got) != 2 {
+		t.Errorf("notifications %v, want on-sync-running and on-sync-succeeded once each for %s", got, rev[:7])
 	}
 	if created := jobs(); len(created) != 1 {
 		t.Errorf("hook Job created %d times (uids %v), want once for the operation", len(created), created)
@@ -164,5 +180,38 @@ func watchJobs(t *testing.T, c *localcluster.Cluster, ns string) func() []types.
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]types.UID(nil), uids...)
+	}
+}
+
+// notificationsTo configures Argo CD Notifications with a webhook to a
+// local receiver subscribed to the (built-in) triggers, and returns the
+// count of notifications received by "trigger revision".
+func notificationsTo(t *testing.T, cl client.Client, triggers ...string) func() map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Trigger, Revision string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got[body.Trigger+" "+body.Revision]++
+	}))
+	t.Cleanup(srv.Close)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "argocd-notifications-cm"}, Data: map[string]string{
+		"service.webhook.receiver": "url: " + srv.URL,
+		"subscriptions":            "- recipients: [receiver]\n  triggers: [" + strings.Join(triggers, ", ") + "]",
+	}}
+	_ = cl.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}) // or the controller made it
+	if err := cl.Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(got)
 	}
 }

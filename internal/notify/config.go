@@ -1,12 +1,9 @@
-// Package notify delivers Application notifications. It reads Argo CD
-// Notifications' configuration (the ConfigMap's data and its Secret's data),
-// renders the message templates for an event and sends them to webhooks,
-// Slack-compatible incoming webhooks, and GitHub or GitLab commit statuses.
-//
-// Ferry's triggers are built-in state transitions (the Trigger constants).
-// A `trigger.<name>` entry only chooses the templates a trigger sends: its
-// `when` condition is accepted but never evaluated, and Parse records a
-// warning so the caller can tell the user.
+// Package notify delivers Application notifications configured as Argo CD
+// Notifications is: it reads the ConfigMap's and Secret's data, evaluates
+// the triggers' `when` conditions with Argo CD's notifications engine (expr
+// language, the same functions), renders Argo CD's templates and sends
+// them to the services teams use. Every request goes through one HTTP
+// client (Sender), which holds the network boundary, retries and redacts.
 package notify
 
 import (
@@ -18,36 +15,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/argoproj/notifications-engine/pkg/triggers"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
-
-// The built-in triggers: the state transitions Ferry notifies about.
-const (
-	TriggerSyncFailed     = "on-sync-failed"
-	TriggerSyncSucceeded  = "on-sync-succeeded"
-	TriggerDeployed       = "on-deployed"
-	TriggerHealthDegraded = "on-health-degraded"
-	TriggerDriftDetected  = "on-drift-detected"
-	TriggerOutOfSync      = "on-out-of-sync"
-	// TriggerSyncStatusUnknown is Argo CD's catalog trigger of the same
-	// name: the sync status became Unknown (the spec is invalid, or the
-	// desired and live states could not be compared).
-	TriggerSyncStatusUnknown = "on-sync-status-unknown"
-)
-
-// builtinTriggers maps each built-in trigger to the template it sends when
-// the ConfigMap has no `trigger.<name>` for it. A ConfigMap may override the
-// template itself by defining `template.<that name>`.
-var builtinTriggers = map[string]string{
-	TriggerSyncFailed:        "app-sync-failed",
-	TriggerSyncSucceeded:     "app-sync-succeeded",
-	TriggerDeployed:          "app-deployed",
-	TriggerHealthDegraded:    "app-health-degraded",
-	TriggerDriftDetected:     "app-drift-detected",
-	TriggerOutOfSync:         "app-out-of-sync",
-	TriggerSyncStatusUnknown: "app-sync-status-unknown",
-}
 
 // subscribeAnnotation prefixes an Application's subscription annotations:
 // <prefix><trigger>.<service> or <prefix><service> (default triggers).
@@ -57,15 +28,16 @@ const subscribeAnnotation = "notifications.argoproj.io/subscribe."
 // triggers and subscriptions. Build it with Parse.
 type Config struct {
 	// Warnings lists what the configuration asks for that Ferry accepts but
-	// does not act on (trigger conditions, unknown triggers, unsupported
-	// service types, unknown keys), one line each naming the key, sorted.
+	// does not act on (undefined triggers, unsupported service types,
+	// unknown keys), one line each naming the key, sorted.
 	Warnings []string
 
 	services        map[string]service
 	serviceTypes    map[string]string // service name → its type ("slack"), for templates' .serviceType
 	unsupported     map[string]string // service name → its unsupported type
 	templates       map[string]*messageTemplate
-	triggers        map[string][]string // trigger → template names
+	triggers        map[string][]triggers.Condition // configured and built in
+	engine          triggers.Service                // evaluates triggers
 	subscriptions   []subscription
 	defaultTriggers map[string][]string // service ("" for all) → triggers
 	context         map[string]string
@@ -95,7 +67,7 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 			serviceTypes:    map[string]string{},
 			unsupported:     map[string]string{},
 			templates:       map[string]*messageTemplate{},
-			triggers:        map[string][]string{},
+			triggers:        map[string][]triggers.Condition{},
 			defaultTriggers: map[string][]string{},
 			context:         map[string]string{},
 		},
@@ -105,7 +77,7 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := p.checkTriggers(); err != nil {
+	if err := p.compileTriggers(); err != nil {
 		return nil, err
 	}
 	p.checkSubscriptions()
@@ -164,64 +136,6 @@ func (p *parser) parseDefaultTriggers(key, service, value string) error {
 		return err
 	}
 	p.cfg.defaultTriggers[service] = triggers
-	p.warnUnknownTriggers(key, triggers)
-	return nil
-}
-
-func (p *parser) warnUnknownTriggers(key string, triggers []string) {
-	for _, t := range triggers {
-		if _, ok := builtinTriggers[t]; !ok {
-			p.warnf("%s: %q is not a Ferry trigger; it never fires", key, t)
-		}
-	}
-}
-
-// triggerSpec is one entry of a `trigger.<name>` list.
-type triggerSpec struct {
-	Send    []string `json:"send"`
-	When    string   `json:"when"`
-	OncePer string   `json:"oncePer"`
-}
-
-func (p *parser) parseTrigger(key, value string) error {
-	name := strings.TrimPrefix(key, "trigger.")
-	var specs []triggerSpec
-	if err := unmarshal(key, value, &specs); err != nil {
-		return err
-	}
-	if _, ok := builtinTriggers[name]; !ok {
-		p.warnf("%s: %q is not a Ferry trigger; it never fires", key, name)
-	}
-	var send []string
-	for i, s := range specs {
-		if len(s.Send) == 0 {
-			return fmt.Errorf("%s: entry %d has no templates to send", key, i)
-		}
-		if s.When != "" {
-			p.warnf("%s: condition %q is not evaluated: Ferry's triggers are built-in state transitions", key, s.When)
-		}
-		for _, t := range s.Send {
-			if !slices.Contains(send, t) {
-				send = append(send, t)
-			}
-		}
-	}
-	if len(send) == 0 {
-		return fmt.Errorf("%s: no templates to send", key)
-	}
-	p.cfg.triggers[name] = send
-	return nil
-}
-
-// checkTriggers verifies every template a trigger sends exists.
-func (p *parser) checkTriggers() error {
-	for _, name := range slices.Sorted(maps.Keys(p.cfg.triggers)) {
-		for _, t := range p.cfg.triggers[name] {
-			if p.cfg.template(t) == nil {
-				return fmt.Errorf("trigger.%s: template %q is not defined (no template.%s key)", name, t, t)
-			}
-		}
-	}
 	return nil
 }
 
@@ -250,21 +164,36 @@ func (p *parser) parseSubscriptions(key, value string) error {
 			}
 			sub.recipients = append(sub.recipients, Destination{Service: service, Recipient: recipient})
 		}
-		p.warnUnknownTriggers(key, s.Triggers)
 		p.cfg.subscriptions = append(p.cfg.subscriptions, sub)
 	}
 	return nil
 }
 
-// checkSubscriptions warns about subscriptions to services not configured.
+// checkSubscriptions warns about subscriptions to services not configured
+// and about subscribed or default triggers that are not defined.
 func (p *parser) checkSubscriptions() {
+	undefined := func(key string, names []string) {
+		for _, t := range names {
+			if _, ok := p.cfg.triggers[t]; !ok {
+				p.warnf("%s: trigger %q is not defined (no trigger.%s key); it never fires", key, t, t)
+			}
+		}
+	}
 	for _, s := range p.cfg.subscriptions {
+		undefined("subscriptions", s.triggers)
 		for _, d := range s.recipients {
 			_, unsupported := p.cfg.unsupported[d.Service]
 			if _, ok := p.cfg.services[d.Service]; !ok && !unsupported {
 				p.warnf("subscriptions: service %q is not configured", d.Service)
 			}
 		}
+	}
+	for _, service := range slices.Sorted(maps.Keys(p.cfg.defaultTriggers)) {
+		key := "defaultTriggers"
+		if service != "" {
+			key += "." + service
+		}
+		undefined(key, p.cfg.defaultTriggers[service])
 	}
 }
 

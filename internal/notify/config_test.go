@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func TestParseErrorsNameKeys(t *testing.T) {
 		{"unnamed webhook", map[string]string{"service.webhook": "url: https://x"}, []string{"service.webhook", "needs a name"}},
 		{"duplicate name", map[string]string{"service.slack": "url: https://x", "service.webhook.slack": "url: https://y"},
 			[]string{"service.webhook.slack", "service.slack"}},
-		{"slack token", map[string]string{"service.slack": "token: xoxb"}, []string{"service.slack", "incoming webhooks"}},
+		{"slack api url", map[string]string{"service.slack": "token: xoxb\napiURL: slack"}, []string{"service.slack", "apiURL"}},
 		{"github token", map[string]string{"service.github": "baseURL: https://ghe/api/v3"}, []string{"service.github", "token"}},
 		{"gitlab base", map[string]string{"service.gitlab": "token: t\nbaseURL: gitlab"}, []string{"service.gitlab", "baseURL"}},
 		{"template syntax", map[string]string{"template.t": "message: '{{.app'"}, []string{"template.t"}},
@@ -102,25 +103,46 @@ func TestParseErrorsNameKeys(t *testing.T) {
 
 func TestParseWarnings(t *testing.T) {
 	c := mustParse(t, map[string]string{
-		"trigger.on-sync-failed": "- when: app.status.operationState.phase in ['Error']\n  send: [app-sync-failed]\n  oncePer: app.status.sync.revision",
-		"trigger.on-created":     "- send: [app-deployed]",
-		"service.email":          "host: smtp",
-		"template.s":             "slack: {blocks: '[]'}",
-		"bogus":                  "x",
+		"trigger.on-created": "- send: [app-deployed]",
+		"service.rocketchat": "email: x",
+		"subscriptions":      "- recipients: [slack, nowhere]\n  triggers: [on-nothing]",
+		"defaultTriggers":    "[on-other]",
+		"service.slack":      "url: https://slack",
+		"bogus":              "x",
 	}, nil)
 	want := []string{
 		`bogus: unknown key; ignored`,
-		`service.email: service type "email" is not supported; ignored`,
-		`template.s: slack attachments and blocks are not sent; only text`,
-		`trigger.on-created: "on-created" is not a Ferry trigger; it never fires`,
-		`trigger.on-sync-failed: condition "app.status.operationState.phase in ['Error']" is not evaluated: Ferry's triggers are built-in state transitions`,
+		`defaultTriggers: trigger "on-other" is not defined (no trigger.on-other key); it never fires`,
+		`service.rocketchat: service type "rocketchat" is not supported; ignored`,
+		`subscriptions: service "nowhere" is not configured`,
+		`subscriptions: trigger "on-nothing" is not defined (no trigger.on-nothing key); it never fires`,
+		`trigger.on-created: condition 0 has no ` + "`when`" + `; it never fires`,
 	}
 	if !reflect.DeepEqual(c.Warnings, want) {
 		t.Errorf("Warnings =\n%q\nwant\n%q", c.Warnings, want)
 	}
-	if _, err := c.Render(Event{Trigger: TriggerSyncFailed}, Destination{Service: "email"}); err == nil ||
+	ev := testEvent(TriggerSyncFailed)
+	if _, err := c.Render(ev, c.TemplatesOf(TriggerSyncFailed), Destination{Service: "rocketchat"}); err != nil {
+		t.Errorf("Render: %v", err)
+	}
+	if err := fast.Send(context.Background(), c, Notification{Destination: Destination{Service: "rocketchat"}}); err == nil ||
 		!strings.Contains(err.Error(), "not supported") {
-		t.Errorf("Render to email: %v", err)
+		t.Errorf("Send to rocketchat: %v", err)
+	}
+}
+
+func TestParseTriggerErrors(t *testing.T) {
+	for cm, want := range map[string]string{
+		"- when: app.status.(\n  send: [app-deployed]":               "trigger.on-x: condition 0:",
+		"- when: 'true'\n  send: [nope]":                             `trigger.on-x: condition 0 sends template "nope", which is not defined`,
+		"- when: 'true'\n  oncePer: 'a b c'\n  send: [app-deployed]": "trigger.on-x: condition 0:",
+		"[]":             "trigger.on-x: no conditions",
+		"- when: 'true'": "trigger.on-x: condition 0 has no templates to send",
+	} {
+		_, err := Parse(map[string]string{"trigger.on-x": cm}, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", cm, err, want)
+		}
 	}
 }
 
@@ -187,23 +209,26 @@ func TestExpandKeepsLongestSecretKey(t *testing.T) {
 }
 
 func TestParseSyncStatusUnknownTrigger(t *testing.T) {
-	// Argo CD's catalog entry, as users bring it: the trigger is built in and
-	// so is its template.
+	// Argo CD's catalog entry, as users bring it, replaces the built-in one;
+	// its template is built in.
+	entry := "- when: app.status.sync.status == 'Unknown'\n  send: [app-sync-status-unknown]"
 	c := mustParse(t, map[string]string{
-		"trigger.on-sync-status-unknown": "- when: app.status.sync.status == 'Unknown'\n  send: [app-sync-status-unknown]",
+		"trigger.on-sync-status-unknown": entry,
 		"subscriptions":                  "- recipients: [slack]\n  triggers: [on-sync-status-unknown]",
 		"service.slack":                  "url: https://slack",
 	}, nil)
-	want := []string{`trigger.on-sync-status-unknown: condition "app.status.sync.status == 'Unknown'" is not evaluated: Ferry's triggers are built-in state transitions`}
-	if !reflect.DeepEqual(c.Warnings, want) {
-		t.Errorf("Warnings = %q, want %q", c.Warnings, want)
+	if len(c.Warnings) != 0 {
+		t.Errorf("Warnings = %q", c.Warnings)
+	}
+	if conds, _ := c.Trigger(TriggerSyncStatusUnknown); len(conds) != 1 || conds[0].OncePer != "" {
+		t.Errorf("trigger = %+v, want the configured one (no oncePer)", conds)
 	}
 	if d := c.Destinations(TriggerSyncStatusUnknown, nil, nil); len(d) != 1 || d[0].Service != "slack" {
 		t.Errorf("Destinations = %v", d)
 	}
-	// Without a trigger entry, the built-in template.
+	// Without a trigger entry, the built-in one and its template.
 	c = mustParse(t, map[string]string{"service.slack": "url: https://slack"}, nil)
-	if names, err := c.templatesFor(TriggerSyncStatusUnknown); err != nil || !reflect.DeepEqual(names, []string{"app-sync-status-unknown"}) {
-		t.Errorf("templatesFor = %v, %v", names, err)
+	if names := c.TemplatesOf(TriggerSyncStatusUnknown); !reflect.DeepEqual(names, []string{"app-sync-status-unknown"}) {
+		t.Errorf("TemplatesOf = %v", names)
 	}
 }

@@ -20,13 +20,14 @@ func TestEventFor(t *testing.T) {
 		TriggerSyncStatusUnknown: "compared",
 	}
 	for trigger, want := range tests {
-		ev, err := EventFor(app, trigger, "msg", map[string]string{"k": "v"})
+		ev, err := EventFor(app, &Drift{Objects: []string{"Deployment web/api"}, Managers: []string{"kubectl-edit"}, Key: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		ev = ev.For(trigger)
 		name := ev.App["metadata"].(map[string]any)["name"]
 		if ev.Revision != want || ev.Trigger != trigger || ev.RepoURL != app.Spec.Source.RepoURL || name != "guestbook" ||
-			ev.Message != "msg" || ev.Context["k"] != "v" {
+			ev.Context["manager"] != "kubectl-edit" || ev.Context["objects"] != "Deployment web/api" {
 			t.Errorf("%s: %+v, want revision %q", trigger, ev, want)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"text/template"
 )
 
 const defaultContext = "ferry"
@@ -41,15 +40,22 @@ type statusService struct {
 }
 
 func parseStatus(p *parser, key, value, defaultBase string) (statusService, error) {
+	s, err := parseStatusOptions(p, key, value, defaultBase)
+	if err == nil && s.token == "" {
+		err = fmt.Errorf("%s: token is required", key)
+	}
+	return s, err
+}
+
+// parseStatusOptions is parseStatus with the token optional (GitHub has
+// App authentication too).
+func parseStatusOptions(p *parser, key, value, defaultBase string) (statusService, error) {
 	var s statusSpec
 	if err := unmarshal(key, value, &s); err != nil {
 		return statusService{}, err
 	}
 	if err := p.expandAll(key, &s.Token, &s.BaseURL, &s.EnterpriseBaseURL); err != nil {
 		return statusService{}, err
-	}
-	if s.Token == "" {
-		return statusService{}, fmt.Errorf("%s: token is required (GitHub Apps are not supported)", key)
 	}
 	base := firstNonEmpty(s.BaseURL, s.EnterpriseBaseURL, defaultBase)
 	if _, err := p.checkURL(key, "baseURL", base); err != nil {
@@ -60,32 +66,68 @@ func parseStatus(p *parser, key, value, defaultBase string) (statusService, erro
 		context: firstNonEmpty(s.Context, s.Name, defaultContext)}, nil
 }
 
-// renderStatus renders t's commit status part for s.kind; nil when there
-// is no state to send.
-func (s statusService) renderStatus(t *messageTemplate, data map[string]any, ev Event, n *Notification) (*CommitStatus, error) {
-	st := t.status[s.kind]
-	parts := make([]string, 4)
-	for i, tt := range []*template.Template{st.state, st.description, st.context, st.targetURL} {
-		v, err := execute(tt, data)
-		if err != nil {
-			return nil, err
-		}
-		parts[i] = strings.TrimSpace(v)
+// statusTemplate is a template's commit status section: Ferry's flat
+// fields, or Argo CD's `status: {state, label, targetURL}`.
+type statusTemplate struct {
+	State       string `json:"state"`
+	Description string `json:"description"`
+	Context     string `json:"context"`
+	Name        string `json:"name"`
+	TargetURL   string `json:"targetURL"`
+	Status      *struct {
+		State     string `json:"state"`
+		Label     string `json:"label"`
+		TargetURL string `json:"targetURL"`
+	} `json:"status"`
+}
+
+// CommitStatus is a commit status to set. Repo is "owner/repo" for GitHub
+// and the project's full path for GitLab; State is in the service's own
+// vocabulary.
+type CommitStatus struct {
+	Repo        string
+	Revision    string
+	State       string
+	Context     string
+	Description string
+	TargetURL   string
+}
+
+// commitStatus reads n's section s.kind; nil when there is no state to
+// send (the template sets none and the trigger has no commit state).
+func (s statusService) commitStatus(n Notification) (*CommitStatus, error) {
+	var t statusTemplate
+	if _, err := n.Section(s.kind, &t); err != nil {
+		return nil, err
 	}
-	state := firstNonEmpty(parts[0], CommitState(ev.Trigger))
+	if a := t.Status; a != nil {
+		t.State = firstNonEmpty(t.State, a.State)
+		t.Context = firstNonEmpty(t.Context, a.Label)
+		t.TargetURL = firstNonEmpty(t.TargetURL, a.TargetURL)
+	}
+	state := firstNonEmpty(strings.TrimSpace(t.State), CommitState(n.Trigger))
 	if state == "" {
 		return nil, nil
 	}
-	repo, err := repoPath(ev.RepoURL)
+	repo, err := repoPath(n.RepoURL)
 	if err != nil {
 		return nil, err
 	}
-	if !shaPattern.MatchString(ev.Revision) {
-		return nil, fmt.Errorf("revision %q is not a commit SHA", ev.Revision)
+	if !shaPattern.MatchString(n.Revision) {
+		return nil, fmt.Errorf("revision %q is not a commit SHA", n.Revision)
 	}
-	return &CommitStatus{Repo: repo, Revision: ev.Revision, State: state,
-		Context:     firstNonEmpty(parts[2], s.context),
-		Description: firstNonEmpty(parts[1], n.Message), TargetURL: parts[3]}, nil
+	return &CommitStatus{Repo: repo, Revision: n.Revision, State: state,
+		Context:     firstNonEmpty(strings.TrimSpace(firstNonEmpty(t.Context, t.Name)), s.context),
+		Description: firstNonEmpty(strings.TrimSpace(t.Description), n.Message), TargetURL: strings.TrimSpace(t.TargetURL)}, nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 var shaPattern = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)

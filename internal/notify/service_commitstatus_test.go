@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -9,9 +10,12 @@ func TestCommitStatusOnlyForStateTriggers(t *testing.T) {
 	c := mustParse(t, map[string]string{"service.github": "token: t", "service.gitlab": "token: t"}, nil)
 	for _, trigger := range []string{TriggerDriftDetected, TriggerOutOfSync} {
 		for _, svc := range []string{"github", "gitlab"} {
-			ns, err := c.Render(testEvent(trigger), Destination{Service: svc})
-			if err != nil || len(ns) != 0 {
-				t.Errorf("%s to %s: %v, %v", trigger, svc, ns, err)
+			ns, err := c.Render(testEvent(trigger), c.TemplatesOf(trigger), Destination{Service: svc})
+			if err != nil || len(ns) != 1 {
+				t.Fatalf("%s to %s: %v, %v", trigger, svc, ns, err)
+			}
+			if err := fast.Send(t.Context(), c, ns[0]); !errors.Is(err, ErrNothingToSend) {
+				t.Errorf("%s to %s: %v, want nothing to send", trigger, svc, err)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,30 +27,19 @@ var gitlabStates = map[string]string{
 	"pending": "pending", "running": "running", "canceled": "canceled",
 }
 
-func (g *gitlabService) render(t *messageTemplate, data map[string]any, ev Event, n *Notification) (bool, error) {
-	cs, err := g.renderStatus(t, data, ev, n)
+func (g *gitlabService) requests(n Notification) ([]outbound, error) {
+	cs, err := g.commitStatus(n)
 	if cs == nil || err != nil {
-		return false, err
+		return nil, err
 	}
 	state, ok := gitlabStates[cs.State]
 	if !ok {
-		return false, fmt.Errorf("GitLab commit state %q is not success, failed, running, pending or canceled", cs.State)
-	}
-	cs.State = state
-	cs.Description = redact.Line(cs.Description, 255)
-	n.Status = cs
-	return true, nil
-}
-
-func (g *gitlabService) request(n Notification) (outbound, error) {
-	cs := n.Status
-	if cs == nil {
-		return outbound{}, errors.New("notification was not rendered for a commit status")
+		return nil, fmt.Errorf("GitLab commit state %q is not success, failed, running, pending or canceled", cs.State)
 	}
 	q := url.Values{}
-	q.Set("state", cs.State)
+	q.Set("state", state)
 	q.Set("name", cs.Context)
-	q.Set("description", cs.Description)
+	q.Set("description", redact.Line(cs.Description, 255))
 	if cs.TargetURL != "" {
 		q.Set("target_url", cs.TargetURL)
 	}
@@ -60,5 +48,5 @@ func (g *gitlabService) request(n Notification) (outbound, error) {
 	h := http.Header{}
 	h.Set("User-Agent", userAgent)
 	h.Set("PRIVATE-TOKEN", g.token)
-	return outbound{method: http.MethodPost, url: u, header: h}, nil
+	return []outbound{{method: http.MethodPost, url: u, header: h}}, nil
 }

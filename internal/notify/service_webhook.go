@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -92,48 +91,35 @@ func (p *parser) webhookAuth(key string, s webhookSpec, w *webhookService) error
 	return nil
 }
 
-func (w *webhookService) render(t *messageTemplate, data map[string]any, ev Event, n *Notification) (bool, error) {
-	wt, ok := t.webhook[w.name]
-	if !ok {
-		body, err := defaultWebhookBody(ev, n.Message)
-		n.Webhook = &WebhookRequest{Method: w.method, Body: body}
-		return err == nil, err
-	}
-	req := &WebhookRequest{Method: firstNonEmpty(wt.method, w.method)}
-	path, err := execute(wt.path, data)
-	if err != nil {
-		return false, err
-	}
-	body, err := execute(wt.body, data)
-	if err != nil {
-		return false, err
-	}
-	req.Path, req.Body = path, []byte(body)
-	n.Webhook = req
-	return true, nil
+// webhookTemplate is a template's webhook.<name> section.
+type webhookTemplate struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Body   string `json:"body"`
 }
 
-// defaultWebhookBody is the JSON sent by a template without a webhook part
-// for the service.
-func defaultWebhookBody(ev Event, message string) ([]byte, error) {
-	meta, _ := ev.App["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	namespace, _ := meta["namespace"].(string)
-	b, err := toJSON(struct {
-		Trigger     string `json:"trigger"`
-		Application string `json:"application"`
-		Namespace   string `json:"namespace,omitempty"`
-		Revision    string `json:"revision,omitempty"`
-		Message     string `json:"message"`
-	}{ev.Trigger, name, namespace, ev.Revision, message})
-	return []byte(b), err
-}
-
-func (w *webhookService) request(n Notification) (outbound, error) {
-	if n.Webhook == nil {
-		return outbound{}, errors.New("notification was not rendered for a webhook")
+func (w *webhookService) requests(n Notification) ([]outbound, error) {
+	var hooks map[string]webhookTemplate
+	if _, err := n.Section("webhook", &hooks); err != nil {
+		return nil, err
 	}
-	body := n.Webhook.Body
+	method, path := w.method, ""
+	var body []byte
+	if wt, ok := hooks[w.name]; ok {
+		if wt.Method != "" {
+			m, err := checkMethod(fmt.Sprintf("template.%s.webhook.%s.method", n.Template, w.name), wt.Method)
+			if err != nil {
+				return nil, err
+			}
+			method = m
+		}
+		path, body = wt.Path, []byte(wt.Body)
+	} else {
+		var err error
+		if body, err = defaultWebhookBody(n); err != nil {
+			return nil, err
+		}
+	}
 	h := http.Header{}
 	h.Set("User-Agent", userAgent)
 	if len(body) > 0 {
@@ -146,8 +132,23 @@ func (w *webhookService) request(n Notification) (outbound, error) {
 	if len(w.hmacSecret) > 0 {
 		h.Set(SignatureHeader, sign(w.hmacSecret, body))
 	}
-	return outbound{method: n.Webhook.Method, url: joinPath(w.url, n.Webhook.Path),
-		header: h, body: body, insecure: w.insecure}, nil
+	return []outbound{{method: method, url: joinPath(w.url, path), header: h, body: body, insecure: w.insecure}}, nil
+}
+
+// defaultWebhookBody is the JSON sent by a template without a webhook part
+// for the service.
+func defaultWebhookBody(n Notification) ([]byte, error) {
+	meta, _ := n.app["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	namespace, _ := meta["namespace"].(string)
+	b, err := toJSON(struct {
+		Trigger     string `json:"trigger"`
+		Application string `json:"application"`
+		Namespace   string `json:"namespace,omitempty"`
+		Revision    string `json:"revision,omitempty"`
+		Message     string `json:"message"`
+	}{n.Trigger, name, namespace, n.Revision, n.Message})
+	return []byte(b), err
 }
 
 // joinPath appends path to u's path, before its query.

@@ -21,22 +21,30 @@ const (
 	maxAttempts = 3
 )
 
-// service is a configured destination type.
+// service is a configured destination type: it turns a rendered
+// notification into the requests that deliver it. It makes no request
+// itself: the Sender makes them all, through one client that holds the
+// network boundary, with the same retries and redaction.
 type service interface {
-	// render fills n's service-specific part from t; false means the
-	// template has nothing to send to this service.
-	render(t *messageTemplate, data map[string]any, ev Event, n *Notification) (bool, error)
-	// request builds the HTTP request delivering n.
-	request(n Notification) (outbound, error)
+	// requests builds the requests delivering n, in order; none when the
+	// template has nothing for this service.
+	requests(n Notification) ([]outbound, error)
 }
 
-// outbound is one HTTP request to make, with retries.
+// outbound is one request to make, with retries: HTTP, or an email when
+// mail is set.
 type outbound struct {
 	method   string
 	url      string
 	header   http.Header
 	body     []byte
 	insecure bool
+	// reply, when set, reads a successful reply's body: an error fails the
+	// delivery (an API that answers 200 with {"ok": false}), a request is
+	// made next (a deployment's status after the deployment).
+	reply func(body []byte) (*outbound, error)
+	// mail is an email to send over SMTP instead of an HTTP request.
+	mail *mailMessage
 }
 
 type serviceParser func(p *parser, key, name, value string) (service, error)
@@ -46,6 +54,16 @@ var serviceParsers = map[string]serviceParser{
 	"slack":   parseSlack,
 	"github":  parseGitHub,
 	"gitlab":  parseGitLab,
+	"email":   parseEmail,
+
+	"mattermost": parseMattermost,
+	"telegram":   parseTelegram,
+
+	"teams":       parseTeams,
+	"pagerdutyv2": parsePagerDutyV2,
+	"opsgenie":    parseOpsgenie,
+	"grafana":     parseGrafana,
+	"googlechat":  parseGoogleChat,
 }
 
 // parseService reads `service.<type>` or `service.<type>.<name>`; the
@@ -126,19 +144,46 @@ func (s *Sender) Send(ctx context.Context, c *Config, n Notification) error {
 	if err != nil {
 		return err
 	}
-	out, err := svc.request(n)
+	outs, err := svc.requests(n)
 	if err != nil {
 		return c.sendError(n, nil, err)
 	}
-	client, err := s.client(out.insecure)
-	if err != nil {
-		return c.sendError(n, &out, err)
+	if len(outs) == 0 {
+		return ErrNothingToSend
 	}
-	if err := s.deliver(ctx, client, out, c.redact); err != nil {
-		return c.sendError(n, &out, err)
+	for _, out := range outs {
+		for next := &out; next != nil; {
+			if next, err = s.sendOne(ctx, c, *next); err != nil {
+				return c.sendError(n, &out, err)
+			}
+		}
 	}
 	return nil
 }
+
+// sendOne makes one request and returns the one its reply asks for next.
+func (s *Sender) sendOne(ctx context.Context, c *Config, out outbound) (*outbound, error) {
+	if out.mail != nil {
+		return nil, s.sendMail(ctx, out, c.redact)
+	}
+	client, err := s.client(out.insecure)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.deliver(ctx, client, out, c.redact)
+	if err != nil || out.reply == nil {
+		return nil, err
+	}
+	next, err := out.reply(body)
+	if err != nil {
+		return nil, redactedError{c.redact(err.Error()), err}
+	}
+	return next, nil
+}
+
+// ErrNothingToSend is Send's answer for a template that has nothing for
+// the destination's service (no commit state for a commit status).
+var ErrNothingToSend = errors.New("the template has nothing to send to this service")
 
 // sendError is an error from Send. Its message has what came from outside
 // (network errors, replies, the host) redacted, and it wraps nothing but a
@@ -216,26 +261,27 @@ func (s *Sender) backoff(retry int) time.Duration {
 
 // deliver makes out's request, retrying network errors, 5xx and 429;
 // redact cleans the text of network errors and replies.
-func (s *Sender) deliver(ctx context.Context, client *http.Client, out outbound, redact func(string) string) error {
+func (s *Sender) deliver(ctx context.Context, client *http.Client, out outbound, redact func(string) string) ([]byte, error) {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if attempt > 1 {
 			if werr := sleep(ctx, s.backoff(attempt-2)); werr != nil {
-				return fmt.Errorf("%w (after %d attempts: %v)", werr, attempt-1, err)
+				return nil, fmt.Errorf("%w (after %d attempts: %v)", werr, attempt-1, err)
 			}
 		}
 		var retry bool
-		if retry, err = try(ctx, client, out, redact); err == nil {
-			return nil
+		var body []byte
+		if body, retry, err = try(ctx, client, out, redact); err == nil {
+			return body, nil
 		}
 		if !retry {
-			return err
+			return nil, err
 		}
 		if attempt == maxAttempts {
-			return fmt.Errorf("after %d attempts: %w", attempt, err)
+			return nil, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 	}
-	return err
+	return nil, err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -249,36 +295,40 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// try makes out's request once; retry tells whether a failure may pass.
-func try(ctx context.Context, client *http.Client, out outbound, redact func(string) string) (retry bool, err error) {
+// try makes out's request once and returns a successful reply's body (at
+// most 1 MiB); retry tells whether a failure may pass.
+func try(ctx context.Context, client *http.Client, out outbound, redact func(string) string) (body []byte, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, out.method, out.url, bytes.NewReader(out.body))
 	if err != nil {
-		return false, errors.New("invalid request URL")
+		return nil, false, errors.New("invalid request URL")
 	}
 	req.Header = out.header.Clone()
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return nil, false, ctx.Err()
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL
 		}
 		var cert *tls.CertificateVerificationError
-		return !errors.As(err, &cert), redactedError{redact(err.Error()), err}
+		return nil, !errors.As(err, &cert), redactedError{redact(err.Error()), err}
 	}
 	defer resp.Body.Close()
-	snippet := redact(readSnippet(resp.Body))
+	body, _ = io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return false, nil
+		return body, false, nil
 	}
 	err = fmt.Errorf("status %s", resp.Status)
-	if snippet != "" {
+	if snippet := redact(snippetOf(body)); snippet != "" {
 		err = fmt.Errorf("status %s: %s", resp.Status, snippet)
 	}
-	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, err
+	return nil, resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, err
 }
+
+// maxReply is the most of a reply read.
+const maxReply = 1 << 20
 
 // redactedError is err with a redacted message; it unwraps to err for
 // errors.Is and errors.As, never for display.
@@ -290,9 +340,7 @@ type redactedError struct {
 func (e redactedError) Error() string { return e.msg }
 func (e redactedError) Unwrap() error { return e.err }
 
-// readSnippet reads the response (so the connection can be reused) and
-// returns its start on one line.
-func readSnippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+// snippetOf is a reply's start on one line.
+func snippetOf(b []byte) string {
 	return redact.Line(string(b[:min(len(b), 512)]), 200)
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,9 @@ type recorder struct {
 	reqs     []received
 	statuses []int
 	reply    string
+	// replies, when it has the request's "METHOD /path" (no query), is
+	// the body to answer instead of reply.
+	replies map[string]string
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -35,8 +39,12 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if len(r.statuses) > 0 {
 		status, r.statuses = r.statuses[0], r.statuses[1:]
 	}
+	reply := r.reply
+	if b, ok := r.replies[req.Method+" "+req.URL.Path]; ok {
+		reply = b
+	}
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, r.reply)
+	_, _ = io.WriteString(w, reply)
 }
 
 func (r *recorder) requests() []received {
@@ -58,12 +66,12 @@ var fast = &Sender{Backoff: []time.Duration{time.Millisecond}}
 // deliver renders ev for d and sends every notification.
 func deliver(t *testing.T, c *Config, ev Event, d Destination) error {
 	t.Helper()
-	ns, err := c.Render(ev, d)
+	ns, err := c.Render(ev, c.TemplatesOf(ev.Trigger), d)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
 	for _, n := range ns {
-		if err := fast.Send(context.Background(), c, n); err != nil {
+		if err := fast.Send(context.Background(), c, n); err != nil && !errors.Is(err, ErrNothingToSend) {
 			return err
 		}
 	}

@@ -50,7 +50,7 @@ func TestSendRetriesNetworkErrors(t *testing.T) {
 	})}
 	c := mustParse(t, map[string]string{"service.webhook.h": "url: http://" + addr + "/x?token=$tok"},
 		map[string][]byte{"tok": []byte("very-secret")})
-	ns, _ := c.Render(testEvent(TriggerDeployed), Destination{Service: "h"})
+	ns, _ := c.Render(testEvent(TriggerDeployed), c.TemplatesOf(TriggerDeployed), Destination{Service: "h"})
 	s := &Sender{Client: client, Backoff: []time.Duration{0}}
 	err = s.Send(context.Background(), c, ns[0])
 	if err == nil || attempts != 3 {
@@ -96,7 +96,7 @@ func TestSendRedactsEchoedSecrets(t *testing.T) {
 func TestSendStopsWhenContextEnds(t *testing.T) {
 	r, base := serve(t, 503, 503)
 	c := mustParse(t, map[string]string{"service.slack": "url: " + base}, nil)
-	ns, _ := c.Render(testEvent(TriggerSyncFailed), Destination{Service: "slack"})
+	ns, _ := c.Render(testEvent(TriggerSyncFailed), c.TemplatesOf(TriggerSyncFailed), Destination{Service: "slack"})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := (&Sender{Backoff: []time.Duration{time.Hour}}).Send(ctx, c, ns[0])
@@ -130,17 +130,8 @@ func TestSendInsecureSkipVerify(t *testing.T) {
 		attempts++
 		return http.DefaultTransport.RoundTrip(req)
 	})}}
-	ns, _ := c.Render(testEvent(TriggerDeployed), Destination{Service: "strict"})
+	ns, _ := c.Render(testEvent(TriggerDeployed), c.TemplatesOf(TriggerDeployed), Destination{Service: "strict"})
 	if err := s.Send(context.Background(), c, ns[0]); err == nil || attempts != 1 {
 		t.Errorf("strict: %v after %d attempts", err, attempts)
-	}
-}
-
-func TestSendNeedsMatchingRender(t *testing.T) {
-	c := mustParse(t, map[string]string{"service.slack": "url: https://s", "service.github": "token: t"}, nil)
-	ns, _ := c.Render(testEvent(TriggerDeployed), Destination{Service: "slack"})
-	ns[0].Destination.Service = "github"
-	if err := fast.Send(context.Background(), c, ns[0]); err == nil || !strings.Contains(err.Error(), "not rendered") {
-		t.Errorf("Send = %v", err)
 	}
 }

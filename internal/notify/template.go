@@ -9,31 +9,13 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/sprig/v3"
+	"sigs.k8s.io/yaml"
+
 	"github.com/ferrycd/ferry/internal/redact"
 )
 
-// Event is what happened to an Application, for templates: .app is the
-// Application (as map[string]any, its JSON), plus the fields below.
-type Event struct {
-	// Trigger is the transition, e.g. "on-sync-failed".
-	Trigger string
-	// App is the Application object as a JSON-decoded map (templates use
-	// {{.app.metadata.name}}).
-	App map[string]any
-	// Revision is the revision the event is about.
-	Revision string
-	// RepoURL is the Application's source repoURL, for commit statuses.
-	RepoURL string
-	// Message is a one-line human summary the caller computed (e.g. "sync
-	// failed: ...").
-	Message string
-	// Context holds extra values, e.g. "manager": "kubectl-edit" for drift,
-	// "objects": "...". They override the ConfigMap's `context` key.
-	Context map[string]string
-}
-
-// Notification is a rendered message for one destination. Exactly one of
-// Webhook, Slack and Status is set, for the destination's service type.
+// Notification is a template rendered for one destination.
 type Notification struct {
 	Destination Destination
 	Trigger     string
@@ -41,196 +23,173 @@ type Notification struct {
 	Template string
 	// Message is the template's rendered message.
 	Message string
+	// Fields is the whole template document rendered: every string in it
+	// executed (message, slack.attachments, teams.title, webhook.<name>.body,
+	// ...), as Argo CD's templates are. Services read their section.
+	Fields map[string]any
+	// Revision and RepoURL are the event's, for commit statuses.
+	Revision, RepoURL string
 
-	Webhook *WebhookRequest
-	Slack   *SlackMessage
-	Status  *CommitStatus
+	app map[string]any // the Application, for webhooks' default body
 }
 
-// WebhookRequest is a rendered webhook call. Body holds the exact bytes
-// sent (and signed).
-type WebhookRequest struct {
-	Method string
-	Path   string // appended to the service's URL path, before its query
-	Body   []byte
+// Section decodes the rendered section name (e.g. "slack") into v; false
+// when the template has none. As Argo CD's engine reads templates (YAML
+// decoded against the target's types), a scalar written unquoted — `port:
+// 8080`, `notifyBroadcast: true` — fills a string field as text and a bool
+// field as a bool.
+func (n Notification) Section(name string, v any) (bool, error) {
+	sec, ok := n.Fields[name]
+	if !ok || sec == nil {
+		return false, nil
+	}
+	data, err := yaml.Marshal(sec)
+	if err != nil {
+		return false, err
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("template %s: %s: %w", n.Template, name, err)
+	}
+	return true, nil
 }
 
-// SlackMessage is a rendered Slack message. Channel is the destination's
-// recipient, empty for the webhook's own channel.
-type SlackMessage struct {
-	Text    string
-	Channel string
-}
-
-// CommitStatus is a rendered commit status. Repo is "owner/repo" for GitHub
-// and the project's full path for GitLab; State is in the service's own
-// vocabulary.
-type CommitStatus struct {
-	Repo        string
-	Revision    string
-	State       string
-	Context     string
-	Description string
-	TargetURL   string
-}
-
-// messageTemplate is a compiled `template.<name>`; nil members are unset.
+// messageTemplate is a compiled `template.<name>`: Argo CD's template
+// document (message, and a section per service type) with every string
+// compiled as a Go template.
 type messageTemplate struct {
-	message   *template.Template
-	webhook   map[string]webhookTemplate // by service name
-	slackText *template.Template
-	status    map[string]statusTemplate // by service type: github, gitlab
-}
-
-type webhookTemplate struct {
-	method     string
-	path, body *template.Template
-}
-
-type statusTemplate struct {
-	state, description, context, targetURL *template.Template
-}
-
-// templateSpec is a `template.<name>` value.
-type templateSpec struct {
-	Message string                         `json:"message"`
-	Webhook map[string]webhookTemplateSpec `json:"webhook"`
-	Slack   *slackTemplateSpec             `json:"slack"`
-	GitHub  *statusTemplateSpec            `json:"github"`
-	GitLab  *statusTemplateSpec            `json:"gitlab"`
-}
-
-type webhookTemplateSpec struct {
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	Body   string `json:"body"`
-}
-
-type slackTemplateSpec struct {
-	Text        string          `json:"text"`
-	Attachments json.RawMessage `json:"attachments"`
-	Blocks      json.RawMessage `json:"blocks"`
-}
-
-// statusTemplateSpec is a commit status template: Ferry's flat fields, or
-// Argo CD's `status: {state, label, targetURL}`.
-type statusTemplateSpec struct {
-	State       string          `json:"state"`
-	Description string          `json:"description"`
-	Context     string          `json:"context"`
-	Name        string          `json:"name"`
-	TargetURL   string          `json:"targetURL"`
-	Status      *argoStatusSpec `json:"status"`
-}
-
-type argoStatusSpec struct {
-	State     string `json:"state"`
-	Label     string `json:"label"`
-	TargetURL string `json:"targetURL"`
+	root   any    // map[string]any, []any, *template.Template or another scalar
+	source string // the YAML it was compiled from
 }
 
 func (p *parser) parseTemplate(key, value string) error {
-	var spec templateSpec
-	if err := unmarshal(key, value, &spec); err != nil {
+	var doc map[string]any
+	if err := unmarshal(key, value, &doc); err != nil {
 		return err
 	}
-	if s := spec.Slack; s != nil && (len(s.Attachments) > 0 || len(s.Blocks) > 0) {
-		p.warnf("%s: slack attachments and blocks are not sent; only text", key)
+	if err := checkWebhookMethods(key, doc); err != nil {
+		return err
 	}
-	t, err := compileTemplate(key, spec)
+	t, err := compileTemplate(key, doc)
 	if err != nil {
 		return err
 	}
+	t.source = value
 	p.cfg.templates[strings.TrimPrefix(key, "template.")] = t
 	return nil
 }
 
-// compileTemplate compiles spec; template names (and errors) start with key.
-func compileTemplate(key string, spec templateSpec) (*messageTemplate, error) {
-	c := compiler{key: key}
-	t := &messageTemplate{
-		message: c.compile("message", spec.Message),
-		webhook: map[string]webhookTemplate{},
-		status:  map[string]statusTemplate{},
+// checkWebhookMethods verifies the methods a template's webhook sections
+// name, unless they are templates themselves.
+func checkWebhookMethods(key string, doc map[string]any) error {
+	hooks, _ := doc["webhook"].(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(hooks)) {
+		h, _ := hooks[name].(map[string]any)
+		if m, ok := h["method"].(string); ok && !strings.Contains(m, "{{") {
+			if _, err := checkMethod(key+".webhook."+name+".method", m); err != nil {
+				return err
+			}
+		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(spec.Webhook)) {
-		t.webhook[name] = c.webhook(name, spec.Webhook[name])
-	}
-	if spec.Slack != nil {
-		t.slackText = c.compile("slack.text", spec.Slack.Text)
-	}
-	if spec.GitHub != nil {
-		t.status["github"] = c.status("github", *spec.GitHub)
-	}
-	if spec.GitLab != nil {
-		t.status["gitlab"] = c.status("gitlab", *spec.GitLab)
-	}
-	return t, c.err
+	return nil
 }
 
-// compiler compiles a template's parts, keeping the first error.
-type compiler struct {
-	key string
-	err error
-}
-
-// compile parses text as the part named part; empty text is nil.
-func (c *compiler) compile(part, text string) *template.Template {
-	if text == "" || c.err != nil {
-		return nil
-	}
-	t, err := newTemplate(c.key + "." + part).Parse(text)
+// compileTemplate compiles doc; template names (and errors) start with key.
+func compileTemplate(key string, doc map[string]any) (*messageTemplate, error) {
+	root, err := compileNode(key, doc)
 	if err != nil {
-		c.err = fmt.Errorf("%s: %w", c.key, err)
+		return nil, err
 	}
-	return t
+	return &messageTemplate{root: root}, nil
 }
 
-func (c *compiler) webhook(name string, w webhookTemplateSpec) webhookTemplate {
-	method := ""
-	if w.Method != "" {
-		var err error
-		if method, err = checkMethod(c.key+".webhook."+name, w.Method); err != nil && c.err == nil {
-			c.err = err
+func compileNode(path string, node any) (any, error) {
+	switch v := node.(type) {
+	case string:
+		t, err := newTemplate(path).Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-	}
-	part := "webhook." + name
-	return webhookTemplate{
-		method: method,
-		path:   c.compile(part+".path", w.Path),
-		body:   c.compile(part+".body", w.Body),
-	}
-}
-
-func (c *compiler) status(kind string, s statusTemplateSpec) statusTemplate {
-	if a := s.Status; a != nil {
-		s.State = firstNonEmpty(s.State, a.State)
-		s.Context = firstNonEmpty(s.Context, a.Label)
-		s.TargetURL = firstNonEmpty(s.TargetURL, a.TargetURL)
-	}
-	return statusTemplate{
-		state:       c.compile(kind+".state", s.State),
-		description: c.compile(kind+".description", s.Description),
-		context:     c.compile(kind+".context", firstNonEmpty(s.Context, s.Name)),
-		targetURL:   c.compile(kind+".targetURL", s.TargetURL),
-	}
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
+		return t, nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			c, err := compileNode(path+"."+k, v[k])
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
 		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			c, err := compileNode(fmt.Sprintf("%s[%d]", path, i), e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
 	}
-	return ""
+	return node, nil
 }
+
+// render executes every template of the document with data.
+func (t *messageTemplate) render(data any) (map[string]any, error) {
+	out, err := renderNode(t.root, data)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := out.(map[string]any)
+	return m, nil
+}
+
+func renderNode(node, data any) (any, error) {
+	switch v := node.(type) {
+	case *template.Template:
+		var b bytes.Buffer
+		if err := v.Execute(&b, data); err != nil {
+			return nil, err
+		}
+		return b.String(), nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			r, err := renderNode(e, data)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			r, err := renderNode(e, data)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return node, nil
+}
+
+// templateFuncs are Argo CD's template functions (sprig's, without env and
+// expandenv) with Ferry's toJson (no HTML escaping) and short.
+var templateFuncs = func() template.FuncMap {
+	f := sprig.TxtFuncMap()
+	delete(f, "env")
+	delete(f, "expandenv")
+	f["toJson"] = toJSON
+	f["short"] = short
+	return f
+}()
 
 // newTemplate is an empty template with Ferry's options and functions.
 func newTemplate(name string) *template.Template {
-	return template.New(name).Option("missingkey=zero").Funcs(template.FuncMap{
-		"toJson": toJSON,
-		"short":  short,
-	})
+	return template.New(name).Option("missingkey=zero").Funcs(templateFuncs)
 }
 
 // toJSON encodes v as JSON, without HTML escaping.
@@ -256,18 +215,6 @@ func short(v any) string {
 	return string(s)
 }
 
-// execute renders t (nil: empty) with data.
-func execute(t *template.Template, data any) (string, error) {
-	if t == nil {
-		return "", nil
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
 // builtinMessages are the templates the built-in triggers send when the
 // ConfigMap does not configure them; `template.<name>` overrides one.
 var builtinMessages = map[string]string{
@@ -277,6 +224,9 @@ var builtinMessages = map[string]string{
 	"app-health-degraded": "Application {{.app.metadata.name}} is degraded{{with .revision}} at {{short .}}{{end}}{{with .message}}: {{.}}{{end}}",
 	"app-drift-detected":  "Application {{.app.metadata.name}} drifted from Git{{with .context.manager}} (changed by {{.}}){{end}}{{with .message}}: {{.}}{{end}}",
 	"app-out-of-sync":     "Application {{.app.metadata.name}} is out of sync{{with .revision}} with {{short .}}{{end}}{{with .message}}: {{.}}{{end}}",
+	"app-created":         "Application {{.app.metadata.name}} has been created.",
+	"app-deleted":         "Application {{.app.metadata.name}} has been deleted.",
+	"app-sync-running":    "The sync operation of application {{.app.metadata.name}} has started{{with .app.status.operationState}} at {{.startedAt}}{{end}}.",
 	// Argo CD's catalog message, as is: Argo CD users know it, and it lists
 	// the conditions that say why.
 	"app-sync-status-unknown": `{{if eq .serviceType "slack"}}:exclamation:{{end}} Application {{.app.metadata.name}} sync is 'Unknown'.
@@ -294,10 +244,13 @@ var builtinTemplates = compileBuiltins()
 func compileBuiltins() map[string]*messageTemplate {
 	out := map[string]*messageTemplate{}
 	for name, msg := range builtinMessages {
-		t, err := compileTemplate("template."+name, templateSpec{Message: msg})
+		doc := map[string]any{"message": msg}
+		t, err := compileTemplate("template."+name, doc)
 		if err != nil {
 			panic(err)
 		}
+		src, _ := yaml.Marshal(doc)
+		t.source = string(src)
 		out[name] = t
 	}
 	return out
@@ -312,104 +265,70 @@ func (c *Config) template(name string) *messageTemplate {
 	return builtinTemplates[name]
 }
 
-// templatesFor lists the templates trigger sends.
-func (c *Config) templatesFor(trigger string) ([]string, error) {
-	if names, ok := c.triggers[trigger]; ok {
-		return names, nil
+// TemplateSource is a template's YAML (configured or built in).
+func (c *Config) TemplateSource(name string) (string, bool) {
+	t := c.template(name)
+	if t == nil {
+		return "", false
 	}
-	if name, ok := builtinTriggers[trigger]; ok {
-		return []string{name}, nil
-	}
-	return nil, fmt.Errorf("trigger %q is neither built in nor configured (no trigger.%s key)", trigger, trigger)
+	return t.source, true
 }
 
-// templateData is what templates see: lowercase keys (Argo CD style), with
-// capitalised aliases of the Event's field names. As in Argo CD,
-// .serviceType is the destination's service type ("slack", "webhook") and
-// .recipient its recipient.
-func (c *Config) templateData(ev Event, d Destination) map[string]any {
-	ctx := map[string]string{}
-	maps.Copy(ctx, c.context)
-	maps.Copy(ctx, ev.Context)
-	data := map[string]any{
-		"app":      ev.App,
-		"revision": ev.Revision,
-		"repoURL":  ev.RepoURL,
-		"message":  ev.Message,
-		"context":  ctx,
-		"trigger":  ev.Trigger,
-		// Argo CD's names, so its catalog's templates render as there.
-		"serviceType": c.serviceTypes[d.Service],
-		"recipient":   d.Recipient,
+// Templates lists the defined templates (configured and built in), sorted.
+func (c *Config) Templates() []string {
+	set := map[string]bool{}
+	for n := range c.templates {
+		set[n] = true
 	}
-	for k, v := range maps.Clone(data) {
-		data[strings.ToUpper(k[:1])+k[1:]] = v
+	for n := range builtinTemplates {
+		set[n] = true
 	}
-	return data
+	return slices.Sorted(maps.Keys(set))
 }
 
-// Render renders the templates the trigger sends (the `trigger.<name>` send
-// list; when the trigger is not configured, the built-in template for it)
-// for a destination. A template yielding nothing for the destination's
-// service (an empty Slack text, a commit status for a trigger without a
-// commit state) is left out.
+// Render renders the named templates for a destination (ev told for a
+// trigger: see Event.For).
 //
 // Templates run with missingkey=zero: a missing key of a map[string]any
 // (such as .app) prints "<no value>"; guard optional fields with {{with}}.
-func (c *Config) Render(ev Event, d Destination) ([]Notification, error) {
-	svc, err := c.service(d.Service)
-	if err != nil {
-		return nil, err
-	}
-	names, err := c.templatesFor(ev.Trigger)
-	if err != nil {
-		return nil, err
-	}
-	data := c.templateData(ev, d)
+func (c *Config) Render(ev Event, templates []string, d Destination) ([]Notification, error) {
+	data := c.vars(ev, d)
 	var out []Notification
-	for _, name := range names {
-		n, ok, err := c.renderOne(svc, name, data, ev, d)
+	for _, name := range templates {
+		t := c.template(name)
+		if t == nil {
+			return nil, fmt.Errorf("template %q is not defined", name)
+		}
+		fields, err := t.render(data)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("template.%s: %w", name, err)
 		}
-		if ok {
-			out = append(out, n)
-		}
+		redactFields(fields)
+		msg, _ := fields["message"].(string)
+		out = append(out, Notification{Destination: d, Trigger: ev.Trigger, Template: name, Message: msg,
+			Fields: fields, Revision: ev.Revision, RepoURL: ev.RepoURL, app: ev.App})
 	}
 	return out, nil
 }
 
-func (c *Config) renderOne(svc service, name string, data map[string]any, ev Event, d Destination) (Notification, bool, error) {
-	n := Notification{Destination: d, Trigger: ev.Trigger, Template: name}
-	t := c.template(name)
-	if t == nil {
-		return n, false, fmt.Errorf("template %q is not defined", name)
-	}
-	msg, err := execute(t.message, data)
-	if err != nil {
-		return n, false, fmt.Errorf("template.%s: %w", name, err)
-	}
-	n.Message = msg
-	ok, err := svc.render(t, data, ev, &n)
-	if err != nil {
-		return n, false, fmt.Errorf("template.%s for service %q: %w", name, d.Service, err)
-	}
-	redactNotification(&n)
-	return n, ok, nil
-}
-
-// redactNotification hides the credentials of every URL in what a
-// notification says (a template printing .app.spec.source.repoURL, an error
-// message quoting one): receivers are outside the cluster's RBAC.
-func redactNotification(n *Notification) {
-	n.Message = redact.Text(n.Message)
-	if w := n.Webhook; w != nil {
-		w.Path, w.Body = redact.Text(w.Path), []byte(redact.Text(string(w.Body)))
-	}
-	if sl := n.Slack; sl != nil {
-		sl.Text = redact.Text(sl.Text)
-	}
-	if st := n.Status; st != nil {
-		st.Description, st.TargetURL = redact.Text(st.Description), redact.URL(st.TargetURL)
+// redactFields hides the credentials of every URL in what a notification
+// says (a template printing .app.spec.source.repoURL, an error message
+// quoting one): receivers are outside the cluster's RBAC.
+func redactFields(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			m[k] = redact.Text(x)
+		case map[string]any:
+			redactFields(x)
+		case []any:
+			for i, e := range x {
+				if s, ok := e.(string); ok {
+					x[i] = redact.Text(s)
+				} else if mm, ok := e.(map[string]any); ok {
+					redactFields(mm)
+				}
+			}
+		}
 	}
 }

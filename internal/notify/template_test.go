@@ -1,6 +1,10 @@
 package notify
 
 import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -23,7 +27,7 @@ func testEvent(trigger string) Event {
 
 func renderOne(t *testing.T, c *Config, ev Event, d Destination) Notification {
 	t.Helper()
-	ns, err := c.Render(ev, d)
+	ns, err := c.Render(ev, c.TemplatesOf(ev.Trigger), d)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
@@ -42,15 +46,17 @@ func TestRenderDefaultTemplates(t *testing.T) {
 		TriggerHealthDegraded: "Application guestbook is degraded at 0123456: apply failed",
 		TriggerDriftDetected:  "Application guestbook drifted from Git (changed by kubectl-edit): apply failed",
 		TriggerOutOfSync:      "Application guestbook is out of sync with 0123456: apply failed",
+		TriggerCreated:        "Application guestbook has been created.",
+		TriggerDeleted:        "Application guestbook has been deleted.",
 	}
 	for trigger, want := range tests {
 		ev := testEvent(trigger)
 		ev.Context = map[string]string{"manager": "kubectl-edit"}
 		n := renderOne(t, c, ev, Destination{Service: "slack", Recipient: "#ops"})
-		if n.Message != want || n.Slack == nil || n.Slack.Text != want || n.Slack.Channel != "#ops" {
-			t.Errorf("%s: got %+v %+v, want %q", trigger, n, n.Slack, want)
+		if n.Message != want {
+			t.Errorf("%s: got %q, want %q", trigger, n.Message, want)
 		}
-		if n.Template != builtinTriggers[trigger] || n.Trigger != trigger {
+		if n.Template != "app-"+strings.TrimPrefix(trigger, "on-") || n.Trigger != trigger {
 			t.Errorf("%s: template %q trigger %q", trigger, n.Template, n.Trigger)
 		}
 	}
@@ -78,10 +84,11 @@ func TestRenderConfiguredTrigger(t *testing.T) {
 		"context":              "argocdUrl: https://ferry.example.com\nenv: prod",
 		"trigger.on-sync-failed": `
 - send: [first, second]
+  when: "true"
 - send: [first, app-deployed]
-  when: ignored`,
+  when: "false"`,
 		"template.first": `
-message: "{{.trigger}} {{.app.metadata.name}} {{short .revision}} {{.repoURL}} {{.context.env}}/{{.context.argocdUrl}} [{{.context.missing}}] {{.Revision}}"
+message: "{{.trigger}} {{.app.metadata.name}} {{short .revision}} {{.repoURL}} {{.context.env}}/{{.context.argocdUrl}} [{{.context.missing}}]"
 slack:
   text: "slack: {{.message}}"
 webhook:
@@ -93,40 +100,51 @@ webhook:
 `,
 		"template.second": "message: ''",
 	}, nil)
+	if got := c.TemplatesOf(TriggerSyncFailed); !reflect.DeepEqual(got, []string{"first", "second", "app-deployed"}) {
+		t.Errorf("TemplatesOf = %v", got)
+	}
 	ev := testEvent(TriggerSyncFailed)
 	ev.Message = `say "<hi>"`
 	ev.Context = map[string]string{"env": "staging"}
 
-	ns, err := c.Render(ev, Destination{Service: "slack", Recipient: "#a"})
+	ns, err := c.Render(ev, []string{"first", "second"}, Destination{Service: "slack", Recipient: "#a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// second renders an empty message and no slack text: nothing to send.
-	if len(ns) != 2 || ns[0].Template != "first" || ns[1].Template != "app-deployed" {
+	if len(ns) != 2 || ns[0].Template != "first" || ns[1].Template != "second" {
 		t.Fatalf("Render = %+v", ns)
 	}
-	wantMsg := "on-sync-failed guestbook 0123456 https://github.com/acme/guestbook.git staging/https://ferry.example.com [] " + sha
-	if ns[0].Message != wantMsg || ns[0].Slack.Text != `slack: say "<hi>"` {
-		t.Errorf("first = %q / %q", ns[0].Message, ns[0].Slack.Text)
+	wantMsg := "on-sync-failed guestbook 0123456 https://github.com/acme/guestbook.git staging/https://ferry.example.com []"
+	var st slackTemplate
+	if _, err := ns[0].Section("slack", &st); err != nil || ns[0].Message != wantMsg || st.Text != `slack: say "<hi>"` {
+		t.Errorf("first = %q / %q (%v)", ns[0].Message, st.Text, err)
+	}
+	// second renders an empty message and no slack text: nothing to send.
+	if err := fast.Send(t.Context(), c, ns[1]); !errors.Is(err, ErrNothingToSend) {
+		t.Errorf("Send(second) = %v, want ErrNothingToSend", err)
 	}
 
-	ns, err = c.Render(ev, Destination{Service: "hook"})
+	ns, err = c.Render(ev, []string{"first", "app-deployed"}, Destination{Service: "hook"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ns) != 3 {
-		t.Fatalf("Render to hook = %+v", ns)
+	hook := c.services["hook"]
+	outs, err := hook.requests(ns[0])
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("requests = %+v, %v", outs, err)
 	}
-	want := &WebhookRequest{Method: "PATCH", Path: "/apps/guestbook",
-		Body: []byte(`{"app": "guestbook", "msg": "say \"<hi>\"", "env": "staging"}` + "\n")}
-	if !reflect.DeepEqual(ns[0].Webhook, want) {
-		t.Errorf("Webhook = %+v (%s), want %+v", ns[0].Webhook, ns[0].Webhook.Body, want)
+	if o := outs[0]; o.method != "PATCH" || o.url != "https://hook/base/apps/guestbook" ||
+		string(o.body) != `{"app": "guestbook", "msg": "say \"<hi>\"", "env": "staging"}`+"\n" {
+		t.Errorf("webhook request = %s %s %s", o.method, o.url, o.body)
 	}
 	// A template without a webhook part sends the default JSON body.
-	want = &WebhookRequest{Method: "POST", Body: []byte(`{"trigger":"on-sync-failed","application":"guestbook",` +
-		`"namespace":"ferry","revision":"` + sha + `","message":""}`)}
-	if !reflect.DeepEqual(ns[1].Webhook, want) {
-		t.Errorf("default Webhook = %+v (%s), want %+v", ns[1].Webhook, ns[1].Webhook.Body, want)
+	outs, err = hook.requests(ns[1])
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("requests = %+v, %v", outs, err)
+	}
+	want := `{"trigger":"on-sync-failed","application":"guestbook","namespace":"ferry","revision":"` + sha + `","message":"Application guestbook is deployed at 0123456 and healthy: say \"<hi>\""}`
+	if o := outs[0]; o.method != "POST" || o.url != "https://hook/base" || string(o.body) != want {
+		t.Errorf("default webhook request = %s %s %s, want body %s", o.method, o.url, o.body, want)
 	}
 }
 
@@ -134,17 +152,23 @@ func TestRenderErrors(t *testing.T) {
 	c := mustParse(t, map[string]string{
 		"service.slack":          "url: https://slack",
 		"service.github":         "token: t",
-		"trigger.on-out-of-sync": "- send: [bad]",
+		"trigger.on-out-of-sync": "- when: 'true'\n  send: [bad]",
 		"template.bad":           "message: '{{.app.metadata.name.first}}'",
 	}, nil)
+	if _, err := c.Render(testEvent(TriggerOutOfSync), c.TemplatesOf(TriggerOutOfSync), Destination{Service: "slack"}); err == nil ||
+		!strings.Contains(err.Error(), "template.bad") {
+		t.Errorf("Render(bad) = %v", err)
+	}
+	if _, err := c.Render(testEvent(TriggerOutOfSync), []string{"nope"}, Destination{Service: "slack"}); err == nil ||
+		!strings.Contains(err.Error(), `template "nope" is not defined`) {
+		t.Errorf("Render(nope) = %v", err)
+	}
 	tests := []struct {
 		ev   Event
 		d    Destination
 		want string
 	}{
 		{testEvent(TriggerSyncFailed), Destination{Service: "teams"}, `service "teams" is not configured`},
-		{testEvent("on-created"), Destination{Service: "slack"}, `trigger "on-created"`},
-		{testEvent(TriggerOutOfSync), Destination{Service: "slack"}, "template.bad"},
 		{Event{Trigger: TriggerDeployed, App: testEvent("").App, Revision: sha, RepoURL: "not a url"},
 			Destination{Service: "github"}, `repoURL "not a url"`},
 		{Event{Trigger: TriggerDeployed, App: testEvent("").App, Revision: "v1.2.3", RepoURL: "https://github.com/a/b"},
@@ -153,24 +177,32 @@ func TestRenderErrors(t *testing.T) {
 			Destination{Service: "github"}, "owner/repo"},
 	}
 	for _, tt := range tests {
-		_, err := c.Render(tt.ev, tt.d)
+		ns, err := c.Render(tt.ev, []string{"app-deployed"}, tt.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = fast.Send(t.Context(), c, ns[0])
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Render(%s, %v) error = %v, want %q", tt.ev.Trigger, tt.d, err, tt.want)
+			t.Errorf("Send(%s, %v) error = %v, want %q", tt.ev.Trigger, tt.d, err, tt.want)
 		}
 	}
 }
 
 func TestTemplateFuncs(t *testing.T) {
-	tmpl, err := newTemplate("t").Parse(`{{short .a}}|{{short .b}}|{{short .none}}|{{toJson .m}}`)
+	tmpl, err := compileTemplate("t", map[string]any{"message": `{{short .a}}|{{short .b}}|{{short .none}}|{{toJson .m}}|{{upper "sprig"}}|{{env "HOME"}}`})
+	if err == nil {
+		t.Fatal("env is not offered, as in Argo CD")
+	}
+	tmpl, err = compileTemplate("t", map[string]any{"message": `{{short .a}}|{{short .b}}|{{short .none}}|{{toJson .m}}|{{upper "sprig"}}`})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := execute(tmpl, map[string]any{"a": sha, "b": "v1", "m": map[string]any{"k": "<&>"}})
+	got, err := tmpl.render(map[string]any{"a": sha, "b": "v1", "m": map[string]any{"k": "<&>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `0123456|v1||{"k":"<&>"}`; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	if want := `0123456|v1||{"k":"<&>"}|SPRIG`; got["message"] != want {
+		t.Errorf("got %q, want %q", got["message"], want)
 	}
 }
 
@@ -202,23 +234,86 @@ func TestRenderSyncStatusUnknown(t *testing.T) {
 
 func TestRenderServiceTypeAndRecipient(t *testing.T) {
 	c := mustParse(t, map[string]string{
-		"service.slack":          "url: https://slack",
-		"service.slack.ops":      "url: https://slack/ops",
-		"service.webhook.hook":   "url: https://hook/base",
-		"template.app-deployed":  "message: '{{.serviceType}}|{{.recipient}}|{{.ServiceType}}'",
-		"trigger.on-out-of-sync": "- send: [app-deployed]",
+		"service.slack":         "url: https://slack",
+		"service.slack.ops":     "url: https://slack/ops",
+		"service.webhook.hook":  "url: https://hook/base",
+		"template.app-deployed": "message: '{{.serviceType}}|{{.recipient}}'",
 	}, nil)
+	// As in Argo CD, .serviceType is the destination's service name.
 	tests := []struct {
 		d    Destination
 		want string
 	}{
-		{Destination{Service: "slack", Recipient: "#deploys"}, "slack|#deploys|slack"},
-		{Destination{Service: "ops"}, "slack||slack"},
-		{Destination{Service: "hook"}, "webhook||webhook"},
+		{Destination{Service: "slack", Recipient: "#deploys"}, "slack|#deploys"},
+		{Destination{Service: "ops"}, "ops|"},
+		{Destination{Service: "hook"}, "hook|"},
 	}
 	for _, tt := range tests {
 		if n := renderOne(t, c, testEvent(TriggerDeployed), tt.d); n.Message != tt.want {
 			t.Errorf("%v: %q, want %q", tt.d, n.Message, tt.want)
 		}
+	}
+}
+
+// TestCatalogTemplatesRender: Argo CD's catalog templates, as its files
+// write them (testdata, copied from notifications_catalog/templates), load
+// unchanged and render to what each service parses: Slack attachments and
+// Teams facts as JSON, an email subject.
+func TestCatalogTemplatesRender(t *testing.T) {
+	for _, name := range []string{"app-deployed", "app-sync-failed"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := mustParse(t, map[string]string{"template." + name: string(data), "service.slack": "url: https://slack",
+			"context": "argocdUrl: https://ferry.example.com"}, nil)
+		ev := testEvent(TriggerSyncFailed)
+		ev.App["spec"] = map[string]any{"source": map[string]any{"repoURL": "https://github.com/acme/guestbook.git"}}
+		ev.App["status"] = map[string]any{"sync": map[string]any{"status": "OutOfSync", "revision": sha},
+			"operationState": map[string]any{"finishedAt": "2026-12-06T04:00:00Z", "message": `one or more objects failed: "quoted"`},
+			"conditions":     []any{map[string]any{"type": "SyncError", "message": "apply failed"}}}
+		ns, err := c.Render(ev, []string{name}, Destination{Service: "slack", Recipient: "deploys"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		n := ns[0]
+		msg, _, ok, err := slackMessageOf(n)
+		if err != nil || !ok {
+			t.Fatalf("%s: slack: %v", name, err)
+		}
+		var attachments []struct {
+			Title     string `json:"title"`
+			TitleLink string `json:"title_link"`
+			Fields    []struct{ Title, Value string }
+		}
+		if err := json.Unmarshal(msg.Attachments, &attachments); err != nil || len(attachments) != 1 ||
+			attachments[0].Title != "guestbook" || attachments[0].TitleLink != "https://ferry.example.com/applications/guestbook" {
+			t.Errorf("%s: attachments %s: %v", name, msg.Attachments, err)
+		}
+		if !strings.HasPrefix(strings.TrimSpace(msg.Text), ":") || !strings.Contains(msg.Text, "guestbook") {
+			t.Errorf("%s: text %q: want the catalog's Slack emoji and the name", name, msg.Text)
+		}
+		teams, _ := n.Fields["teams"].(map[string]any)
+		if facts, _ := teams["facts"].(string); !json.Valid([]byte(facts)) {
+			t.Errorf("%s: teams.facts is not JSON:\n%s", name, facts)
+		}
+		email, _ := n.Fields["email"].(map[string]any)
+		if subject, _ := email["subject"].(string); !strings.Contains(subject, "guestbook") {
+			t.Errorf("%s: email subject %q", name, subject)
+		}
+	}
+}
+
+// TestSectionReadsScalarsAsTheTargetWants: `details: {port: 8080}` fills a
+// string as "8080", as Argo CD's engine reads templates.
+func TestSectionReadsScalarsAsTheTargetWants(t *testing.T) {
+	n := Notification{Fields: map[string]any{"x": map[string]any{"port": 8080, "on": true, "name": "a"}}}
+	var v struct {
+		Port string `json:"port"`
+		On   bool   `json:"on"`
+		Name string `json:"name"`
+	}
+	if ok, err := n.Section("x", &v); !ok || err != nil || v.Port != "8080" || !v.On || v.Name != "a" {
+		t.Errorf("Section = %+v, %v, %v", v, ok, err)
 	}
 }

@@ -98,6 +98,10 @@ type HealthStatus struct {
 	// Message explains the status, e.g. which condition is not yet met.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// LastTransitionTime is when the Application's health status last
+	// changed (unset for resources' health), as in Argo CD.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
 }
 
 // HealthStatusCode is a health assessment, as Argo CD names them. An

@@ -72,8 +72,8 @@ func TestSecretLeakProbe(t *testing.T) {
     body: |
       {"app":"{{.app.metadata.name}}","repo":"{{.app.spec.source.repoURL}}","op":{{toJson .app.status.operationState}},"conditions":{{toJson .app.status.conditions}},"message":{{toJson .message}}}
 `,
-		"trigger.on-sync-succeeded": "- send: [probe]\n",
-		"trigger.on-sync-failed":    "- send: [probe]\n",
+		"trigger.on-sync-succeeded": "- when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']\n  send: [probe]\n",
+		"trigger.on-sync-failed":    "- when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']\n  send: [probe]\n",
 	}}
 	if err := env.Client.Create(ctx, cm); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cli"
@@ -86,23 +87,80 @@ func (in *inbox) describe(app string) string {
 	return fmt.Sprintf("received %v, rejected %d", out, len(in.bad))
 }
 
-var triggers = []string{"on-sync-failed", "on-sync-succeeded", "on-deployed", "on-health-degraded", "on-drift-detected", "on-out-of-sync"}
+// catalogTriggers are Argo CD's notifications catalog triggers, as its
+// files write them (notifications_catalog/triggers/*.yaml, `when: true`
+// unquoted included), in ConfigMap form.
+const catalogTriggers = `
+  trigger.on-created: |
+    - when: true
+      description: Application is created.
+      send: [app-created]
+      oncePer: app.metadata.name
+  trigger.on-deleted: |
+    - when: app.metadata.deletionTimestamp != nil
+      description: Application is deleted.
+      send: [app-deleted]
+      oncePer: app.metadata.name
+  trigger.on-deployed: |
+    - when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] and app.status.health.status == 'Healthy' and (!time.Parse(app.status.health.lastTransitionTime).Add(1 * time.Minute).Before(time.Parse(app.status.operationState.finishedAt)) or time.Parse(app.status.health.lastTransitionTime).Before(time.Parse(app.status.operationState.startedAt)))
+      description: Application is synced and healthy. Triggered once per commit.
+      send: [app-deployed]
+      oncePer: app.status.operationState?.syncResult?.revision
+  trigger.on-health-degraded: |
+    - when: app.status.health.status == 'Degraded'
+      description: Application has degraded
+      send: [app-health-degraded]
+      oncePer: app.status.operationState?.syncResult?.revision
+  trigger.on-sync-failed: |
+    - when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']
+      description: Application syncing has failed
+      send: [app-sync-failed]
+      oncePer: app.status.operationState?.syncResult?.revision
+  trigger.on-sync-running: |
+    - when: app.status.operationState != nil and app.status.operationState.phase in ['Running']
+      description: Application is being synced
+      send: [app-sync-running]
+      oncePer: app.status.operationState?.syncResult?.revision
+  trigger.on-sync-status-unknown: |
+    - when: app.status.sync.status == 'Unknown'
+      description: Application status is 'Unknown'
+      send: [app-sync-status-unknown]
+      oncePer: app.status.operationState?.syncResult?.revision
+  trigger.on-sync-succeeded: |
+    - when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']
+      description: Application syncing has succeeded
+      send: [app-sync-succeeded]
+      oncePer: app.status.operationState?.syncResult?.revision
+`
 
-// configureNotifications writes Argo CD Notifications' ConfigMap and Secret
-// with a webhook service pointing at in.
+// notificationTemplates are the templates the triggers send; each posts the
+// same JSON to the webhook.
+var notificationTemplates = []string{"app-created", "app-deleted", "app-deployed", "app-health-degraded", "app-sync-failed",
+	"app-sync-running", "app-sync-status-unknown", "app-sync-succeeded", "app-drift-detected", "app-out-of-sync", "replicas-changed"}
+
+// configureNotifications writes Argo CD Notifications' ConfigMap and Secret:
+// the catalog's triggers, a trigger of the test's own over app.status, and
+// a webhook service pointing at url.
 func configureNotifications(ctx context.Context, t *testing.T, url string) {
 	t.Helper()
-	data := map[string]string{
-		"service.webhook.ops": "url: " + url + "\nheaders:\n- name: X-Token\n  value: $token\nhmacSecret: $hmac\n",
-		"template.app-event": `webhook:
+	data := map[string]string{}
+	if err := yaml.Unmarshal([]byte(catalogTriggers), &data); err != nil {
+		t.Fatal(err)
+	}
+	data["service.webhook.ops"] = "url: " + url + "\nheaders:\n- name: X-Token\n  value: $token\nhmacSecret: $hmac\n"
+	// A Deployment changed by a sync (not created, not unchanged): once per
+	// revision.
+	data["trigger.on-replicas-changed"] = `- when: app.status.operationState != nil and app.status.operationState.phase == 'Succeeded' and any(app.status.operationState.syncResult.resources, {.kind == 'Deployment' and .message endsWith ' configured'})
+  oncePer: app.status.operationState.syncResult.revision
+  send: [replicas-changed]
+`
+	for _, name := range notificationTemplates {
+		data["template."+name] = `webhook:
   ops:
     method: POST
     body: |
       {"trigger":"{{.trigger}}","app":"{{.app.metadata.name}}","revision":"{{.revision}}","message":{{toJson .message}},"manager":"{{.context.manager}}"}
-`,
-	}
-	for _, tr := range triggers {
-		data["trigger."+tr] = "- send: [app-event]\n"
+`
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "argocd-notifications-cm", Namespace: "argocd"}, Data: data}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-notifications-secret", Namespace: "argocd"},
@@ -115,9 +173,21 @@ func configureNotifications(ctx context.Context, t *testing.T, url string) {
 	}
 }
 
-// TestNotifications: every trigger fires exactly once per revision with the
-// expected payload, signed; a drift made with another field manager names
-// it, whether or not self-heal reverts it.
+// subscribeAll subscribes app's ops webhook to triggers.
+func subscribeAll(app *v1alpha1.Application, triggers ...string) {
+	if app.Annotations == nil {
+		app.Annotations = map[string]string{}
+	}
+	for _, tr := range triggers {
+		app.Annotations["notifications.argoproj.io/subscribe."+tr+".ops"] = ""
+	}
+}
+
+// TestNotifications drives an Application through the states Argo CD's
+// catalog triggers watch, each configured with its `when:` expression, and
+// checks each is delivered (signed) exactly as often as its condition and
+// oncePer say; Ferry's drift trigger names the field manager; a trigger
+// of the user's own fires once and only when its condition holds.
 func TestNotifications(t *testing.T) {
 	ctx := t.Context()
 	in := &inbox{}
@@ -125,14 +195,30 @@ func TestNotifications(t *testing.T) {
 	t.Cleanup(srv.Close)
 	configureNotifications(ctx, t, srv.URL)
 
+	deployment := func(replicas int, nodeSelector string) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {argocd.argoproj.io/sync-wave: "1"}
+spec:
+  replicas: %d
+  progressDeadlineSeconds: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      %s
+      containers: [{name: web, image: example/web:1}]
+`, replicas, nodeSelector)
+	}
 	repo := newGitRepo(t)
-	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1")})
+	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1"), "cms/web.yaml": deployment(1, "")})
 	first := repo.commit("one")
 	app := newApp("notified", "notified", repo, "cms", &v1alpha1.SyncPolicyAutomated{SelfHeal: true})
-	app.Annotations = map[string]string{}
-	for _, tr := range triggers {
-		app.Annotations["notifications.argoproj.io/subscribe."+tr+".ops"] = ""
-	}
+	app.Finalizers = []string{"resources-finalizer.argocd.argoproj.io"}
+	subscribeAll(app, "on-created", "on-deleted", "on-deployed", "on-health-degraded", "on-sync-failed", "on-sync-running",
+		"on-sync-status-unknown", "on-sync-succeeded", "on-drift-detected", "on-out-of-sync", "on-replicas-changed")
 	create(t, app)
 	waitApp(t, app, "Synced and Healthy", func(a *v1alpha1.Application) bool { return syncedAt(first)(a) && healthy(a) })
 	expect := func(trigger string, n int, rev string) received {
@@ -145,8 +231,9 @@ func TestNotifications(t *testing.T) {
 		})
 		return last
 	}
-	// Synced by the reconcile that first compared it: never reported
-	// OutOfSync, so no on-out-of-sync.
+	expect("on-created", 1, "")
+	// Two waves: the sync shows itself Running.
+	expect("on-sync-running", 1, first)
 	expect("on-sync-succeeded", 1, first)
 	expect("on-deployed", 1, first)
 
@@ -166,52 +253,90 @@ func TestNotifications(t *testing.T) {
 	}
 	waitApp(t, app, "self-healed", func(a *v1alpha1.Application) bool { return syncedAt(first)(a) })
 
+	// A commit that changes only a ConfigMap: the user's trigger stays
+	// quiet; one that scales the Deployment: it fires, once.
+	repo.write(map[string]string{"cms/a.yaml": configMap("a", "2")})
+	second := repo.commit("config only")
+	expect("on-deployed", 2, second)
+	repo.write(map[string]string{"cms/web.yaml": deployment(2, "")})
+	third := repo.commit("scale to 2")
+	expect("on-replicas-changed", 1, third)
+	expect("on-deployed", 3, third)
+
 	// A revision the API server rejects: the sync fails, and is retried,
 	// but is told once.
 	repo.write(map[string]string{"cms/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {value: [1, 2]}\n"})
-	second := repo.commit("a broken config map")
-	failed := expect("on-sync-failed", 1, second)
+	broken := repo.commit("a broken config map")
+	failed := expect("on-sync-failed", 1, broken)
 	if !strings.Contains(failed.Message, "b") {
 		t.Errorf("failure notification %+v: want the API server's reason", failed)
 	}
-	expect("on-out-of-sync", 1, second)
+	// Out of sync with each of the four revisions in turn, once each (the
+	// drift at the first one is told by on-drift-detected).
+	expect("on-out-of-sync", 4, broken)
 	time.Sleep(3 * time.Second) // a retry or two later: still one per revision
-	for trigger, n := range map[string]int{"on-sync-failed": 1, "on-out-of-sync": 1, "on-sync-succeeded": 1, "on-deployed": 1, "on-drift-detected": 1} {
+	for trigger, n := range map[string]int{"on-sync-failed": 1, "on-out-of-sync": 4, "on-sync-succeeded": 3, "on-deployed": 3,
+		"on-drift-detected": 1, "on-replicas-changed": 1, "on-created": 1} {
 		if got, _ := in.count("notified", trigger); got != n {
 			t.Errorf("%s: %d notifications, want %d (%s)", trigger, got, n, in.describe("notified"))
 		}
 	}
 	// A revision whose Deployment cannot make progress: Degraded, told once.
-	repo.write(map[string]string{"cms/b.yaml": configMap("b", "fixed"), "cms/web.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  progressDeadlineSeconds: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeSelector: {ferry.test/no-such-node: "true"}
-      containers: [{name: web, image: example/web:1}]
-`})
-	third := repo.commit("a deployment that cannot roll out")
-	expect("on-sync-succeeded", 2, third)
-	degraded := expect("on-health-degraded", 1, third)
+	repo.write(map[string]string{"cms/b.yaml": configMap("b", "fixed"),
+		"cms/web.yaml": deployment(2, "nodeSelector: {ferry.test/no-such-node: \"true\"}")})
+	stuck := repo.commit("a deployment that cannot roll out")
+	expect("on-sync-succeeded", 4, stuck)
+	degraded := expect("on-health-degraded", 1, stuck)
 	if !strings.Contains(strings.ToLower(degraded.Message), "deadline") {
 		t.Errorf("degraded notification %+v: want the Deployment's reason", degraded)
 	}
 
-	// ferry notify test sends a sample through the same configuration.
-	var out bytes.Buffer
-	cmd := cli.NewRootCmd(cli.IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
-	cmd.SetArgs([]string{"notify", "test", "on-deployed", "notified", "-n", "argocd",
-		"--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext})
-	if err := cmd.ExecuteContext(ctx); err != nil || !strings.Contains(out.String(), "sent on-deployed") {
-		t.Errorf("ferry notify test: %v\n%s", err, out.String())
+	// A path that does not exist: the comparison fails, the sync status is
+	// Unknown.
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"source":{"path":"no/such/path"}}}`))
+	if err := env.Client.Patch(ctx, app, patch); err != nil {
+		t.Fatal(err)
 	}
-	if n, last := in.count("notified", "on-deployed"); n != 2 || !strings.Contains(last.Message, "test notification") {
-		t.Errorf("after ferry notify test: %d on-deployed notifications (last %+v), want the real one and the sample", n, last)
+	expect("on-sync-status-unknown", 1, "")
+
+	// The CLI, as argocd admin notifications: ferry notify test sends what
+	// a trigger sends through the same configuration, whatever its
+	// condition; trigger run evaluates one; template get shows one.
+	deployed, _ := in.count("notified", "on-deployed")
+	notifyCLI := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		cmd := cli.NewRootCmd(cli.IOStreams{In: strings.NewReader(""), Out: &out, Err: &out})
+		cmd.SetArgs(append(append([]string{"notify"}, args...), "-n", "argocd",
+			"--kubeconfig", env.Cluster.KubeconfigPath(), "--context", localcluster.UserContext))
+		if err := cmd.ExecuteContext(ctx); err != nil {
+			t.Errorf("ferry notify %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		return out.String()
 	}
+	if out := notifyCLI("test", "on-deployed", "notified"); !strings.Contains(out, "sent app-deployed to ops") {
+		t.Errorf("ferry notify test:\n%s", out)
+	}
+	expect("on-deployed", deployed+1, "")
+	if out := notifyCLI("trigger", "run", "on-sync-status-unknown", "notified"); !strings.Contains(out, "app.status.sync.status == 'Unknown'  true") {
+		t.Errorf("ferry notify trigger run:\n%s", out)
+	}
+	if out := notifyCLI("trigger", "run", "on-replicas-changed", "notified"); !strings.Contains(out, "true    "+stuck) {
+		t.Errorf("ferry notify trigger run:\n%s", out)
+	}
+	if out := notifyCLI("template", "get", "replicas-changed", "-o", "yaml"); !strings.Contains(out, "# template.replicas-changed\nwebhook:") {
+		t.Errorf("ferry notify template get:\n%s", out)
+	}
+	if out := notifyCLI("template", "notify", "app-sync-running", "notified", "--recipient", "ops"); !strings.Contains(out, "sent app-sync-running to ops") {
+		t.Errorf("ferry notify template notify:\n%s", out)
+	}
+	expect("", 1, "") // a template sent by hand is no trigger's
+
+	// Deleted (the resources finalizer holds it while its objects go).
+	if err := env.Client.Delete(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	expect("on-deleted", 1, "")
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if len(in.bad) > 0 {
@@ -233,7 +358,7 @@ func TestNotifiedManualSyncRunsOnce(t *testing.T) {
 	repo.write(map[string]string{"cms/a.yaml": configMap("a", "1")})
 	head := repo.commit("one")
 	app := newApp("notified-manual", "notified-manual", repo, "cms", nil)
-	app.Annotations = map[string]string{"notifications.argoproj.io/subscribe.on-sync-succeeded.ops": ""}
+	subscribeAll(app, "on-sync-succeeded")
 	app.Operation = &v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{}, InitiatedBy: v1alpha1.OperationInitiator{Username: "test"}}
 	create(t, app)
 	waitApp(t, app, "operation finished", func(a *v1alpha1.Application) bool {

@@ -42,6 +42,13 @@ type progress struct {
 func (r *Reconciler) startProgress(ctx context.Context, app *v1alpha1.Application, state *v1alpha1.OperationState) *progress {
 	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy(), rv: app.ResourceVersion}
 	p.write()
+	if r.opts.Notifier != nil {
+		// The sync shows itself Running: on-sync-running is told now, not
+		// after the reconcile, when the sync is over.
+		running := p.app.DeepCopy()
+		running.Status.OperationState = p.runningState()
+		r.opts.Notifier.Observe(ctx, running, nil)
+	}
 	return p
 }
 
@@ -84,15 +91,22 @@ func (p *progress) terminated() bool {
 	return p.stop
 }
 
-// write patches the running state into status; the caller holds mu (or no
-// other goroutine has p yet). A failed write only loses a progress report.
-func (p *progress) write() {
-	p.last = time.Now()
+// runningState is the operation state as reported while it runs; the
+// caller holds mu (or no other goroutine has p yet).
+func (p *progress) runningState() *v1alpha1.OperationState {
 	st := p.state.DeepCopy()
 	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List())}
 	if s := st.Operation.Sync; s != nil {
 		st.SyncResult.Revision = s.Revision
 	}
+	return st
+}
+
+// write patches the running state into status; the caller holds mu (or no
+// other goroutine has p yet). A failed write only loses a progress report.
+func (p *progress) write() {
+	p.last = time.Now()
+	st := p.runningState()
 	whole, err := operationStateJSON(st)
 	if err != nil {
 		return

@@ -71,11 +71,12 @@ type Options struct {
 	RenderCacheMaxBytes int64
 }
 
-// Notifier learns what changed in an Application, to notify about it.
+// Notifier learns an Application's state, to notify about it: after each
+// reconcile, when a sync starts, and while it is deleted.
 type Notifier interface {
-	// Observe compares an Application's status before and after a
-	// reconcile; drift names the objects found changed outside Git, if any.
-	Observe(ctx context.Context, before, after *v1alpha1.Application, drift []Drift)
+	// Observe evaluates the notification triggers against app; drift names
+	// the objects this reconcile found changed outside Git, if any.
+	Observe(ctx context.Context, app *v1alpha1.Application, drift []Drift)
 }
 
 func (o Options) withDefaults() Options {
@@ -189,7 +190,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	if !app.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, app)
+		res, err := r.finalize(ctx, app)
+		if r.opts.Notifier != nil {
+			// After finalize, which writes with the resourceVersion read:
+			// on-deleted is told once whether or not the Application is
+			// gone by now.
+			r.opts.Notifier.Observe(ctx, app, nil)
+		}
+		return res, err
 	}
 	before := app.DeepCopy()
 	start := time.Now()
@@ -211,10 +219,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if r.opts.Notifier != nil {
 		// After finishRequest: the notifier writes an annotation, which
 		// would fail finishRequest's optimistic lock if it came first. And
-		// whatever finishRequest did: the status written above is what the
-		// next reconcile compares with, so this transition is told now or
-		// never.
-		r.opts.Notifier.Observe(ctx, before, app, res.drift)
+		// whatever finishRequest did: the state written above is told now
+		// (a trigger's condition is evaluated against it).
+		r.opts.Notifier.Observe(ctx, app, res.drift)
 	}
 	if finishErr != nil {
 		return ctrl.Result{}, finishErr // retried with backoff

@@ -85,13 +85,25 @@ func setCompared(app *v1alpha1.Application, revision string, cmp *appstate.Compa
 	app.Status.Resources = st.Resources
 	app.Status.Sync = v1alpha1.SyncStatus{Status: st.Sync, Revision: revision,
 		ComparedTo: v1alpha1.ComparedTo{Source: *app.Spec.Source, Destination: app.Spec.Destination}}
-	app.Status.Health = v1alpha1.HealthStatus{Status: st.Health}
+	app.Status.Health = healthOf(app.Status.Health, st.Health)
 	if len(st.Shared) > 0 {
 		conds.set(v1alpha1.ApplicationConditionSharedResourceWarning,
 			"left untouched, managed by another application: "+strings.Join(st.Shared, ", "))
 	} else {
 		conds.clear(v1alpha1.ApplicationConditionSharedResourceWarning)
 	}
+}
+
+// healthOf is the Application's health status now: the transition time
+// (Argo CD's status.health.lastTransitionTime, which its catalog's
+// on-deployed reads) moves only when the status changes.
+func healthOf(prev v1alpha1.HealthStatus, code v1alpha1.HealthStatusCode) v1alpha1.HealthStatus {
+	h := v1alpha1.HealthStatus{Status: code, LastTransitionTime: prev.LastTransitionTime}
+	if code != prev.Status || h.LastTransitionTime == nil {
+		now := metav1.Now()
+		h.LastTransitionTime = &now
+	}
+	return h
 }
 
 // conditions edits an Application's conditions, keeping the transition time

@@ -1,9 +1,11 @@
 // Package notifications turns what the Application controller observes into
-// notifications: it decides which built-in triggers fired (a pure function
-// of the status before and after a reconcile), deduplicates them per
-// revision, and delivers them in the background through internal/notify,
-// which holds what `ferry notify test` shares with it: loading the
-// configuration, building an event, rendering and sending.
+// notifications, as Argo CD's notifications controller does: after each
+// reconcile (and when a sync starts) it evaluates the triggers subscribed
+// for the Application against it (internal/notify, with Argo CD's
+// notifications engine), records what it told in the Application's
+// annotation notified.notifications.argoproj.io, and delivers in the
+// background. internal/notify holds what `ferry notify` shares with it:
+// loading the configuration, evaluating, rendering and sending.
 //
 // Configuration is Argo CD Notifications' ConfigMap and Secret
 // (notify.ConfigMapName and notify.SecretName in the controller's home
@@ -15,7 +17,6 @@ package notifications
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -31,131 +32,48 @@ import (
 	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/notify"
+	"github.com/ferrycd/ferry/internal/project"
+	"github.com/ferrycd/ferry/internal/source"
 )
 
-// NotifiedAnnotation records, per trigger, the key (revision, or event)
-// last notified, so a trigger fires once per revision, across retries and
-// restarts.
-const NotifiedAnnotation = "notified.notifications.ferry.dev"
+// legacyAnnotation is where Ferry recorded notifications before it kept
+// Argo CD's annotation; Observe removes it.
+const legacyAnnotation = "notified.notifications.ferry.dev"
 
-// Fired is a trigger that fired (one of notify's Trigger constants), with
-// the key it is deduplicated by and what the message says.
-type Fired struct {
-	Trigger string
-	Key     string
-	Message string
-	Context map[string]string
-}
-
-// Triggers decides which triggers fired between two statuses of one
-// Application. drift lists the objects a comparison found changed outside
-// Git in this reconcile. A state trigger (deployed, degraded, out of sync,
-// unknown) fires on the transition into its state; a finished sync fires
-// once per operation. Observe then keeps one per trigger and key.
-func Triggers(before, after v1alpha1.ApplicationStatus, drift []application.Drift) []Fired {
-	var out []Fired
-	if st := after.OperationState; finishedNow(before.OperationState, st) && st.Operation.Sync != nil && !st.Operation.Sync.DryRun {
-		rev := ""
-		if st.SyncResult != nil {
-			rev = st.SyncResult.Revision
-		}
-		switch st.Phase {
-		case v1alpha1.OperationSucceeded:
-			out = append(out, Fired{Trigger: notify.TriggerSyncSucceeded, Key: rev, Message: "synced to " + short(rev)})
-		case v1alpha1.OperationFailed, v1alpha1.OperationError:
-			out = append(out, Fired{Trigger: notify.TriggerSyncFailed, Key: rev, Message: st.Message})
-		}
+// DriftOf describes a reconcile's drift for on-drift-detected: the changed
+// objects, the field managers that wrote them last, and a key (the
+// revision and the objects' resourceVersions) so each change is told once.
+func DriftOf(rev string, drift []application.Drift) *notify.Drift {
+	if len(drift) == 0 {
+		return nil
 	}
-	rev := after.Sync.Revision
-	deployed := func(s v1alpha1.ApplicationStatus) bool {
-		return s.Sync.Status == v1alpha1.SyncStatusCodeSynced && s.Health.Status == v1alpha1.HealthStatusHealthy
-	}
-	if deployed(after) && !(deployed(before) && before.Sync.Revision == rev) {
-		out = append(out, Fired{Trigger: notify.TriggerDeployed, Key: rev, Message: "deployed " + short(rev) + ": Synced and Healthy"})
-	}
-	if after.Health.Status == v1alpha1.HealthStatusDegraded && before.Health.Status != v1alpha1.HealthStatusDegraded {
-		msg := degradedMessage(after)
-		out = append(out, Fired{Trigger: notify.TriggerHealthDegraded, Key: rev, Message: msg})
-	}
-	if after.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync && before.Sync.Status != v1alpha1.SyncStatusCodeOutOfSync {
-		out = append(out, Fired{Trigger: notify.TriggerOutOfSync, Key: rev, Message: "out of sync with " + short(rev)})
-	}
-	if after.Sync.Status == v1alpha1.SyncStatusCodeUnknown && before.Sync.Status != v1alpha1.SyncStatusCodeUnknown {
-		out = append(out, Fired{Trigger: notify.TriggerSyncStatusUnknown, Key: rev, Message: unknownMessage(after)})
-	}
-	if len(drift) > 0 {
-		out = append(out, driftFired(rev, drift))
-	}
-	return out
-}
-
-// degradedMessage says what is Degraded: the Application's health message,
-// else the first Degraded resource and its reason.
-func degradedMessage(s v1alpha1.ApplicationStatus) string {
-	if s.Health.Message != "" {
-		return s.Health.Message
-	}
-	for _, r := range s.Resources {
-		if r.Health != nil && r.Health.Status == v1alpha1.HealthStatusDegraded {
-			k := r.Kind + " " + r.Name
-			if r.Namespace != "" {
-				k = r.Kind + " " + r.Namespace + "/" + r.Name
-			}
-			return strings.TrimSpace("health is Degraded: " + k + " " + r.Health.Message)
-		}
-	}
-	return "health is Degraded"
-}
-
-// unknownMessage says why the sync status is Unknown: the conditions that
-// prevent a comparison.
-func unknownMessage(s v1alpha1.ApplicationStatus) string {
-	var why []string
-	for _, c := range s.Conditions {
-		if c.Type == v1alpha1.ApplicationConditionInvalidSpecError || c.Type == v1alpha1.ApplicationConditionComparisonError {
-			why = append(why, c.Message)
-		}
-	}
-	if len(why) == 0 {
-		return "sync status is Unknown"
-	}
-	return "sync status is Unknown: " + strings.Join(why, "; ")
-}
-
-// driftFired describes a drift; its key is the revision and the changed
-// objects' resourceVersions, so each change is told once.
-func driftFired(rev string, drift []application.Drift) Fired {
-	var objects, managers, versions []string
-	for _, d := range drift {
-		objects = append(objects, d.Key.String())
-		versions = append(versions, d.Key.String()+"@"+d.ResourceVersion)
-		if d.Manager != "" && !slices.Contains(managers, d.Manager) {
-			managers = append(managers, d.Manager)
+	d := &notify.Drift{}
+	var versions []string
+	for _, x := range drift {
+		d.Objects = append(d.Objects, x.Key.String())
+		versions = append(versions, x.Key.String()+"@"+x.ResourceVersion)
+		if x.Manager != "" && !slices.Contains(d.Managers, x.Manager) {
+			d.Managers = append(d.Managers, x.Manager)
 		}
 	}
 	sort.Strings(versions)
-	by := strings.Join(managers, ", ")
-	if by == "" {
-		by = "an unknown manager"
-	}
-	return Fired{Trigger: notify.TriggerDriftDetected, Key: rev + "|" + strings.Join(versions, ","),
-		Message: fmt.Sprintf("changed outside Git by %s: %s", by, strings.Join(objects, ", ")),
-		Context: map[string]string{"manager": strings.Join(managers, ", "), "objects": strings.Join(objects, ", ")}}
+	d.Key = rev + "|" + strings.Join(versions, ",")
+	return d
 }
 
-// finishedNow reports an operation that finished in this reconcile.
-func finishedNow(before, after *v1alpha1.OperationState) bool {
-	if after == nil || after.FinishedAt == nil {
-		return false
-	}
-	return before == nil || before.FinishedAt == nil || !before.StartedAt.Equal(&after.StartedAt)
-}
+// CommitInfo reads a commit of a repository (the controller's Git cache).
+type CommitInfo func(ctx context.Context, repoURL, sha string) (notify.CommitMetadata, error)
 
-func short(rev string) string {
-	if len(rev) > 7 {
-		return rev[:7]
+// GitCommits serves CommitInfo from the controller's Git cache (tags are
+// not listed: Ferry's cache keeps none per commit).
+func GitCommits(c *source.Cache) CommitInfo {
+	return func(ctx context.Context, repoURL, sha string) (notify.CommitMetadata, error) {
+		info, err := c.CommitInfo(ctx, repoURL, sha)
+		if err != nil {
+			return notify.CommitMetadata{}, err
+		}
+		return notify.CommitMetadata{Message: info.Message, Author: info.Author, Date: info.Time}, nil
 	}
-	return rev
 }
 
 // Notifier implements application.Notifier.
@@ -166,65 +84,113 @@ type Notifier struct {
 	metrics *metrics.Metrics
 	log     logr.Logger
 	jobs    chan job
+	commits CommitInfo // serves repo.GetCommitMetadata; nil: unavailable
 
-	mu     sync.Mutex
-	warned *notify.Config // the configuration whose warnings were logged
+	mu      sync.Mutex
+	warned  *notify.Config      // the configuration whose warnings were logged
+	told    map[string]struct{} // evaluation errors logged for warned
+	written map[types.UID]string
+	// written holds the annotation value this process last wrote per
+	// Application: the next reconcile may read the Application from the
+	// watch cache before that write arrives, and must not tell again what
+	// it recorded. After a restart the annotation is read.
 }
 
 type job struct {
-	cfg   *notify.Config
-	event notify.Event
-	dests []notify.Destination
+	cfg       *notify.Config
+	event     notify.Event
+	templates []string
+	dest      notify.Destination
 }
 
 // New returns a notifier reading its configuration from namespace home
 // through reader (a watch cache), writing through c, and sending through
-// httpc (nil: a default client).
-func New(c client.Client, reader client.Reader, home string, httpc *http.Client, m *metrics.Metrics, log logr.Logger) *Notifier {
+// httpc (nil: a default client). commits serves repo.GetCommitMetadata in
+// `when:` expressions and templates (nil: it fails).
+func New(c client.Client, reader client.Reader, home string, httpc *http.Client, commits CommitInfo, m *metrics.Metrics, log logr.Logger) *Notifier {
 	return &Notifier{client: c, loader: &notify.Loader{Reader: reader, Namespace: home}, sender: &notify.Sender{Client: httpc},
-		metrics: m, log: log, jobs: make(chan job, 1024)}
+		metrics: m, log: log, jobs: make(chan job, 1024), commits: commits}
 }
 
-// Observe implements application.Notifier: it finds the triggers that fired,
-// skips those already notified for their key, queues the rest and records
-// them on the Application. Nothing is read or written unless a trigger
-// fired and notifications are configured.
-func (n *Notifier) Observe(ctx context.Context, before, after *v1alpha1.Application, drift []application.Drift) {
-	fired := Triggers(before.Status, after.Status, drift)
-	if len(fired) == 0 {
-		return
-	}
+// Observe implements application.Notifier: it evaluates the triggers
+// subscribed for app against it, queues what became true, and records it
+// on the Application. Nothing is written unless something was told or a
+// condition stopped holding; nothing is read from the API server (the
+// configuration comes from a watch cache).
+func (n *Notifier) Observe(ctx context.Context, app *v1alpha1.Application, drift []application.Drift) {
 	cfg, err := n.config(ctx)
 	if err != nil {
 		n.log.Info("notifications not sent: configuration unusable", "error", err.Error())
 		return
 	}
-	if cfg == nil {
+	if cfg == nil || !cfg.Subscribed(app.Labels, app.Annotations) {
 		return
 	}
-	notified := notifiedOf(after)
-	changed := false
-	for _, f := range fired {
-		dests := cfg.Destinations(f.Trigger, after.Labels, after.Annotations)
-		// Presence, not the value, says whether a key was told: an empty
-		// key (no revision yet) is told once too.
-		if last, seen := notified[f.Trigger]; len(dests) == 0 || seen && last == f.Key {
-			continue
-		}
-		ev, err := notify.EventFor(after, f.Trigger, f.Message, f.Context)
-		if err != nil {
-			n.log.Info("notification not sent", "trigger", f.Trigger, "error", err.Error())
-			continue
-		}
-		select {
-		case n.jobs <- job{cfg: cfg, event: ev, dests: dests}:
-			notified[f.Trigger], changed = f.Key, true // recorded once queued, so a dropped one is tried again
-		default:
-			n.log.Info("notification queue full; dropped", "application", types.NamespacedName{Namespace: after.Namespace, Name: after.Name}, "trigger", f.Trigger)
-		}
+	ev, err := notify.EventFor(app, DriftOf(app.Status.Sync.Revision, drift))
+	if err != nil {
+		n.log.Info("notifications not evaluated", "error", err.Error())
+		return
 	}
-	if changed {
-		n.record(ctx, after, notified)
+	if n.commits != nil {
+		// With the Application's project: its scoped credentials, as a sync.
+		pctx := source.WithProject(ctx, project.NameOf(app))
+		ev.Commits = func(repoURL, sha string) (notify.CommitMetadata, error) { return n.commits(pctx, repoURL, sha) }
+	}
+	st := notify.StateOf(n.annotationsOf(app))
+	sends, changed, errs := cfg.Evaluate(ev, st)
+	n.logOnce(cfg, app, errs)
+	if len(sends) > cap(n.jobs)-len(n.jobs) {
+		// Recorded only when queued: told at the next reconcile instead.
+		n.log.Info("notification queue full; not evaluated", "application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
+		return
+	}
+	for _, s := range sends {
+		n.jobs <- job{cfg: cfg, event: ev.For(s.Trigger), templates: s.Templates, dest: s.Destination}
+	}
+	_, legacy := app.Annotations[legacyAnnotation]
+	if changed || legacy {
+		n.record(ctx, app, st.Annotation())
+	}
+}
+
+// annotationsOf is app's annotations with the notified annotation as this
+// process last wrote it, if it did.
+func (n *Notifier) annotationsOf(app *v1alpha1.Application) map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := n.written[app.UID]
+	if !ok {
+		return app.Annotations
+	}
+	return map[string]string{NotifiedAnnotationKey: v}
+}
+
+// remember records the annotation value written for app. An entry
+// outlives its Application (a few hundred bytes): a deleted one may still
+// be reconciled from a stale cache, and must not be told on-deleted twice.
+func (n *Notifier) remember(app *v1alpha1.Application, value string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.written == nil {
+		n.written = map[types.UID]string{}
+	}
+	n.written[app.UID] = value
+}
+
+// logOnce logs evaluation errors (a subscription to an undefined trigger)
+// once per configuration.
+func (n *Notifier) logOnce(cfg *notify.Config, app *v1alpha1.Application, errs []error) {
+	if len(errs) == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, err := range errs {
+		if _, seen := n.told[err.Error()]; seen || cfg != n.warned {
+			continue
+		}
+		n.told[err.Error()] = struct{}{}
+		n.log.Info("notification subscription", "application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name}, "warning", err.Error())
 	}
 }
 
@@ -243,7 +209,7 @@ func (n *Notifier) config(ctx context.Context) (*notify.Config, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if cfg != n.warned {
-		n.warned = cfg
+		n.warned, n.told = cfg, map[string]struct{}{}
 		for _, w := range cfg.Warnings {
 			n.log.Info("notification configuration", "warning", w)
 		}
@@ -251,28 +217,33 @@ func (n *Notifier) config(ctx context.Context) (*notify.Config, error) {
 	return cfg, nil
 }
 
-func notifiedOf(app *v1alpha1.Application) map[string]string {
-	out := map[string]string{}
-	if v, ok := app.Annotations[NotifiedAnnotation]; ok {
-		_ = json.Unmarshal([]byte(v), &out)
+// record writes what was told to the Application's annotation (removing
+// it when nothing is recorded, and the legacy one).
+func (n *Notifier) record(ctx context.Context, app *v1alpha1.Application, value string) {
+	annotations := map[string]any{NotifiedAnnotationKey: value, legacyAnnotation: nil}
+	if value == "" {
+		annotations[NotifiedAnnotationKey] = nil
 	}
-	return out
-}
-
-// record writes the notified keys to the Application's annotation.
-func (n *Notifier) record(ctx context.Context, app *v1alpha1.Application, notified map[string]string) {
-	data, _ := json.Marshal(notified)
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{NotifiedAnnotation: string(data)}}})
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	target := &v1alpha1.Application{}
 	target.Namespace, target.Name = app.Namespace, app.Name
-	if err := n.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err := n.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
 		n.log.Info("could not record notifications", "application", app.Name, "error", err.Error())
 	}
+	n.remember(app, value)
 	if app.Annotations == nil {
 		app.Annotations = map[string]string{}
 	}
-	app.Annotations[NotifiedAnnotation] = string(data)
+	delete(app.Annotations, legacyAnnotation)
+	if value == "" {
+		delete(app.Annotations, NotifiedAnnotationKey)
+	} else {
+		app.Annotations[NotifiedAnnotationKey] = value
+	}
 }
+
+// NotifiedAnnotationKey is Argo CD's annotation recording what was told.
+const NotifiedAnnotationKey = notify.NotifiedAnnotation
 
 // Start delivers queued notifications until ctx ends (a controller-runtime
 // Runnable; only the leader notifies).
@@ -288,7 +259,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 }
 
 func (n *Notifier) deliver(ctx context.Context, j job) {
-	for _, o := range n.sender.Deliver(ctx, j.cfg, j.event, j.dests) {
+	for _, o := range n.sender.Deliver(ctx, j.cfg, j.event, j.templates, []notify.Destination{j.dest}) {
 		n.metrics.Notified(j.event.Trigger, o.Destination.Service, o.Err == nil)
 		if o.Err != nil {
 			n.log.Info("notification failed", "trigger", j.event.Trigger, "service", o.Destination.Service, "error", o.Err.Error())

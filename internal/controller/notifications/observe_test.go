@@ -1,6 +1,8 @@
 package notifications
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -11,109 +13,207 @@ import (
 
 	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/notify"
+	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
-// observer drives a Notifier through a sequence of statuses of one
-// Application, as successive reconciles do: each step reads the
-// Application back from the API server (so what the notifier recorded
-// counts) and reports the triggers queued.
+const (
+	synced, outOf, unknown = v1alpha1.SyncStatusCodeSynced, v1alpha1.SyncStatusCodeOutOfSync, v1alpha1.SyncStatusCodeUnknown
+	healthy, degraded      = v1alpha1.HealthStatusHealthy, v1alpha1.HealthStatusDegraded
+	progressing            = v1alpha1.HealthStatusProgressing
+)
+
+// observer drives a Notifier through states of one Application, as
+// successive reconciles do: each step reads the Application back from the
+// API server (so what the notifier recorded counts), sets its status and
+// reports the triggers queued.
 type observer struct {
-	t      *testing.T
-	c      client.Client
-	n      *Notifier
-	status v1alpha1.ApplicationStatus
+	t *testing.T
+	c client.Client
+	n *Notifier
 }
 
-func newObserver(t *testing.T) *observer {
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: notify.ConfigMapName}, Data: map[string]string{
-		"service.webhook.ops": "url: https://hooks.example.com",
-		"subscriptions":       "- recipients: [ops]\n  triggers: [on-sync-failed, on-sync-succeeded, on-sync-status-unknown, on-out-of-sync]",
-	}}
+func newObserver(t *testing.T, data map[string]string) *observer {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: notify.ConfigMapName}, Data: data}
 	app := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "guestbook"},
 		Spec: v1alpha1.ApplicationSpec{Source: &v1alpha1.ApplicationSource{RepoURL: "https://github.com/acme/guestbook.git"}}}
 	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithObjects(cm, app).Build()
-	return &observer{t: t, c: c, n: New(c, c, "argocd", nil, nil, logr.Discard())}
+	return &observer{t: t, c: c, n: New(c, c, "argocd", nil, nil, nil, logr.Discard())}
 }
 
-// step moves the Application to status and returns the triggers queued.
-func (o *observer) step(status v1alpha1.ApplicationStatus) []string {
+// allBuiltins subscribes a webhook to every built-in trigger.
+func allBuiltins() map[string]string {
+	return map[string]string{
+		"service.webhook.ops": "url: https://hooks.example.com",
+		"subscriptions":       "- recipients: [ops]\n  triggers: [" + strings.Join(notify.BuiltinTriggers(), ", ") + "]",
+	}
+}
+
+// step applies edit to the Application and returns "trigger revision" of
+// each notification queued, sorted.
+func (o *observer) step(edit func(*v1alpha1.Application), drift ...application.Drift) []string {
 	o.t.Helper()
 	app := &v1alpha1.Application{}
 	if err := o.c.Get(o.t.Context(), client.ObjectKey{Namespace: "argocd", Name: "guestbook"}, app); err != nil {
 		o.t.Fatal(err)
 	}
-	before := app.DeepCopy()
-	before.Status = o.status
-	app.Status = status
-	o.status = status
-	o.n.Observe(o.t.Context(), before, app, nil)
+	edit(app)
+	o.n.Observe(o.t.Context(), app, drift)
 	var queued []string
 	for {
 		select {
 		case j := <-o.n.jobs:
 			queued = append(queued, j.event.Trigger+" "+j.event.Revision)
 		default:
+			slices.Sort(queued)
 			return queued
 		}
 	}
 }
 
-func (o *observer) expect(status v1alpha1.ApplicationStatus, want ...string) {
+func (o *observer) expect(edit func(*v1alpha1.Application), want ...string) {
 	o.t.Helper()
-	got := o.step(status)
-	if len(got) != len(want) {
+	o.expectDrift(edit, nil, want...)
+}
+
+func (o *observer) expectDrift(edit func(*v1alpha1.Application), drift []application.Drift, want ...string) {
+	o.t.Helper()
+	got := o.step(edit, drift...)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
 		o.t.Fatalf("queued %q, want %q", got, want)
 	}
-	for i := range got {
-		if got[i] != want[i] {
-			o.t.Fatalf("queued %q, want %q", got, want)
+}
+
+// state sets the sync and health status; with phase, an operation of rev
+// started at start (Unix seconds), finished unless Running.
+func state(sync v1alpha1.SyncStatusCode, health v1alpha1.HealthStatusCode, rev string, phase v1alpha1.OperationPhase, start int64) func(*v1alpha1.Application) {
+	return func(app *v1alpha1.Application) {
+		ltt := app.Status.Health.LastTransitionTime
+		if app.Status.Health.Status != health || ltt == nil {
+			t := metav1.Unix(start+1, 0)
+			ltt = &t
+		}
+		app.Status.Sync = v1alpha1.SyncStatus{Status: sync, Revision: rev}
+		app.Status.Health = v1alpha1.HealthStatus{Status: health, LastTransitionTime: ltt}
+		app.Status.OperationState = nil
+		if phase == "" {
+			return
+		}
+		st := &v1alpha1.OperationState{Phase: phase, StartedAt: metav1.Unix(start, 0), Message: "boom",
+			Operation: v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{Revision: rev}}, SyncResult: &v1alpha1.SyncOperationResult{Revision: rev}}
+		if phase != v1alpha1.OperationRunning {
+			t := metav1.Unix(start+1, 0)
+			st.FinishedAt = &t
+		}
+		app.Status.OperationState = st
+	}
+}
+
+// TestCatalogTriggersOverALife drives an Application through the states
+// Argo CD's catalog triggers watch: each fires when its condition starts
+// to hold, once per revision where the catalog says oncePer.
+func TestCatalogTriggersOverALife(t *testing.T) {
+	const running, failed, succeeded = v1alpha1.OperationRunning, v1alpha1.OperationFailed, v1alpha1.OperationSucceeded
+	o := newObserver(t, allBuiltins())
+	o.expect(func(*v1alpha1.Application) {}, "on-created ")
+	o.expect(state(outOf, progressing, "r1", "", 0), "on-out-of-sync r1")
+	o.expect(state(outOf, progressing, "r1", running, 10), "on-sync-running r1")
+	o.expect(state(outOf, progressing, "r1", failed, 10), "on-sync-failed r1")
+	// Retries of r1: each a new operation, told already.
+	for attempt := int64(1); attempt <= 3; attempt++ {
+		o.expect(state(outOf, progressing, "r1", running, 10+20*attempt))
+		o.expect(state(outOf, progressing, "r1", failed, 10+20*attempt))
+	}
+	o.expect(state(synced, healthy, "r1", succeeded, 100), "on-sync-succeeded r1", "on-deployed r1")
+	o.expect(state(synced, healthy, "r1", succeeded, 100)) // nothing new
+	o.expect(state(synced, degraded, "r1", succeeded, 100), "on-health-degraded r1")
+	o.expect(state(synced, healthy, "r1", succeeded, 100))
+	o.expect(state(synced, degraded, "r1", succeeded, 100)) // oncePer r1
+	// Ferry's drift trigger: once per change of the objects.
+	drift := []application.Drift{{Key: fsync.Key{Kind: "ConfigMap", Namespace: "ns", Name: "a"}, Manager: "kubectl-edit", ResourceVersion: "7"}}
+	o.expectDrift(state(synced, healthy, "r1", succeeded, 100), drift, "on-drift-detected r1")
+	o.expectDrift(state(synced, healthy, "r1", succeeded, 100), drift)
+	drift[0].ResourceVersion = "8"
+	o.expectDrift(state(synced, healthy, "r1", succeeded, 100), drift, "on-drift-detected r1")
+	// A new revision.
+	o.expect(state(outOf, healthy, "r2", "", 0), "on-out-of-sync r2")
+	o.expect(state(unknown, healthy, "r2", failed, 200), "on-sync-failed r2", "on-sync-status-unknown r2")
+	o.expect(func(app *v1alpha1.Application) {
+		now := metav1.Now()
+		app.DeletionTimestamp = &now
+	}, "on-deleted ")
+	o.expect(func(*v1alpha1.Application) {}) // deleted, told once
+}
+
+// TestToldOnceAcrossRestarts: a new controller (a new Notifier) reads what
+// was told from the Application's annotation, Argo CD's: it tells nothing
+// again, and an Application moved from Argo CD with that annotation is not
+// told again either.
+func TestToldOnceAcrossRestarts(t *testing.T) {
+	o := newObserver(t, allBuiltins())
+	o.expect(func(*v1alpha1.Application) {}, "on-created ")
+	o.expect(state(synced, healthy, "r1", v1alpha1.OperationSucceeded, 100), "on-deployed r1", "on-sync-succeeded r1")
+	o.n = New(o.c, o.c, "argocd", nil, nil, nil, logr.Discard())
+	o.expect(state(synced, healthy, "r1", v1alpha1.OperationSucceeded, 100))
+	app := &v1alpha1.Application{}
+	if err := o.c.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: "guestbook"}, app); err != nil {
+		t.Fatal(err)
+	}
+	// Argo CD's key format: [oncePer:]trigger:[index].hash:service:recipient.
+	ann := app.Annotations[notify.NotifiedAnnotation]
+	for _, want := range []string{`"guestbook:on-created:[0].`, `"r1:on-deployed:[0].`, `:ops:"`} {
+		if !strings.Contains(ann, want) {
+			t.Errorf("annotation %s lacks %s", ann, want)
 		}
 	}
 }
 
-// TestSyncFailedOncePerRevision: an automated sync of one revision that
-// fails and is retried (every attempt a new operation ending Failed) is told
-// once; a new revision failing is told again.
-func TestSyncFailedOncePerRevision(t *testing.T) {
-	const outOf, healthy = v1alpha1.SyncStatusCodeOutOfSync, v1alpha1.HealthStatusHealthy
-	o := newObserver(t)
-	o.expect(status(outOf, healthy, "r1"), "on-out-of-sync r1")
-	o.expect(withOperation(status(outOf, healthy, "r1"), v1alpha1.OperationFailed, 10, true), "on-sync-failed r1")
-	for attempt := int64(1); attempt <= 4; attempt++ {
-		s := withOperation(status(outOf, healthy, "r1"), v1alpha1.OperationRunning, 10+attempt*20, false)
-		o.expect(s) // the retry running
-		s = withOperation(status(outOf, healthy, "r1"), v1alpha1.OperationFailed, 10+attempt*20, true)
-		s.OperationState.RetryCount = attempt
-		o.expect(s) // and failing again
+// TestCustomTrigger: a trigger written as users write them, over
+// app.status, fires once when its condition holds and not otherwise.
+func TestCustomTrigger(t *testing.T) {
+	data := map[string]string{
+		"service.webhook.ops": "url: https://hooks.example.com",
+		"trigger.on-replicas-changed": `
+- when: app.status.operationState != nil and app.status.operationState.phase == 'Succeeded' and any(app.status.operationState.syncResult.resources, {.kind == 'Deployment' and .message endsWith ' configured'})
+  oncePer: app.status.operationState.syncResult.revision
+  send: [replicas-changed]`,
+		"template.replicas-changed": "message: '{{.app.metadata.name}} scaled'",
+		"subscriptions":             "- recipients: [ops]\n  triggers: [on-replicas-changed]",
 	}
-	o.expect(withOperation(status(outOf, healthy, "r2"), v1alpha1.OperationFailed, 200, true), "on-sync-failed r2")
+	o := newObserver(t, data)
+	synced := func(rev string, messages ...string) func(*v1alpha1.Application) {
+		return func(app *v1alpha1.Application) {
+			state(v1alpha1.SyncStatusCodeSynced, healthy, rev, v1alpha1.OperationSucceeded, 100)(app)
+			for _, m := range messages {
+				app.Status.OperationState.SyncResult.Resources = append(app.Status.OperationState.SyncResult.Resources,
+					v1alpha1.ResourceResult{Kind: "Deployment", Namespace: "web", Name: "api", Message: m})
+			}
+		}
+	}
+	o.expect(synced("r1", "Deployment web/api created"))
+	o.expect(synced("r2", "Deployment web/api unchanged"))
+	o.expect(synced("r3", "Deployment web/api configured"), "on-replicas-changed r3")
+	o.expect(synced("r3", "Deployment web/api configured"))
+	o.expect(synced("r4", "Deployment web/api configured"), "on-replicas-changed r4")
 }
 
-// TestFirstFailureWithoutRevision: a trigger whose key is empty (a sync that
-// failed before its revision resolved) is told the first time, then not
-// again.
-func TestFirstFailureWithoutRevision(t *testing.T) {
-	o := newObserver(t)
-	s := withOperation(status(v1alpha1.SyncStatusCodeUnknown, "", ""), v1alpha1.OperationFailed, 10, true)
-	s.Sync.Status = "" // no comparison yet
-	o.expect(s, "on-sync-failed ")
-	s = withOperation(status("", "", ""), v1alpha1.OperationFailed, 30, true)
-	o.expect(s)
-}
-
-// TestSyncStatusUnknownOncePerRevision: Unknown is told on the transition
-// into it, once per revision, also for an Application never compared
-// (no revision).
-func TestSyncStatusUnknownOncePerRevision(t *testing.T) {
-	const synced, unknown, healthy = v1alpha1.SyncStatusCodeSynced, v1alpha1.SyncStatusCodeUnknown, v1alpha1.HealthStatusHealthy
-	o := newObserver(t)
-	o.expect(status(unknown, "", ""), "on-sync-status-unknown ")
-	o.expect(status(unknown, "", "")) // still Unknown
-	o.expect(status(synced, healthy, "r1"))
-	o.expect(status(unknown, healthy, "r1"), "on-sync-status-unknown r1")
-	o.expect(status(synced, healthy, "r1"))
-	o.expect(status(unknown, healthy, "r1")) // again at r1: told already
-	o.expect(status(synced, healthy, "r2"))
-	o.expect(status(unknown, healthy, "r2"), "on-sync-status-unknown r2")
+// TestNothingWrittenWithoutNews: evaluations that tell nothing write
+// nothing (an idle resync costs no request).
+func TestNothingWrittenWithoutNews(t *testing.T) {
+	o := newObserver(t, allBuiltins())
+	o.expect(func(*v1alpha1.Application) {}, "on-created ")
+	app := &v1alpha1.Application{}
+	key := client.ObjectKey{Namespace: "argocd", Name: "guestbook"}
+	if err := o.c.Get(t.Context(), key, app); err != nil {
+		t.Fatal(err)
+	}
+	rv := app.ResourceVersion
+	for range 3 {
+		o.expect(func(*v1alpha1.Application) {})
+	}
+	if err := o.c.Get(t.Context(), key, app); err != nil || app.ResourceVersion != rv {
+		t.Errorf("resourceVersion %s → %s (%v): written without news", rv, app.ResourceVersion, err)
+	}
 }
