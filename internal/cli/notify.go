@@ -240,8 +240,11 @@ func newNotifyTriggerCmd(o *notifyOptions) *cobra.Command {
 		},
 	}
 	run := &cobra.Command{
-		Use:     "run NAME APP",
-		Short:   "Evaluate a trigger's conditions against an Application, as the controller does",
+		Use:   "run NAME APP",
+		Short: "Evaluate a trigger's conditions against an Application, as the controller does",
+		Long: `Evaluate a trigger's conditions against an Application, as the controller does, and print
+each condition's result and oncePer value. repo.GetCommitMetadata has no repository access here:
+a condition using it is false.`,
 		Example: "  ferry notify trigger run on-sync-status-unknown guestbook",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +33,7 @@ import (
 	"github.com/ferrycd/ferry/internal/controller/notifications"
 	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/netguard"
+	"github.com/ferrycd/ferry/internal/notify"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 )
@@ -193,7 +193,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	// Notification service URLs come from a ConfigMap: they get the same
 	// network policy as repositories and registries.
-	httpc := &http.Client{Timeout: 30 * time.Second, Transport: netPolicy.Transport()}
+	httpc := notify.NewHTTPClient(netPolicy.Transport())
 	notifier := notifications.New(direct, homeCache, opts.HomeNamespace, httpc, notifications.GitCommits(sources), m, ctrl.Log.WithName("notifications"))
 	if err := mgr.Add(notifier); err != nil {
 		return err

@@ -33,7 +33,6 @@ type Config struct {
 	Warnings []string
 
 	services        map[string]service
-	serviceTypes    map[string]string // service name → its type ("slack"), for templates' .serviceType
 	unsupported     map[string]string // service name → its unsupported type
 	templates       map[string]*messageTemplate
 	triggers        map[string][]triggers.Condition // configured and built in
@@ -64,7 +63,6 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 		serviceKeys: map[string]string{},
 		cfg: &Config{
 			services:        map[string]service{},
-			serviceTypes:    map[string]string{},
 			unsupported:     map[string]string{},
 			templates:       map[string]*messageTemplate{},
 			triggers:        map[string][]triggers.Condition{},
@@ -81,9 +79,6 @@ func Parse(cm map[string]string, secret map[string][]byte) (*Config, error) {
 		return nil, err
 	}
 	p.checkSubscriptions()
-	for name, key := range p.serviceKeys {
-		p.cfg.serviceTypes[name], _, _ = strings.Cut(strings.TrimPrefix(key, "service."), ".")
-	}
 	p.cfg.redactor = newRedactor(p.secrets)
 	sort.Strings(p.cfg.Warnings)
 	return p.cfg, nil
@@ -300,45 +295,83 @@ func (c *Config) redact(s string) string {
 	return c.redactor.Replace(s)
 }
 
-// Destinations lists where an event goes: the subscriptions whose triggers
-// include trigger and whose selector matches labels, plus annotation
-// subscriptions: annotations of the form
+// Destinations lists where trigger's notifications go, as Argo CD's
+// notifications engine reads subscriptions: the `subscriptions` entries
+// whose triggers include it (an entry without triggers: `defaultTriggers`)
+// and whose selector matches labels; annotations
 // notifications.argoproj.io/subscribe.<trigger>.<service>:
-// "<recipient1>;<recipient2>" (recipient may be empty), deduplicated, sorted.
-// A subscription without triggers, and an annotation
-// notifications.argoproj.io/subscribe.<service>, use the default triggers
-// (`defaultTriggers.<service>`, else `defaultTriggers`).
+// "<recipient1>;<recipient2>" (an empty value is one empty recipient);
+// notifications.argoproj.io/subscribe.<service> (its default triggers:
+// `defaultTriggers.<service>`, else `defaultTriggers`); and the YAML list
+// in notifications.argoproj.io/subscriptions ([{trigger: [...],
+// destinations: [{service, recipients}]}]). Deduplicated, sorted.
 func (c *Config) Destinations(trigger string, labels, annotations map[string]string) []Destination {
 	set := map[Destination]bool{}
 	for _, s := range c.subscriptions {
 		if !s.selector.Matches(k8slabels.Set(labels)) {
 			continue
 		}
-		for _, d := range s.recipients {
-			if c.subscribed(trigger, s.triggers, d.Service) {
+		triggers := s.triggers
+		if len(triggers) == 0 {
+			triggers = c.defaultTriggers[""]
+		}
+		if slices.Contains(triggers, trigger) {
+			for _, d := range s.recipients {
 				set[d] = true
 			}
 		}
 	}
-	for key, value := range annotations {
-		triggers, service, ok := parseSubscribeKey(key)
-		if !ok || !c.subscribed(trigger, triggers, service) {
-			continue
-		}
-		for _, r := range splitRecipients(value) {
-			set[Destination{Service: service, Recipient: r}] = true
+	for _, a := range annotationSubscriptions(annotations) {
+		if slices.Contains(c.triggersOf(a.triggers, a.service), trigger) {
+			for _, r := range a.recipients {
+				set[Destination{Service: a.service, Recipient: r}] = true
+			}
 		}
 	}
 	return sortedDestinations(set)
 }
 
-// subscribed reports whether triggers (the default triggers for service
-// when empty) include trigger.
-func (c *Config) subscribed(trigger string, triggers []string, service string) bool {
-	if len(triggers) == 0 {
-		triggers = c.defaultTriggersFor(service)
+// annotationSubscription is one subscription an annotation makes; no
+// triggers means the service's default triggers.
+type annotationSubscription struct {
+	triggers   []string
+	service    string
+	recipients []string
+}
+
+// subscriptionsAnnotation holds Argo CD's YAML form of subscriptions.
+const subscriptionsAnnotation = "notifications.argoproj.io/subscriptions"
+
+// annotationSubscriptions reads an Application's subscription annotations;
+// a malformed YAML list subscribes nothing (as in Argo CD, which logs it).
+func annotationSubscriptions(annotations map[string]string) []annotationSubscription {
+	var out []annotationSubscription
+	for key, value := range annotations {
+		if key == subscriptionsAnnotation {
+			var list []struct {
+				Trigger      []string `json:"trigger"`
+				Destinations []struct {
+					Service    string   `json:"service"`
+					Recipients []string `json:"recipients"`
+				} `json:"destinations"`
+			}
+			if yaml.Unmarshal([]byte(value), &list) != nil {
+				continue
+			}
+			for _, s := range list {
+				for _, d := range s.Destinations {
+					if d.Service != "" {
+						out = append(out, annotationSubscription{triggers: s.Trigger, service: d.Service, recipients: d.Recipients})
+					}
+				}
+			}
+			continue
+		}
+		if triggers, service, ok := parseSubscribeKey(key); ok {
+			out = append(out, annotationSubscription{triggers: triggers, service: service, recipients: splitRecipients(value)})
+		}
 	}
-	return slices.Contains(triggers, trigger)
+	return out
 }
 
 func (c *Config) defaultTriggersFor(service string) []string {
@@ -349,33 +382,34 @@ func (c *Config) defaultTriggersFor(service string) []string {
 }
 
 // parseSubscribeKey splits a subscription annotation key into its trigger
-// (nil: the default triggers) and service.
+// (nil: the default triggers) and service, as Argo CD does:
+// subscribe.<trigger>.<service>[.<ignored>] or subscribe.<service>.
 func parseSubscribeKey(key string) (triggers []string, service string, ok bool) {
 	rest, ok := strings.CutPrefix(key, subscribeAnnotation)
 	if !ok || rest == "" {
 		return nil, "", false
 	}
-	trigger, service, found := strings.Cut(rest, ".")
-	if !found {
+	parts := strings.Split(rest, ".")
+	if len(parts) == 1 {
 		return nil, rest, true
 	}
-	if trigger == "" || service == "" {
+	if parts[0] == "" || parts[1] == "" {
 		return nil, "", false
 	}
-	return []string{trigger}, service, true
+	return []string{parts[0]}, parts[1], true
 }
 
-// splitRecipients splits "a;b" into its recipients; an empty value is one
-// empty recipient.
+// splitRecipients splits "a;b" into its recipients: an empty value is one
+// empty recipient, a value of separators none (as in Argo CD).
 func splitRecipients(value string) []string {
+	if value == "" {
+		return []string{""}
+	}
 	var out []string
 	for _, r := range strings.Split(value, ";") {
 		if r = strings.TrimSpace(r); r != "" {
 			out = append(out, r)
 		}
-	}
-	if len(out) == 0 {
-		return []string{""}
 	}
 	return out
 }

@@ -76,7 +76,6 @@ func TestParseErrorsNameKeys(t *testing.T) {
 		{"template syntax", map[string]string{"template.t": "message: '{{.app'"}, []string{"template.t"}},
 		{"template webhook body", map[string]string{"template.t": "webhook: {h: {body: '{{end}}'}}"}, []string{"template.t.webhook.h.body"}},
 		{"template method", map[string]string{"template.t": "webhook: {h: {method: BREW}}"}, []string{"template.t", "BREW"}},
-		{"trigger template", map[string]string{"trigger.on-sync-failed": "- send: [nope]"}, []string{"trigger.on-sync-failed", `"nope"`}},
 		{"trigger empty send", map[string]string{"trigger.on-sync-failed": "- when: 'true'"}, []string{"trigger.on-sync-failed", "no templates"}},
 		{"trigger yaml", map[string]string{"trigger.on-deployed": "send: [a]"}, []string{"trigger.on-deployed"}},
 		{"selector", map[string]string{"subscriptions": "- recipients: [slack]\n  selector: 'a in (b'"}, []string{"subscriptions", "selector"}},
@@ -134,7 +133,6 @@ func TestParseWarnings(t *testing.T) {
 func TestParseTriggerErrors(t *testing.T) {
 	for cm, want := range map[string]string{
 		"- when: app.status.(\n  send: [app-deployed]":               "trigger.on-x: condition 0:",
-		"- when: 'true'\n  send: [nope]":                             `trigger.on-x: condition 0 sends template "nope", which is not defined`,
 		"- when: 'true'\n  oncePer: 'a b c'\n  send: [app-deployed]": "trigger.on-x: condition 0:",
 		"[]":             "trigger.on-x: no conditions",
 		"- when: 'true'": "trigger.on-x: condition 0 has no templates to send",
@@ -179,13 +177,15 @@ func TestDestinations(t *testing.T) {
 	}{
 		{TriggerSyncFailed, prod, nil, []Destination{
 			{"github", ""}, {"hook", ""}, {"slack", "everything"}, {"slack", "prod-alerts"}}},
+		// An entry without triggers: defaultTriggers, never the service's
+		// own (Argo CD's rule for the subscriptions key).
 		{TriggerSyncFailed, map[string]string{"env": "dev"}, nil, []Destination{
-			{"github", ""}, {"slack", "everything"}}},
+			{"github", ""}, {"hook", ""}, {"slack", "everything"}}},
 		{TriggerHealthDegraded, prod, nil, []Destination{{"hook", ""}, {"slack", "prod-alerts"}}},
-		{TriggerDeployed, nil, nil, []Destination{{"github", ""}, {"hook", ""}}},
+		{TriggerDeployed, nil, nil, []Destination{{"github", ""}}},
 		{TriggerOutOfSync, prod, nil, nil},
 		{TriggerSyncFailed, nil, annotations, []Destination{
-			{"github", ""}, {"slack", "defaults"}, {"slack", "everything"}, {"slack", "prod-alerts"},
+			{"github", ""}, {"hook", ""}, {"slack", "defaults"}, {"slack", "everything"}, {"slack", "prod-alerts"},
 			{"slack", "team-a"}, {"slack", "team-b"}}},
 		{TriggerDeployed, nil, annotations, []Destination{{"github", ""}, {"hook", ""}}},
 		{TriggerDriftDetected, nil, annotations, []Destination{{"x", "y"}}},
@@ -195,6 +195,40 @@ func TestDestinations(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Destinations(%s, %v, %v) =\n%v\nwant\n%v", tt.trigger, tt.labels, tt.annotations, got, tt.want)
 		}
+	}
+}
+
+// TestAnnotationSubscriptions: Argo CD's other annotation forms.
+func TestAnnotationSubscriptions(t *testing.T) {
+	c := mustParse(t, map[string]string{"service.slack": "url: https://slack", "defaultTriggers.slack": "[on-deployed]"}, nil)
+	annotations := map[string]string{
+		"notifications.argoproj.io/subscriptions": `
+- trigger: [on-sync-failed, on-deployed]
+  destinations:
+  - service: slack
+    recipients: [a, b]
+- destinations: [{service: slack, recipients: [c]}]`,
+		"notifications.argoproj.io/subscribe.on-sync-failed.slack.extra": "d",   // Argo CD reads the service as "slack"
+		"notifications.argoproj.io/subscribe.on-sync-failed.email":       " ; ", // no recipient
+	}
+	tests := map[string][]Destination{
+		TriggerSyncFailed: {{"slack", "a"}, {"slack", "b"}, {"slack", "d"}},
+		TriggerDeployed:   {{"slack", "a"}, {"slack", "b"}, {"slack", "c"}},
+	}
+	for trigger, want := range tests {
+		if got := c.Destinations(trigger, nil, annotations); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", trigger, got, want)
+		}
+	}
+}
+
+func TestMissingTemplateIsAWarning(t *testing.T) {
+	c := mustParse(t, map[string]string{"trigger.on-x": "- when: 'true'\n  send: [nope]"}, nil)
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], `trigger.on-x: condition 0 sends template "nope", which is not defined`) {
+		t.Errorf("Warnings = %q", c.Warnings)
+	}
+	if _, err := c.Render(testEvent("on-x"), c.TemplatesOf("on-x"), Destination{Service: "x"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("Render = %v", err)
 	}
 }
 

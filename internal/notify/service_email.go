@@ -177,8 +177,14 @@ func (s *Sender) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if base == nil {
 		base = defaultClient
 	}
-	if t, ok := base.Transport.(*http.Transport); ok && t.DialContext != nil {
+	tr := base.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	if t, ok := tr.(*http.Transport); ok && t.DialContext != nil {
 		return t.DialContext(ctx, "tcp", addr)
 	}
-	return (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, "tcp", addr)
+	// Fail closed: a dialer this code cannot see may not hold the network
+	// policy.
+	return nil, errors.New("email: the HTTP client's transport has no dialer to connect with")
 }

@@ -264,7 +264,8 @@ func (g *githubService) api(auth, method, path, body string) outbound {
 	h.Set("Authorization", auth)
 	h.Set("Accept", "application/vnd.github+json")
 	h.Set("X-GitHub-Api-Version", "2022-11-28")
-	out := outbound{method: method, url: g.baseURL + path, header: h}
+	_, token, _ := strings.Cut(auth, " ")
+	out := outbound{method: method, url: g.baseURL + path, header: h, secrets: []string{token}}
 	if body != "" {
 		h.Set("Content-Type", "application/json")
 		out.body = []byte(body)

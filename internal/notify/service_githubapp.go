@@ -165,7 +165,7 @@ func (a *githubApp) tokenRequest(base string) (outbound, error) {
 	h.Set("Authorization", "Bearer "+jwt)
 	h.Set("Accept", "application/vnd.github+json")
 	h.Set("X-GitHub-Api-Version", "2022-11-28")
-	return outbound{method: http.MethodPost, header: h,
+	return outbound{method: http.MethodPost, header: h, secrets: []string{jwt},
 		url: fmt.Sprintf("%s/app/installations/%d/access_tokens", base, a.installationID)}, nil
 }
 

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -52,7 +51,7 @@ type grafanaAnnotation struct {
 
 func (g *grafanaService) requests(n Notification) ([]outbound, error) {
 	if strings.TrimSpace(n.Message) == "" {
-		return nil, fmt.Errorf("template %s: a Grafana annotation needs a message", n.Template)
+		return nil, nil // nothing to annotate
 	}
 	tags := []string{}
 	for _, t := range strings.Split(n.Destination.Recipient, "|") {

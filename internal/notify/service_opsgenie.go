@@ -117,7 +117,7 @@ func (s *opsgenieService) requests(n Notification) ([]outbound, error) {
 		return nil, fmt.Errorf("template %s: opsgenie.description is required", n.Template)
 	}
 	if strings.TrimSpace(n.Message) == "" {
-		return nil, fmt.Errorf("template %s: an Opsgenie alert needs a message", n.Template)
+		return nil, nil // nothing to alert about
 	}
 	// The recipient team is the alert's responder (with a team's API
 	// key, Opsgenie makes that team the responder anyway).

@@ -100,7 +100,7 @@ func (s *pagerdutyV2Service) requests(n Notification) ([]outbound, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("template %s has no pagerdutyv2 section (summary, severity, source)", n.Template)
+		return nil, nil // a template for other services (the catalog's): nothing for PagerDuty
 	}
 	for _, f := range []struct{ name, value string }{{"summary", t.Summary}, {"severity", t.Severity}, {"source", t.Source}} {
 		if strings.TrimSpace(f.value) == "" {

@@ -113,7 +113,6 @@ func TestSendPagerDutyV2Failures(t *testing.T) {
 		{"unknown recipient", pagerdutyTemplate, "other", 202,
 			[]string{"notify pagerdutyv2", `recipient "other"`, "serviceKeys", "my-service"}},
 		{"no recipient", pagerdutyTemplate, "", 202, []string{"no recipient", "serviceKeys"}},
-		{"no section", "message: hi\n", "my-service", 202, []string{"template app-sync-failed has no pagerdutyv2 section"}},
 		{"no source", "pagerdutyv2: {summary: s, severity: info}\n", "my-service", 202,
 			[]string{"template app-sync-failed: pagerdutyv2.source is required"}},
 		{"severity", "pagerdutyv2: {summary: s, severity: high, source: x}\n", "my-service", 202,

@@ -50,9 +50,16 @@ func parseWebhook(p *parser, key, name, value string) (service, error) {
 	if err := p.expandAll(key, &s.URL, &s.HMACSecret); err != nil {
 		return nil, err
 	}
-	if _, err := p.checkURL(key, "url", s.URL); err != nil {
+	u, err := p.checkURL(key, "url", s.URL)
+	if err != nil {
 		return nil, err
 	}
+	// A webhook's path may be its token (chat services' incoming hooks),
+	// and so may its user name or a header's value: none is told.
+	if path := strings.Trim(u.Path, "/"); path != "" {
+		p.sensitive(path)
+	}
+	p.sensitive(u.User.Username())
 	w := &webhookService{name: name, url: s.URL, method: http.MethodPost,
 		hmacSecret: []byte(s.HMACSecret), insecure: s.InsecureSkipVerify}
 	if s.Method != "" {
@@ -79,6 +86,7 @@ func (p *parser) webhookAuth(key string, s webhookSpec, w *webhookService) error
 			return err
 		}
 		w.headers = append(w.headers, header{name: h.Name, value: h.Value})
+		p.sensitive(h.Value)
 	}
 	if a := s.BasicAuth; a != nil {
 		if err := p.expandAll(key, &a.Username, &a.Password); err != nil {

@@ -45,6 +45,9 @@ type outbound struct {
 	reply func(body []byte) (*outbound, error)
 	// mail is an email to send over SMTP instead of an HTTP request.
 	mail *mailMessage
+	// secrets are credentials obtained at run time (a GitHub App's JWT and
+	// installation token) to redact besides the configuration's.
+	secrets []string
 }
 
 type serviceParser func(p *parser, key, name, value string) (service, error)
@@ -130,9 +133,27 @@ type Sender struct {
 }
 
 var (
-	defaultClient  = &http.Client{Timeout: 30 * time.Second}
+	defaultClient  = NewHTTPClient(nil)
 	defaultBackoff = []time.Duration{time.Second, 2 * time.Second}
 )
+
+// NewHTTPClient is the client notifications are sent with, over transport
+// (nil: http.DefaultTransport): a 30 s timeout, and no redirect to another
+// host, where Go would send the request's headers (tokens, signatures)
+// and, for 307 and 308, its body.
+func NewHTTPClient(transport http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: transport, CheckRedirect: sameHostRedirects}
+}
+
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+		return fmt.Errorf("redirected to another host (%s): not followed", req.URL.Scheme+"://"+req.URL.Host)
+	}
+	return nil
+}
 
 // Send delivers one notification with up to 3 attempts (backoff 1s, 2s,
 // overridable via Sender.Backoff for tests), retrying on network errors and
@@ -163,20 +184,25 @@ func (s *Sender) Send(ctx context.Context, c *Config, n Notification) error {
 
 // sendOne makes one request and returns the one its reply asks for next.
 func (s *Sender) sendOne(ctx context.Context, c *Config, out outbound) (*outbound, error) {
+	redact := c.redact
+	if len(out.secrets) > 0 {
+		runtime := newRedactor(out.secrets)
+		redact = func(s string) string { return runtime.Replace(c.redact(s)) }
+	}
 	if out.mail != nil {
-		return nil, s.sendMail(ctx, out, c.redact)
+		return nil, s.sendMail(ctx, out, redact)
 	}
 	client, err := s.client(out.insecure)
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.deliver(ctx, client, out, c.redact)
+	body, err := s.deliver(ctx, client, out, redact)
 	if err != nil || out.reply == nil {
 		return nil, err
 	}
 	next, err := out.reply(body)
 	if err != nil {
-		return nil, redactedError{c.redact(err.Error()), err}
+		return nil, redactedError{redact(err.Error()), err}
 	}
 	return next, nil
 }
@@ -321,7 +347,9 @@ func try(ctx context.Context, client *http.Client, out outbound, redact func(str
 		return body, false, nil
 	}
 	err = fmt.Errorf("status %s", resp.Status)
-	if snippet := redact(snippetOf(body)); snippet != "" {
+	// Redacted whole, then cut: a secret echoed across the cut leaves no
+	// prefix behind.
+	if snippet := snippetOf([]byte(redact(string(body)))); snippet != "" {
 		err = fmt.Errorf("status %s: %s", resp.Status, snippet)
 	}
 	return nil, resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, err

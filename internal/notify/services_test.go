@@ -135,3 +135,49 @@ func TestSendInsecureSkipVerify(t *testing.T) {
 		t.Errorf("strict: %v after %d attempts", err, attempts)
 	}
 }
+
+// TestNothingToSendWithoutTheirPart: a template written for other services
+// (the catalog's, with only a message for some) sends nothing to a service
+// that needs its own section or a message, rather than failing each time.
+func TestNothingToSendWithoutTheirPart(t *testing.T) {
+	r, base := serve(t)
+	c := mustParse(t, map[string]string{
+		"service.grafana":     "apiUrl: " + base + "\napiKey: k",
+		"service.opsgenie":    "apiUrl: " + base + "\napiKeys: {team: k}",
+		"service.pagerdutyv2": "url: " + base + "\nserviceKeys: {svc: k}",
+		"template.empty":      "message: ''",
+		"template.message":    "message: hi",
+	}, nil)
+	for _, tt := range []struct{ template, service, recipient string }{
+		{"empty", "grafana", "a|b"}, {"empty", "opsgenie", "team"}, {"message", "pagerdutyv2", "svc"},
+	} {
+		ns, err := c.Render(testEvent(TriggerDeployed), []string{tt.template}, Destination{Service: tt.service, Recipient: tt.recipient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fast.Send(t.Context(), c, ns[0]); !errors.Is(err, ErrNothingToSend) {
+			t.Errorf("%s with template %s: %v, want nothing to send", tt.service, tt.template, err)
+		}
+	}
+	if n := len(r.requests()); n != 0 {
+		t.Errorf("%d requests", n)
+	}
+}
+
+// TestNoRedirectToAnotherHost: a service that redirects elsewhere does not
+// get its headers (here a token) carried there.
+func TestNoRedirectToAnotherHost(t *testing.T) {
+	other, otherURL := serve(t)
+	redirect := httptest.NewServer(http.RedirectHandler(otherURL+"/stolen", http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	c := mustParse(t, map[string]string{
+		"service.webhook.h": "url: " + redirect.URL + "\nheaders: [{name: X-Token, value: $t}]",
+	}, map[string][]byte{"t": []byte("tok-123")})
+	err := deliver(t, c, testEvent(TriggerDeployed), Destination{Service: "h"})
+	if err == nil || !strings.Contains(err.Error(), "another host") {
+		t.Errorf("error %v, want the redirect refused", err)
+	}
+	if n := len(other.requests()); n != 0 {
+		t.Errorf("the other host got %d requests", n)
+	}
+}

@@ -122,7 +122,9 @@ func (p *parser) compileTriggers() error {
 		for i, c := range p.cfg.triggers[name] {
 			for _, t := range c.Send {
 				if p.cfg.template(t) == nil {
-					return fmt.Errorf("trigger.%s: condition %d sends template %q, which is not defined (no template.%s key)", name, i, t, t)
+					// Only this trigger's sends fail (as in Argo CD), not
+					// the whole configuration.
+					p.warnf("trigger.%s: condition %d sends template %q, which is not defined (no template.%s key); its sends fail", name, i, t, t)
 				}
 			}
 			// Compiled one at a time first, so the error names the trigger.
@@ -176,6 +178,9 @@ type Send struct {
 	Trigger     string
 	Templates   []string
 	Destination Destination
+	// Key is the State entry recording it: State.Forget(Key) when it could
+	// not be delivered, so it is tried again.
+	Key string
 }
 
 // Evaluate runs the triggers subscribed for the Application of ev
@@ -189,20 +194,18 @@ type Send struct {
 // subscribed but not defined.
 func (c *Config) Evaluate(ev Event, st *State) (sends []Send, changed bool, errs []error) {
 	subscribed := c.subscribedTriggers(ev.labels, ev.annotations)
-	if len(subscribed) == 0 {
-		return nil, false, nil
-	}
-	vars := c.vars(ev, Destination{})
 	for _, trigger := range slices.Sorted(maps.Keys(subscribed)) {
-		results, err := c.engine.Run(trigger, vars)
+		// Per trigger, so `when:` sees what templates see (trigger,
+		// revision, message).
+		results, err := c.engine.Run(trigger, c.vars(ev.For(trigger), Destination{}))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("trigger %q is subscribed but not defined (no trigger.%s key)", trigger, trigger))
 			continue
 		}
 		for _, r := range results {
 			for _, d := range subscribed[trigger] {
-				if st.set(trigger, r, d, r.Triggered) && r.Triggered {
-					sends = append(sends, Send{Trigger: trigger, Templates: r.Templates, Destination: d})
+				if key, news := st.set(trigger, r, d, r.Triggered); news && r.Triggered {
+					sends = append(sends, Send{Trigger: trigger, Templates: r.Templates, Destination: d, Key: key})
 				}
 			}
 		}
@@ -224,17 +227,17 @@ func (c *Config) subscribedTriggers(labels, annotations map[string]string) map[s
 		if !s.selector.Matches(k8slabels.Set(labels)) {
 			continue
 		}
-		for _, d := range s.recipients {
-			for _, t := range c.triggersOf(s.triggers, d.Service) {
-				names[t] = true
-			}
+		triggers := s.triggers
+		if len(triggers) == 0 {
+			triggers = c.defaultTriggers[""]
+		}
+		for _, t := range triggers {
+			names[t] = true
 		}
 	}
-	for key := range annotations {
-		if triggers, service, ok := parseSubscribeKey(key); ok {
-			for _, t := range c.triggersOf(triggers, service) {
-				names[t] = true
-			}
+	for _, a := range annotationSubscriptions(annotations) {
+		for _, t := range c.triggersOf(a.triggers, a.service) {
+			names[t] = true
 		}
 	}
 	out := map[string][]Destination{}
@@ -266,14 +269,15 @@ const stateMaxSize = 100
 // engine writes them ([oncePer:]trigger:conditionKey:service:recipient),
 // each with the Unix time it was sent.
 type State struct {
-	sent  map[string]int64
-	dirty bool
-	now   func() time.Time
+	sent    map[string]int64
+	holding map[string]bool // keys whose condition holds in this evaluation
+	dirty   bool
+	now     func() time.Time
 }
 
 // StateOf reads an Application's annotations; a malformed value is empty.
 func StateOf(annotations map[string]string) *State {
-	st := &State{sent: map[string]int64{}, now: time.Now}
+	st := &State{sent: map[string]int64{}, holding: map[string]bool{}, now: time.Now}
 	if v := annotations[NotifiedAnnotation]; v != "" {
 		if err := json.Unmarshal([]byte(v), &st.sent); err != nil {
 			st.sent = map[string]int64{}
@@ -290,38 +294,60 @@ func stateKey(trigger string, r triggers.ConditionResult, d Destination) string 
 	return key
 }
 
-// set records whether a condition holds for d and reports whether that is
-// news: sent now, or cleared. A oncePer entry is never cleared.
-func (s *State) set(trigger string, r triggers.ConditionResult, d Destination, holds bool) bool {
+// set records whether a condition holds for d and reports its key and
+// whether that is news: sent now, or cleared. A oncePer entry is never
+// cleared.
+func (s *State) set(trigger string, r triggers.ConditionResult, d Destination, holds bool) (string, bool) {
 	key := stateKey(trigger, r, d)
 	_, was := s.sent[key]
+	if holds {
+		s.holding[key] = true
+	}
 	if was == holds {
-		return false
+		return key, false
 	}
 	if holds {
 		s.sent[key] = s.now().Unix()
 	} else {
 		if r.OncePer != "" {
-			return false
+			return key, false
 		}
 		delete(s.sent, key)
 	}
 	s.dirty = true
-	return true
+	return key, true
 }
 
-// Annotation is the annotation's new value ("" when nothing is recorded),
-// the oldest entries dropped beyond 100.
+// Changed reports whether the annotation must be written.
+func (s *State) Changed() bool { return s.dirty }
+
+// Forget drops key (a notification that could not be queued or
+// delivered), so the next evaluation tells it again.
+func (s *State) Forget(key string) {
+	if _, ok := s.sent[key]; ok {
+		delete(s.sent, key)
+		s.dirty = true
+	}
+}
+
+// Annotation is the annotation's new value ("" when nothing is recorded).
+// Beyond 100 entries the oldest go, except those whose condition holds in
+// this evaluation: dropping one of those would tell it again.
 func (s *State) Annotation() string {
 	if n := len(s.sent) - stateMaxSize; n > 0 {
-		keys := slices.Collect(maps.Keys(s.sent))
-		sort.Slice(keys, func(i, j int) bool {
-			if s.sent[keys[i]] != s.sent[keys[j]] {
-				return s.sent[keys[i]] < s.sent[keys[j]]
+		var old []string
+		for k := range s.sent {
+			if !s.holding[k] {
+				old = append(old, k)
 			}
-			return keys[i] < keys[j]
+		}
+		sort.Slice(old, func(i, j int) bool {
+			if s.sent[old[i]] != s.sent[old[j]] {
+				return s.sent[old[i]] < s.sent[old[j]]
+			}
+			return old[i] < old[j]
 		})
-		for _, k := range keys[:n] {
+		for _, k := range old[:min(n, len(old))] {
 			delete(s.sent, k)
 		}
 	}

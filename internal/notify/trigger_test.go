@@ -165,12 +165,22 @@ func TestStateKeepsTheNewest100(t *testing.T) {
 	for i := range 105 {
 		now = now.Add(time.Second)
 		st.set("on-x", triggers.ConditionResult{Key: "[0].k", OncePer: fmt.Sprint(i)}, Destination{Service: "s"}, true)
+		st = StateOf(map[string]string{NotifiedAnnotation: st.Annotation()}) // the next reconcile
+		st.now = func() time.Time { return now }
 	}
+	// What holds in this evaluation is kept even when oldest: dropping it
+	// would tell it again.
+	st.set("on-created", triggers.ConditionResult{Key: "[0].c", OncePer: "app"}, Destination{Service: "s"}, true)
+	delete(st.sent, "on-created")
+	st.sent["app:on-created:[0].c:s:"] = 1
 	back := StateOf(map[string]string{NotifiedAnnotation: st.Annotation()})
+	if _, ok := back.sent["app:on-created:[0].c:s:"]; !ok {
+		t.Error("an entry whose condition holds was dropped")
+	}
 	if len(back.sent) != 100 {
 		t.Fatalf("%d entries, want 100", len(back.sent))
 	}
-	if _, ok := back.sent["4:on-x:[0].k:s:"]; ok {
+	if _, ok := back.sent["5:on-x:[0].k:s:"]; ok {
 		t.Error("the oldest entries are kept")
 	}
 	if _, ok := back.sent["104:on-x:[0].k:s:"]; !ok {

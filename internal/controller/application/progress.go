@@ -30,25 +30,19 @@ type progress struct {
 	app   *v1alpha1.Application
 	state v1alpha1.OperationState
 
-	mu      sync.Mutex
-	results fsync.Results
-	last    time.Time
-	rv      string      // the Application's resourceVersion after the last write
-	stop    bool        // someone set the operation Terminating
-	pending *time.Timer // writes what report held back, once the interval passed
-	closed  bool
+	mu       sync.Mutex
+	results  fsync.Results
+	last     time.Time
+	rv       string      // the Application's resourceVersion after the last write
+	revision string      // the commit synced, once resolved
+	stop     bool        // someone set the operation Terminating
+	pending  *time.Timer // writes what report held back, once the interval passed
+	closed   bool
 }
 
 func (r *Reconciler) startProgress(ctx context.Context, app *v1alpha1.Application, state *v1alpha1.OperationState) *progress {
 	p := &progress{ctx: ctx, c: r.direct, app: app.DeepCopy(), state: *state.DeepCopy(), rv: app.ResourceVersion}
 	p.write()
-	if r.opts.Notifier != nil {
-		// The sync shows itself Running: on-sync-running is told now, not
-		// after the reconcile, when the sync is over.
-		running := p.app.DeepCopy()
-		running.Status.OperationState = p.runningState()
-		r.opts.Notifier.Observe(ctx, running, nil)
-	}
 	return p
 }
 
@@ -91,12 +85,27 @@ func (p *progress) terminated() bool {
 	return p.stop
 }
 
+// resolved records the commit the sync runs (the operation may name a
+// branch) and tells the notifier the sync is Running: on-sync-running is
+// told now, not after the reconcile, when the sync is over, and its
+// oncePer (the sync result's revision) is the commit, as in Argo CD.
+func (p *progress) resolved(n Notifier, revision string) {
+	p.mu.Lock()
+	p.revision = revision
+	running := p.app.DeepCopy()
+	running.Status.OperationState = p.runningState()
+	p.mu.Unlock()
+	if n != nil {
+		n.Observe(p.ctx, running, nil)
+	}
+}
+
 // runningState is the operation state as reported while it runs; the
 // caller holds mu (or no other goroutine has p yet).
 func (p *progress) runningState() *v1alpha1.OperationState {
 	st := p.state.DeepCopy()
-	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List())}
-	if s := st.Operation.Sync; s != nil {
+	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List()), Revision: p.revision}
+	if s := st.Operation.Sync; s != nil && p.revision == "" {
 		st.SyncResult.Revision = s.Revision
 	}
 	return st

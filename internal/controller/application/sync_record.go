@@ -49,9 +49,12 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 	if !req.Automated {
 		p = r.startProgress(ctx, app, state)
 	}
-	progressFor := func(plan fsync.Plan) *progress {
+	progressFor := func(plan fsync.Plan, revision string) *progress {
 		if p == nil && plan.Waits() {
 			p = r.startProgress(ctx, app, state)
+		}
+		if p != nil {
+			p.resolved(r.opts.Notifier, revision)
 		}
 		return p
 	}

@@ -24,7 +24,7 @@ type syncRun struct {
 
 // runSync renders the revision to sync (when it is not the one compared),
 // plans and executes; operation names the attempt on the hooks it creates.
-func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncRequest, operation string, progressFor func(fsync.Plan) *progress) (syncRun, error) {
+func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncRequest, operation string, progressFor func(fsync.Plan, string) *progress) (syncRun, error) {
 	app, dst, d := rn.app, rn.dst, rn.desired
 	src := *app.Spec.Source
 	sr := syncRun{revision: req.Revision, partial: len(req.Only) > 0}
@@ -93,7 +93,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 	}
 	var report func(fsync.Outcome)
 	terminated := func() bool { return false }
-	if p := progressFor(sr.plan); p != nil {
+	if p := progressFor(sr.plan, sr.revision); p != nil {
 		report, terminated = p.report, p.terminated
 	}
 	sr.outcomes, err = executor.Execute(ctx, instance, sr.plan, fsync.ExecOptions{

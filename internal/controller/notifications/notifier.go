@@ -91,9 +91,10 @@ type Notifier struct {
 	told    map[string]struct{} // evaluation errors logged for warned
 	written map[types.UID]string
 	// written holds the annotation value this process last wrote per
-	// Application: the next reconcile may read the Application from the
-	// watch cache before that write arrives, and must not tell again what
-	// it recorded. After a restart the annotation is read.
+	// Application until the watch cache shows it: the next reconcile may
+	// read the Application before that write arrives, and must not tell
+	// again what it recorded. After a restart the annotation is read.
+	failed map[types.UID][]string // state keys whose delivery failed, to forget at the next evaluation
 }
 
 type job struct {
@@ -101,6 +102,8 @@ type job struct {
 	event     notify.Event
 	templates []string
 	dest      notify.Destination
+	app       appID
+	key       string // the state entry recording it
 }
 
 // New returns a notifier reading its configuration from namespace home
@@ -131,30 +134,70 @@ func (n *Notifier) Observe(ctx context.Context, app *v1alpha1.Application, drift
 		n.log.Info("notifications not evaluated", "error", err.Error())
 		return
 	}
-	if n.commits != nil {
-		// With the Application's project: its scoped credentials, as a sync.
-		pctx := source.WithProject(ctx, project.NameOf(app))
-		ev.Commits = func(repoURL, sha string) (notify.CommitMetadata, error) { return n.commits(pctx, repoURL, sha) }
-	}
+	ev.Commits = n.commitsFor(ctx, app)
 	st := notify.StateOf(n.annotationsOf(app))
-	sends, changed, errs := cfg.Evaluate(ev, st)
+	n.retryFailed(app, st)
+	sends, _, errs := cfg.Evaluate(ev, st)
 	n.logOnce(cfg, app, errs)
-	if len(sends) > cap(n.jobs)-len(n.jobs) {
-		// Recorded only when queued: told at the next reconcile instead.
-		n.log.Info("notification queue full; not evaluated", "application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
-		return
-	}
-	for _, s := range sends {
-		n.jobs <- job{cfg: cfg, event: ev.For(s.Trigger), templates: s.Templates, dest: s.Destination}
-	}
 	_, legacy := app.Annotations[legacyAnnotation]
-	if changed || legacy {
+	_, current := app.Annotations[NotifiedAnnotationKey]
+	seed := legacy && !current
+	if seed && len(sends) > 0 {
+		// Notified by a Ferry that kept its own annotation: what holds now
+		// was told then, or deliberately not; recorded, not sent again.
+		n.log.Info("notifications: first evaluation since the upgrade; conditions that hold are recorded, not sent",
+			"application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name}, "count", len(sends))
+		sends = nil
+	}
+	id := appID{key: types.NamespacedName{Namespace: app.Namespace, Name: app.Name}, uid: app.UID, project: project.NameOf(app)}
+	for _, s := range sends {
+		select {
+		case n.jobs <- job{cfg: cfg, event: ev.For(s.Trigger), templates: s.Templates, dest: s.Destination, app: id, key: s.Key}:
+		default:
+			// Not recorded: told at a later reconcile instead.
+			st.Forget(s.Key)
+			n.log.Info("notification queue full; will try again", "application", id.key, "trigger", s.Trigger)
+		}
+	}
+	if st.Changed() || legacy {
 		n.record(ctx, app, st.Annotation())
 	}
 }
 
+// appID names the Application a job is for.
+type appID struct {
+	key     types.NamespacedName
+	uid     types.UID
+	project string
+}
+
+// commitsFor serves repo.GetCommitMetadata for app, with its project's
+// scoped credentials, as a sync reads them.
+func (n *Notifier) commitsFor(ctx context.Context, app *v1alpha1.Application) notify.CommitLookup {
+	return n.commitsIn(ctx, project.NameOf(app))
+}
+
+func (n *Notifier) commitsIn(ctx context.Context, proj string) notify.CommitLookup {
+	if n.commits == nil {
+		return nil
+	}
+	pctx := source.WithProject(ctx, proj)
+	return func(repoURL, sha string) (notify.CommitMetadata, error) { return n.commits(pctx, repoURL, sha) }
+}
+
+// retryFailed forgets, in st, what could not be delivered to app, so this
+// evaluation tells it again (Argo CD's rule: a failed send is not recorded).
+func (n *Notifier) retryFailed(app *v1alpha1.Application, st *notify.State) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, key := range n.failed[app.UID] {
+		st.Forget(key)
+	}
+	delete(n.failed, app.UID)
+}
+
 // annotationsOf is app's annotations with the notified annotation as this
-// process last wrote it, if it did.
+// process last wrote it, until the watch cache shows that write.
 func (n *Notifier) annotationsOf(app *v1alpha1.Application) map[string]string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -162,12 +205,15 @@ func (n *Notifier) annotationsOf(app *v1alpha1.Application) map[string]string {
 	if !ok {
 		return app.Annotations
 	}
+	if app.Annotations[NotifiedAnnotationKey] == v {
+		delete(n.written, app.UID) // caught up
+		return app.Annotations
+	}
 	return map[string]string{NotifiedAnnotationKey: v}
 }
 
-// remember records the annotation value written for app. An entry
-// outlives its Application (a few hundred bytes): a deleted one may still
-// be reconciled from a stale cache, and must not be told on-deleted twice.
+// remember records the annotation value written for app, until the cache
+// shows it (annotationsOf).
 func (n *Notifier) remember(app *v1alpha1.Application, value string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -259,10 +305,22 @@ func (n *Notifier) Start(ctx context.Context) error {
 }
 
 func (n *Notifier) deliver(ctx context.Context, j job) {
+	j.event.Commits = n.commitsIn(ctx, j.app.project) // the delivery's context, not the reconcile's
+	failed := false
 	for _, o := range n.sender.Deliver(ctx, j.cfg, j.event, j.templates, []notify.Destination{j.dest}) {
 		n.metrics.Notified(j.event.Trigger, o.Destination.Service, o.Err == nil)
 		if o.Err != nil {
-			n.log.Info("notification failed", "trigger", j.event.Trigger, "service", o.Destination.Service, "error", o.Err.Error())
+			failed = true
+			n.log.Info("notification failed; told again at the next reconcile", "application", j.app.key, "trigger", j.event.Trigger,
+				"service", o.Destination.Service, "error", o.Err.Error())
 		}
+	}
+	if failed {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.failed == nil {
+			n.failed = map[types.UID][]string{}
+		}
+		n.failed[j.app.uid] = append(n.failed[j.app.uid], j.key)
 	}
 }

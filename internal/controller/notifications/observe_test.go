@@ -1,9 +1,13 @@
 package notifications
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -216,4 +220,92 @@ func TestNothingWrittenWithoutNews(t *testing.T) {
 	if err := o.c.Get(t.Context(), key, app); err != nil || app.ResourceVersion != rv {
 		t.Errorf("resourceVersion %s → %s (%v): written without news", rv, app.ResourceVersion, err)
 	}
+}
+
+// TestStaleCacheTellsNothingTwice: a reconcile that reads the Application
+// from a watch cache older than the notifier's last write does not tell
+// again what that write recorded.
+func TestStaleCacheTellsNothingTwice(t *testing.T) {
+	o := newObserver(t, allBuiltins())
+	stale := &v1alpha1.Application{}
+	if err := o.c.Get(t.Context(), client.ObjectKey{Namespace: "argocd", Name: "guestbook"}, stale); err != nil {
+		t.Fatal(err)
+	}
+	o.expect(func(*v1alpha1.Application) {}, "on-created ")
+	o.n.Observe(t.Context(), stale.DeepCopy(), nil) // the cache before the annotation arrived
+	if len(o.n.jobs) != 0 {
+		t.Errorf("%d notifications queued again from a stale copy", len(o.n.jobs))
+	}
+}
+
+// TestFailedDeliveryIsToldAgain: a notification that could not be
+// delivered is not recorded as told: the next evaluation sends it again
+// (Argo CD's rule), and once delivered it is not sent a third time.
+func TestFailedDeliveryIsToldAgain(t *testing.T) {
+	var mu sync.Mutex
+	status := http.StatusInternalServerError
+	got := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got++
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(srv.Close)
+	o := newObserver(t, map[string]string{
+		"service.webhook.ops": "url: " + srv.URL,
+		"subscriptions":       "- recipients: [ops]\n  triggers: [on-created]",
+	})
+	o.n.sender.Backoff = []time.Duration{time.Millisecond}
+	deliverQueued := func() {
+		for {
+			select {
+			case j := <-o.n.jobs:
+				o.n.deliver(t.Context(), j)
+			default:
+				return
+			}
+		}
+	}
+	o.n.Observe(t.Context(), o.get(), nil)
+	deliverQueued() // fails (3 attempts)
+	mu.Lock()
+	status = http.StatusOK
+	mu.Unlock()
+	o.n.Observe(t.Context(), o.get(), nil)
+	deliverQueued() // told again, delivered
+	o.n.Observe(t.Context(), o.get(), nil)
+	deliverQueued() // nothing more
+	mu.Lock()
+	defer mu.Unlock()
+	if got != 4 {
+		t.Errorf("%d requests, want 3 failed attempts and 1 delivery", got)
+	}
+}
+
+// TestUpgradeRecordsWithoutSending: an Application notified by a Ferry
+// that kept its own annotation is not told again what holds at the
+// upgrade; the old annotation goes.
+func TestUpgradeRecordsWithoutSending(t *testing.T) {
+	o := newObserver(t, allBuiltins())
+	app := o.get()
+	app.Annotations = map[string]string{legacyAnnotation: `{"on-deployed":"r1"}`}
+	if err := o.c.Update(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	o.expect(state(synced, healthy, "r1", v1alpha1.OperationSucceeded, 100))
+	after := o.get()
+	if _, ok := after.Annotations[legacyAnnotation]; ok || after.Annotations[notify.NotifiedAnnotation] == "" {
+		t.Errorf("annotations %v: want Argo CD's recorded and Ferry's old one gone", after.Annotations)
+	}
+	o.expect(state(synced, healthy, "r2", v1alpha1.OperationSucceeded, 200), "on-deployed r2", "on-sync-succeeded r2")
+}
+
+func (o *observer) get() *v1alpha1.Application {
+	o.t.Helper()
+	app := &v1alpha1.Application{}
+	if err := o.c.Get(o.t.Context(), client.ObjectKey{Namespace: "argocd", Name: "guestbook"}, app); err != nil {
+		o.t.Fatal(err)
+	}
+	return app
 }
