@@ -2,9 +2,7 @@ package notify
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -44,17 +42,9 @@ func parseOpsgenie(p *parser, key, _, value string) (service, error) {
 	if _, err := p.checkURL(key, "apiUrl", base); err != nil {
 		return nil, err
 	}
-	keys := make(map[string]string, len(s.APIKeys))
-	for _, team := range slices.Sorted(maps.Keys(s.APIKeys)) {
-		k := s.APIKeys[team]
-		if err := p.expandAll(key, &k); err != nil {
-			return nil, err
-		}
-		if k == "" {
-			return nil, fmt.Errorf("%s: apiKeys.%s is empty", key, team)
-		}
-		p.sensitive(k)
-		keys[team] = k
+	keys, err := p.secretMap(key, "apiKeys", s.APIKeys)
+	if err != nil {
+		return nil, err
 	}
 	return &opsgenieService{key: key, baseURL: strings.TrimRight(base, "/"), keys: keys}, nil
 }

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 )
 
@@ -42,17 +40,9 @@ func parsePagerDutyV2(p *parser, key, _, value string) (service, error) {
 	if _, err := p.checkURL(key, "url", s.URL); err != nil {
 		return nil, err
 	}
-	keys := make(map[string]string, len(s.ServiceKeys))
-	for _, name := range slices.Sorted(maps.Keys(s.ServiceKeys)) {
-		k := s.ServiceKeys[name]
-		if err := p.expandAll(key, &k); err != nil {
-			return nil, err
-		}
-		if k == "" {
-			return nil, fmt.Errorf("%s: serviceKeys.%s is empty", key, name)
-		}
-		p.sensitive(k)
-		keys[name] = k
+	keys, err := p.secretMap(key, "serviceKeys", s.ServiceKeys)
+	if err != nil {
+		return nil, err
 	}
 	return &pagerdutyV2Service{key: key, url: s.URL, keys: keys}, nil
 }

@@ -31,7 +31,8 @@ type slackBotSpec struct {
 
 // slackBotService posts with a bot token. It remembers, per channel and
 // grouping key, the timestamp of the thread's first message, in memory as
-// the engine does: a restart starts new threads.
+// the engine does: a restart, or a change to the notifications ConfigMap
+// or Secret (which builds the services anew), starts new threads.
 type slackBotService struct {
 	apiURL        string // ends with "/"
 	token         string

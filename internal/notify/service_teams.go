@@ -51,6 +51,24 @@ func (p *parser) recipientURLs(key, field string, m map[string]string) (map[stri
 	return out, nil
 }
 
+// secretMap expands and checks a map of recipient name → secret (API keys,
+// routing keys): each value non-empty and redacted from errors.
+func (p *parser) secretMap(key, field string, m map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		v := m[name]
+		if err := p.expandAll(key, &v); err != nil {
+			return nil, err
+		}
+		if v == "" {
+			return nil, fmt.Errorf("%s: %s.%s is empty", key, field, name)
+		}
+		p.sensitive(v)
+		out[name] = v
+	}
+	return out, nil
+}
+
 // recipientValue is m's value for recipient; errors say where to add it.
 func recipientValue(key, field string, m map[string]string, recipient string) (string, error) {
 	names := strings.Join(slices.Sorted(maps.Keys(m)), ", ")
