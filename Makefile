@@ -9,7 +9,7 @@ export FERRY_KUBE_DIR := $(shell hack/build-kube.sh --dir)
 # afterwards that none of them is still alive.
 TEST_RUN_ID := ferry-test-$(shell date +%s%N)
 
-.PHONY: all build kube lint test fuzz demo clean
+.PHONY: all build image kube lint test fuzz demo clean
 
 all: build
 
@@ -21,6 +21,17 @@ LDFLAGS := -X github.com/ferrycd/ferry/internal/buildinfo.version=$(VERSION) -X 
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ferry
+
+# Ferry's container image without Docker (internal/imagebuild): static
+# binaries for IMAGE_PLATFORMS in one OCI image index, written as an OCI
+# layout to bin/image; PUSH=REGISTRY/ferry:TAG pushes it. Reproducible: the
+# files carry the commit's time (SOURCE_DATE_EPOCH), so the same commit
+# gives the same digest.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+image:
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) $(GO) run ./hack/image \
+	  -out bin/image -platforms $(IMAGE_PLATFORMS) -ldflags "$(LDFLAGS)" -version $(VERSION) -revision $(COMMIT) \
+	  $(if $(PUSH),-push $(PUSH))
 
 kube:
 	@hack/build-kube.sh >/dev/null
