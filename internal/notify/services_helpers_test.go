@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,4 +86,23 @@ func only(t *testing.T, r *recorder) received {
 		t.Fatalf("got %d requests, want 1", len(reqs))
 	}
 	return reqs[0]
+}
+
+// failsSafely checks that a delivery failed with an error saying each of
+// want and showing none of secrets.
+func failsSafely(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q shows a secret", err)
+		}
+	}
 }
