@@ -184,7 +184,8 @@ type Send struct {
 }
 
 // Evaluate runs the triggers subscribed for the Application of ev
-// (subscriptions and its annotations) against it, as Argo CD's
+// (Subscriptions of its labels and annotations, computed once by the
+// caller) against it, as Argo CD's
 // notifications controller does: a condition that holds is sent to each
 // destination once, until it stops holding (then it may fire again); with
 // oncePer, once per value of that expression, ever. st records what was
@@ -192,8 +193,7 @@ type Send struct {
 // changed says whether it must be written back. Conditions that fail to
 // evaluate are false (Argo CD's rule); errors lists triggers that are
 // subscribed but not defined.
-func (c *Config) Evaluate(ev Event, st *State) (sends []Send, changed bool, errs []error) {
-	subscribed := c.subscribedTriggers(ev.labels, ev.annotations)
+func (c *Config) Evaluate(ev Event, subscribed map[string][]Destination, st *State) (sends []Send, changed bool, errs []error) {
 	for _, trigger := range slices.Sorted(maps.Keys(subscribed)) {
 		// Per trigger, so `when:` sees what templates see (trigger,
 		// revision, message).
@@ -213,15 +213,9 @@ func (c *Config) Evaluate(ev Event, st *State) (sends []Send, changed bool, errs
 	return sends, st.dirty, errs
 }
 
-// Subscribed reports whether anything is subscribed for an Application
-// with these labels and annotations: when not, nothing is evaluated.
-func (c *Config) Subscribed(labels, annotations map[string]string) bool {
-	return len(c.subscribedTriggers(labels, annotations)) > 0
-}
-
-// subscribedTriggers maps each trigger subscribed for an Application (by
-// labels and annotations) to its destinations.
-func (c *Config) subscribedTriggers(labels, annotations map[string]string) map[string][]Destination {
+// Subscriptions maps each trigger subscribed for an Application (by its
+// labels and annotations) to its destinations; empty: nothing to evaluate.
+func (c *Config) Subscriptions(labels, annotations map[string]string) map[string][]Destination {
 	names := map[string]bool{}
 	for _, s := range c.subscriptions {
 		if !s.selector.Matches(k8slabels.Set(labels)) {

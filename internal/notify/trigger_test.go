@@ -65,7 +65,7 @@ func TestEvaluateCatalogSemantics(t *testing.T) {
 			"sync":           map[string]any{"status": "OutOfSync"},
 			"operationState": map[string]any{"phase": "Running", "syncResult": map[string]any{"revision": rev}},
 		}, TriggerHealthDegraded, TriggerOutOfSync))
-		sends, _, errs := c.Evaluate(ev, st)
+		sends, _, errs := c.Evaluate(ev, c.Subscriptions(ev.Labels(), ev.Annotations()), st)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -190,7 +190,8 @@ func TestStateKeepsTheNewest100(t *testing.T) {
 
 func TestEvaluateReportsUndefinedTriggers(t *testing.T) {
 	c := mustParse(t, map[string]string{"service.webhook.hook": "url: https://h"}, nil)
-	_, _, errs := c.Evaluate(appEvent(subscribedApp(nil, "on-nothing")), StateOf(nil))
+	ev := appEvent(subscribedApp(nil, "on-nothing"))
+	_, _, errs := c.Evaluate(ev, c.Subscriptions(ev.Labels(), ev.Annotations()), StateOf(nil))
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `trigger "on-nothing" is subscribed but not defined`) {
 		t.Errorf("errs = %v", errs)
 	}

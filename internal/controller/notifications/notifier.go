@@ -126,7 +126,11 @@ func (n *Notifier) Observe(ctx context.Context, app *v1alpha1.Application, drift
 		n.log.Info("notifications not sent: configuration unusable", "error", err.Error())
 		return
 	}
-	if cfg == nil || !cfg.Subscribed(app.Labels, app.Annotations) {
+	if cfg == nil {
+		return
+	}
+	subs := cfg.Subscriptions(app.Labels, app.Annotations)
+	if len(subs) == 0 {
 		return
 	}
 	ev, err := notify.EventFor(app, DriftOf(app.Status.Sync.Revision, drift))
@@ -137,7 +141,7 @@ func (n *Notifier) Observe(ctx context.Context, app *v1alpha1.Application, drift
 	ev.Commits = n.commitsFor(ctx, app)
 	st := notify.StateOf(n.annotationsOf(app))
 	n.retryFailed(app, st)
-	sends, _, errs := cfg.Evaluate(ev, st)
+	sends, _, errs := cfg.Evaluate(ev, subs, st)
 	n.logOnce(cfg, app, errs)
 	_, legacy := app.Annotations[legacyAnnotation]
 	_, current := app.Annotations[NotifiedAnnotationKey]
