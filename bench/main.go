@@ -14,6 +14,11 @@
 // The controller runs as its own process (bin/ferry controller) as the
 // non-admin user, so API Priority and Fairness applies and its CPU and memory
 // are its own. Usage: go run ./bench -apps 1000
+//
+// With -shards it instead simulates the assignment of 10,000 Applications
+// over 100 clusters to 1–10 replicas, then runs the cold sync of -apps
+// Applications with 1 controller and with several sharded ones side by side
+// (see shards.go); -shards-sim-only stops after the simulation.
 package main
 
 import (
@@ -24,6 +29,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 type config struct {
@@ -34,6 +42,9 @@ type config struct {
 	kubeDir      string
 	concurrency  int
 	coldOnly     bool
+	shards       bool
+	simOnly      bool
+	replicas     string
 }
 
 func main() {
@@ -45,10 +56,18 @@ func main() {
 	flag.StringVar(&cfg.kubeDir, "kube-dir", "", "control-plane binaries (default: the make kube cache)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "the controller's --concurrency")
 	flag.BoolVar(&cfg.coldOnly, "cold-only", false, "stop after the cold sync (skip the roll-out and the idle resync): for quick A/B runs")
+	flag.BoolVar(&cfg.shards, "shards", false, "run the sharding benchmarks instead: the assignment simulation, then the cold sync with -shard-replicas controllers")
+	flag.BoolVar(&cfg.simOnly, "shards-sim-only", false, "run the sharding assignment simulation alone (no cluster)")
+	flag.StringVar(&cfg.replicas, "shard-replicas", "1,3", "controller processes to compare with -shards; 1 is the unsharded controller, more run --sharding leases")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard()) // controller-runtime's clients log nothing the tables need
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg); err != nil {
+	bench := run
+	if cfg.shards || cfg.simOnly {
+		bench = shards
+	}
+	if err := bench(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

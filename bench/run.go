@@ -33,34 +33,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer os.RemoveAll(work)
 
-	fmt.Fprintln(os.Stderr, "starting the local control plane")
-	c, err := localcluster.Start(ctx, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1, BinDir: cfg.kubeDir})
+	c, admin, repo, err := setup(ctx, cfg, work)
 	if err != nil {
 		return err
 	}
 	defer c.Stop(context.WithoutCancel(ctx))
-	admin, err := client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
-	if err != nil {
-		return err
-	}
-	if err := crd.Install(ctx, admin); err != nil {
-		return err
-	}
-	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
-	if err != nil {
-		return err
-	}
-	for _, ns := range append([]string{"argocd", "latency"}, benchNamespaces()...) {
-		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", cfg.apps)
-	repo, err := newRepo(filepath.Join(work, "repo"), cfg.apps)
-	if err != nil {
-		return err
-	}
-
 	ctrlProc, metricsURL, err := startController(ctx, ferry, c, work, cfg)
 	if err != nil {
 		return err
@@ -82,6 +59,44 @@ func run(ctx context.Context, cfg config) error {
 	results = append(results, scale...)
 	printTable(os.Stdout, cfg, results)
 	return err
+}
+
+// setup starts the local control plane with Ferry's CRDs and the
+// benchmark's namespaces, and writes a repository of cfg.apps application
+// paths in work. The caller stops the control plane.
+func setup(ctx context.Context, cfg config, work string) (c *localcluster.Cluster, admin client.WithWatch, r *repo, err error) {
+	fmt.Fprintln(os.Stderr, "starting the local control plane")
+	c, err = localcluster.Start(ctx, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1, BinDir: cfg.kubeDir})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Stop(context.WithoutCancel(ctx))
+		}
+	}()
+	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := crd.Install(ctx, admin); err != nil {
+		return nil, nil, nil, err
+	}
+	admin, err = client.NewWithWatch(c.AdminConfig(), client.Options{Scheme: api.NewScheme()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, ns := range append([]string{"argocd", "latency"}, benchNamespaces()...) {
+		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, nil, nil, err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", cfg.apps)
+	r, err = newRepo(filepath.Join(work, "repo"), cfg.apps)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, admin, r, nil
 }
 
 func benchNamespaces() []string {
@@ -111,7 +126,9 @@ type controllerProcess struct {
 	webhookURL string
 }
 
-func startController(ctx context.Context, ferry string, c *localcluster.Cluster, work string, cfg config) (*controllerProcess, string, error) {
+// startController starts a controller with its log and Git cache in dir,
+// with extra flags, and waits until it serves metrics.
+func startController(ctx context.Context, ferry string, c *localcluster.Cluster, dir string, cfg config, extra ...string) (*controllerProcess, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -120,15 +137,16 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 	if err != nil {
 		return nil, "", err
 	}
-	log, err := os.Create(filepath.Join(work, "controller.log"))
+	log, err := os.Create(filepath.Join(dir, "controller.log"))
 	if err != nil {
 		return nil, "", err
 	}
 	cmd := exec.Command(ferry, "controller", "--kubeconfig", c.KubeconfigPath(), "--context", localcluster.UserContext,
 		"--poll-interval", cfg.pollInterval.String(), "--concurrency", strconv.Itoa(cfg.concurrency), "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(work, "git-cache"), "--install-crds=false",
+		"--health-probe-bind-address", "0", "--cache-dir", filepath.Join(dir, "git-cache"), "--install-crds=false",
 		"--webhook-bind-address", fmt.Sprintf("127.0.0.1:%d", hookPort),
 		"--allow-local-repositories") // the benchmark's repository is a file:// one
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start %s controller: %w", ferry, err)
@@ -143,7 +161,8 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 		}
 		select {
 		case <-p.done:
-			return nil, "", fmt.Errorf("controller exited; see %s", log.Name())
+			out, _ := os.ReadFile(log.Name())
+			return nil, "", fmt.Errorf("controller exited; its log's end:\n%s", out[max(0, len(out)-4000):])
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -42,6 +44,9 @@ func newControllerCmd() *cobra.Command {
 			// limit, should pace a controller: client-go's default 20 QPS
 			// would make a 1,000-application sync take minutes.
 			cfg.QPS, cfg.Burst = qps, burst
+			if err := shardingDefaults(cmd, &opts); err != nil {
+				return err
+			}
 			// controller-runtime keeps its logger in a package variable; the
 			// command sets it once, here, and nothing else does.
 			ctrl.SetLogger(zap.New(zap.WriteTo(cmd.ErrOrStderr())))
@@ -70,13 +75,48 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.WebhookAddr, "webhook-bind-address", ":8082", "Git and registry webhook receiver listen address (0 disables); secrets in the argocd-secret Secret")
 	f.StringVar(&opts.WebhookTLSCert, "webhook-tls-cert-file", "", "serve the webhook receiver over HTTPS with this certificate")
 	f.StringVar(&opts.WebhookTLSKey, "webhook-tls-key-file", "", "the webhook certificate's private key")
-	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader to run ApplicationSet generation and image automation (and, unsharded, the Application controller) on one replica (default: on when sharded or --replicas is over 1)")
+	f.StringVar(&opts.Sharding, "sharding", "", "spread Applications over replicas: leases (each replica holds a Lease in the home namespace; default when --replicas is over 1), static (with --shard), or none")
+	f.IntVar(&opts.Shard, "shard", -1, "this replica's shard, from 0, for static sharding (Argo CD's --shard; with --replicas)")
+	f.IntVar(&opts.Replicas, "replicas", 1, "how many replicas share the Applications (Argo CD's --replicas)")
+	f.StringVar(&opts.ShardIdentity, "shard-identity", "", "this replica's name, for its shard Lease (default: $POD_NAME, else the host name)")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", true, "install or update Ferry's CRDs at start")
 	f.BoolVar(&opts.AllowLocalRepositories, "allow-local-repositories", false, "let Applications, ApplicationSets and GitRepositories read repositories on the controller's disk (file:// URLs and paths)")
 	f.BoolVar(&opts.AllowLinkLocalAddresses, "allow-link-local-addresses", false, "let repository, registry and notification URLs reach link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10)")
 	f.BoolVar(&opts.AllowCrossNamespaceRefs, "allow-cross-namespace-refs", false, "let ImagePolicies and ImageUpdateAutomations refer to objects in other namespaces")
 	f.BoolVar(&opts.AllowExecCredentials, "allow-exec-credentials", false, "accept cluster Secrets whose config runs a program for credentials (execProviderConfig)")
 	return cmd
+}
+
+// shardingDefaults settles the sharding flags: --shard means static;
+// --replicas over 1 means leases unless told otherwise; sharded or
+// replicated, leader election is on unless told otherwise.
+func shardingDefaults(cmd *cobra.Command, opts *controller.Options) error {
+	if opts.Sharding == "" {
+		switch {
+		case opts.Shard >= 0:
+			opts.Sharding = controller.ShardingStatic
+		case opts.Replicas > 1:
+			opts.Sharding = controller.ShardingLeases
+		}
+	}
+	if opts.Sharding == "none" {
+		opts.Sharding = ""
+	}
+	if !cmd.Flags().Changed("leader-elect") && (opts.Sharding != "" || opts.Replicas > 1) {
+		opts.LeaderElection = true
+	}
+	if opts.Sharding == controller.ShardingLeases && opts.ShardIdentity == "" {
+		opts.ShardIdentity = os.Getenv("POD_NAME")
+		if opts.ShardIdentity == "" {
+			host, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("--sharding leases: name this replica with --shard-identity: %w", err)
+			}
+			opts.ShardIdentity = strings.ToLower(host)
+		}
+	}
+	return nil
 }
 
 // byteSize is a flag of bytes: a number, or a Kubernetes quantity (512Mi,

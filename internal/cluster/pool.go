@@ -100,6 +100,10 @@ func NewPool(opts PoolOptions) *Pool {
 // ErrNotStarted is returned by Connect before the pool started.
 var ErrNotStarted = fmt.Errorf("the controller is starting")
 
+// NeedLeaderElection is false: the pool serves the Application controller
+// wherever it runs (sharded, on every replica).
+func (p *Pool) NeedLeaderElection() bool { return false }
+
 // Start keeps the manager's context for the watch caches and probes, and
 // stops every connection when it ends.
 func (p *Pool) Start(ctx context.Context) error {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +60,20 @@ func (e Entry) Name() string {
 		return e.Cluster.Name
 	}
 	return strings.TrimSpace(string(e.Secret.Data[keyName]))
+}
+
+// Shard is the Secret's shard field (Argo CD's): the controller shard that
+// manages the cluster, from 0; -1 when unset or not a whole number.
+func (e Entry) Shard() int {
+	raw := strings.TrimSpace(string(e.Secret.Data[keyShard]))
+	if raw == "" {
+		return -1
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // List returns every cluster Secret of the namespace, parsed, in the

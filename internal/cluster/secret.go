@@ -50,6 +50,7 @@ const (
 	keyClusterResources = "clusterResources"
 	keyProject          = "project"
 	keyConfig           = "config"
+	keyShard            = "shard"
 )
 
 // maxNormalizedName is the longest name NameNormalized returns (a DNS

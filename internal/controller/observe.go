@@ -15,24 +15,39 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/redact"
+	"github.com/ferrycd/ferry/internal/shard"
 )
 
 // appInfoCollector exports ferry_app_info, one series per Application with
 // Argo CD's argocd_app_info labels, read from the watch cache at scrape
 // time: nothing is kept between scrapes, and a deleted Application's series
 // goes with it.
+//
+// Sharded, each replica exports the Applications it owns, so a sum over
+// replicas counts each once, and with them ferry_shard_applications and
+// ferry_shard_members, as they are at scrape time.
 type appInfoCollector struct {
 	cache client.Reader
 	desc  *prometheus.Desc
+	// owned, when set (sharded), says which Applications this replica
+	// owns now.
+	owned              func(context.Context) (func(*v1alpha1.Application) bool, shard.State)
+	shardApps, members *prometheus.Desc
 }
 
 func newAppInfoCollector(cache client.Reader) *appInfoCollector {
 	return &appInfoCollector{cache: cache, desc: prometheus.NewDesc("ferry_app_info",
 		"One series per Application, value 1, with its sync status, health and source as labels (Argo CD's argocd_app_info).",
-		[]string{"namespace", "name", "project", "repo", "dest_server", "dest_namespace", "sync_status", "health_status", "operation", "autosync_enabled"}, nil)}
+		[]string{"namespace", "name", "project", "repo", "dest_server", "dest_namespace", "sync_status", "health_status", "operation", "autosync_enabled"}, nil),
+		shardApps: prometheus.NewDesc("ferry_shard_applications", "Applications this replica owns, by its shard (member name, or number when static).", []string{"shard"}, nil),
+		members:   prometheus.NewDesc("ferry_shard_members", "Replicas sharing the Applications, as this replica sees them.", nil, nil)}
 }
 
-func (c *appInfoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *appInfoCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.shardApps
+	ch <- c.members
+}
 
 func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -41,7 +56,18 @@ func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 	if err := c.cache.List(ctx, apps); err != nil {
 		return
 	}
-	for _, a := range apps.Items {
+	var owns func(*v1alpha1.Application) bool
+	var state shard.State
+	if c.owned != nil {
+		owns, state = c.owned(ctx)
+	}
+	owned := 0
+	for i := range apps.Items {
+		a := &apps.Items[i]
+		if owns != nil && !owns(a) {
+			continue
+		}
+		owned++
 		repo := ""
 		if a.Spec.Source != nil {
 			repo = redact.URL(a.Spec.Source.RepoURL) // /metrics is served without authentication
@@ -54,6 +80,10 @@ func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, a.Namespace, a.Name, a.Spec.Project, repo,
 			redact.URL(a.Spec.Destination.Server), a.Spec.Destination.Namespace, string(a.Status.Sync.Status), string(a.Status.Health.Status),
 			op, strconv.FormatBool(auto))
+	}
+	if owns != nil {
+		ch <- prometheus.MustNewConstMetric(c.shardApps, prometheus.GaugeValue, float64(owned), state.Self)
+		ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(len(state.Live)))
 	}
 }
 

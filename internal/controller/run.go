@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/ferrycd/ferry/internal/netguard"
 	"github.com/ferrycd/ferry/internal/notify"
 	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/shard"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -69,8 +71,18 @@ type Options struct {
 	// address; "" or "0" disables it. With WebhookTLSCert and WebhookTLSKey
 	// it serves HTTPS.
 	WebhookAddr, WebhookTLSCert, WebhookTLSKey string
-	// LeaderElection makes only one replica active.
+	// LeaderElection makes only one replica run what must run once:
+	// ApplicationSet generation and image automation, and, unsharded, the
+	// Application controller too.
 	LeaderElection bool
+	// Sharding spreads Applications over replicas: ShardingLeases (each
+	// replica holds a Lease, the live Leases are the membership),
+	// ShardingStatic (Argo CD's --shard N --replicas M), or "" (none).
+	Sharding string
+	// Shard and Replicas are the static form's shard (from 0) and count.
+	Shard, Replicas int
+	// ShardIdentity names this replica's shard Lease (the Pod's name).
+	ShardIdentity string
 	// InstallCRDs installs or updates Ferry's CRDs at start.
 	InstallCRDs bool
 	// AllowExecCredentials accepts cluster Secrets whose config runs a
@@ -90,6 +102,12 @@ type Options struct {
 	// another namespace's GitRepository and its Secret.
 	AllowCrossNamespaceRefs bool
 }
+
+// The sharding modes.
+const (
+	ShardingLeases = "leases"
+	ShardingStatic = "static"
+)
 
 // Run runs the controllers until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
@@ -129,6 +147,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "ferry-controller",
 		LeaderElectionNamespace: opts.HomeNamespace,
+		// A replica stopped with SIGTERM gives the Lease up once its
+		// leader-only controllers returned (the process exits right
+		// after), so the other leads at its next try, not 15 s later.
+		LeaderElectionReleaseOnCancel: true,
+		// Running reconciles are cancelled at shutdown: a sync stops
+		// between steps and its next owner resumes it. Under the
+		// installed Pod's 30 s grace period.
+		GracefulShutdownTimeout: ptr.To(25 * time.Second),
 		// controller-runtime refuses a second controller of the same name
 		// in one process because their metrics would share labels; only
 		// tests run several managers in one process, where that is harmless.
@@ -140,7 +166,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+	// Ready once the watch caches hold what they watch: a replica that
+	// cannot list Applications (RBAC, API server) stays out of rotation
+	// for webhooks, instead of answering pushes it cannot act on.
+	if err := mgr.AddReadyzCheck("caches", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("watch caches not synced yet")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	direct, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()})
@@ -157,7 +193,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create the home namespace cache: %w", err)
 	}
-	if err := mgr.Add(homeCache); err != nil {
+	if err := mgr.Add(startedCache{homeCache}); err != nil {
 		return err
 	}
 	// Repository Secrets are read from the home namespace's watch cache:
@@ -185,7 +221,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := mgr.Add(probe); err != nil {
 		return err
 	}
-	collectors := append(m.Collectors(), newGitCollector(sources), newAppInfoCollector(mgr.GetCache()), probe)
+	appInfo := newAppInfoCollector(mgr.GetCache())
+	collectors := append(m.Collectors(), newGitCollector(sources), appInfo, probe)
 	for _, c := range collectors {
 		if err := registerCollector(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -198,11 +235,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := mgr.Add(notifier); err != nil {
 		return err
 	}
-	apps, err := application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
+	var apps *application.Reconciler
+	gate, err := shardGate(mgr, direct, opts, func(st shard.State) { apps.ShardsChanged(st) })
+	if err != nil {
+		return err
+	}
+	apps, err = application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
 		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
 		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials, ApplicationNamespaces: opts.ApplicationNamespaces,
-		RenderCacheMaxBytes: opts.RenderCacheMaxBytes,
+		RenderCacheMaxBytes: opts.RenderCacheMaxBytes, Shards: gate,
 	})
 	if err != nil {
 		return err
@@ -211,6 +253,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("set up application controller: %w", err)
 	}
 	probe.remote = apps.Clusters
+	if gate != nil {
+		appInfo.owned = apps.Owned
+	}
 	imageOpts := image.Options{AllowCrossNamespaceRefs: opts.AllowCrossNamespaceRefs, AllowLocalRepositories: opts.AllowLocalRepositories, Net: netPolicy}
 	if err := image.Setup(mgr, apps.RepositoryChanged, m, imageOpts); err != nil {
 		return err
@@ -220,11 +265,43 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("set up the ApplicationSet controller: %w", err)
 	}
 	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
-		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, appsets, m)); err != nil {
+		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, appsets, m, mgr.Elected())); err != nil {
 			return err
 		}
 	}
 	return mgr.Start(ctx)
+}
+
+// startedCache makes the manager start a cache on every replica, with its
+// own cache, before any controller: added bare, a cache.Cache is a
+// leader-only runnable, and a replica that does not lead would never read
+// the home namespace's Secrets.
+type startedCache struct{ cache.Cache }
+
+// GetCache puts the cache in the manager's caches group.
+func (c startedCache) GetCache() cache.Cache { return c.Cache }
+
+// shardGate is the Application controller's shard gate: a Lease
+// membership (added to mgr, running on every replica), a fixed static
+// shard, or nil when unsharded.
+func shardGate(mgr ctrl.Manager, c client.Client, opts Options, changed func(shard.State)) (shard.Gate, error) {
+	switch opts.Sharding {
+	case "", "none":
+		return nil, nil
+	case ShardingStatic:
+		if opts.Replicas < 1 || opts.Shard < 0 || opts.Shard >= opts.Replicas {
+			return nil, fmt.Errorf("static sharding: --shard %d is not one of 0 to --replicas %d minus 1", opts.Shard, opts.Replicas)
+		}
+		return shard.Static(opts.Shard, opts.Replicas), nil
+	case ShardingLeases:
+		m, err := shard.NewMembership(c, shard.LeaseOptions{Namespace: opts.HomeNamespace, Identity: opts.ShardIdentity,
+			OnChange: changed, Log: ctrl.Log.WithName("shard")})
+		if err != nil {
+			return nil, err
+		}
+		return m, mgr.Add(m)
+	}
+	return nil, fmt.Errorf("--sharding %q: want leases, static or none", opts.Sharding)
 }
 
 // registerCollector registers c in controller-runtime's registry (a process

@@ -47,20 +47,20 @@ func webhookSecrets(c client.Reader, home string) webhook.Secrets {
 }
 
 // webhookServer serves the receiver on its own address, as a manager
-// Runnable. It runs on the leader only: refreshes go to its controllers'
-// queues.
+// Runnable (on which replicas: NeedLeaderElection).
 type webhookServer struct {
 	addr, cert, key string
 	handler         http.Handler
+	everyReplica    bool
 }
 
-func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps *application.Reconciler, appsets *appsetctrl.Reconciler, m *metrics.Metrics) *webhookServer {
+func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps *application.Reconciler, appsets *appsetctrl.Reconciler, m *metrics.Metrics, elected <-chan struct{}) *webhookServer {
 	log := ctrl.Log.WithName("webhook")
 	h := &webhook.Handler{
 		Secrets: webhookSecrets(cached, opts.HomeNamespace),
 		Pushed: func(ctx context.Context, p webhook.Push) int {
 			n := apps.RepositoryPushed(ctx, p.URLs, p.Branch, p.Tag)
-			sets := appsets.RepositoryPushed(ctx, p.URLs)
+			sets := appsets.RepositoryPushed(ctx, p.URLs, closed(elected))
 			log.Info("push", "provider", p.Provider, "branch", p.Branch, "tag", p.Tag, "refreshed", n, "applicationSets", sets)
 			return n + sets
 		},
@@ -72,7 +72,22 @@ func newWebhookServer(opts Options, c client.Client, cached client.Reader, apps 
 		Log:     func(msg string, kv ...any) { log.Info(msg, kv...) },
 		Observe: m.Webhook,
 	}
-	return &webhookServer{addr: opts.WebhookAddr, cert: opts.WebhookTLSCert, key: opts.WebhookTLSKey, handler: h}
+	return &webhookServer{addr: opts.WebhookAddr, cert: opts.WebhookTLSCert, key: opts.WebhookTLSKey, handler: h, everyReplica: opts.Sharding != ""}
+}
+
+// NeedLeaderElection: sharded, every replica answers (a push is handed to
+// the replica owning each Application through its refresh annotation);
+// otherwise only the leader, whose controllers take the refreshes.
+func (s *webhookServer) NeedLeaderElection() bool { return !s.everyReplica }
+
+// closed says whether ch is closed (the manager's Elected: leading).
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Start serves until ctx ends.

@@ -23,6 +23,7 @@ type Metrics struct {
 	imagePushes       *prometheus.CounterVec
 	notifications     *prometheus.CounterVec
 	webhookRequests   *prometheus.CounterVec
+	shardMoves        *prometheus.CounterVec
 }
 
 // New makes the metrics; register them with Collectors.
@@ -52,13 +53,16 @@ func New() *Metrics {
 			Help: "Notifications delivered, by trigger, service and result: success, failure."}, []string{"trigger", "service", "result"}),
 		webhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_webhook_requests_total",
 			Help: "Webhook requests, by provider and result."}, []string{"provider", "result"}),
+		shardMoves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_shard_reassignments_total",
+			Help: "Applications this replica took from another replica (gained) or gave up (lost) as the membership changed."}, []string{"direction"}),
 	}
 }
 
 // Collectors lists the metrics, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.syncTotal, m.reconcileDuration, m.driftEvents, m.renderDuration, m.applyRequests,
-		m.gitFetchDuration, m.imageScans, m.imagePushes, m.notifications, m.webhookRequests}
+		m.gitFetchDuration, m.imageScans, m.imagePushes, m.notifications, m.webhookRequests,
+		m.shardMoves}
 }
 
 // Synced counts a finished sync operation.
@@ -128,6 +132,14 @@ func (m *Metrics) Notified(trigger, service string, ok bool) {
 func (m *Metrics) Webhook(provider, outcome string) {
 	if m != nil {
 		m.webhookRequests.WithLabelValues(provider, outcome).Inc()
+	}
+}
+
+// Reassigned counts Applications gained from and lost to other replicas.
+func (m *Metrics) Reassigned(gained, lost int) {
+	if m != nil {
+		m.shardMoves.WithLabelValues("gained").Add(float64(gained))
+		m.shardMoves.WithLabelValues("lost").Add(float64(lost))
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +30,7 @@ import (
 	"github.com/ferrycd/ferry/internal/metrics"
 	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/shard"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -69,6 +72,10 @@ type Options struct {
 	// RenderCacheMaxBytes bounds the renders remembered, by an estimate
 	// of their size. Default appstate.DefaultRenderCacheMaxBytes.
 	RenderCacheMaxBytes int64
+	// Shards, when set, says which Applications this replica owns
+	// (internal/shard); the controller then runs on every replica, not
+	// only the leader. Nil: every Application.
+	Shards shard.Gate
 }
 
 // Notifier learns an Application's state, to notify about it: after each
@@ -113,6 +120,8 @@ type Reconciler struct {
 	unsupported  unsupportedCache
 	ignoredApps  ignored
 	orphanChecks orphanChecks
+	shards       *shardPass
+	log          logr.Logger
 	opts         Options
 }
 
@@ -139,7 +148,12 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		events:   redact.Recorder(mgr.GetEventRecorder("ferry")),
 		tracker:  t,
 		renders:  appstate.NewRenderer(renderer, sources, opts.RenderCacheMaxBytes),
+		log:      mgr.GetLogger().WithName("application"),
 		opts:     opts,
+	}
+	r.shards = &shardPass{r: r, changed: make(chan struct{}, 1)}
+	if err := mgr.Add(r.shards); err != nil {
+		return nil, err
 	}
 	r.renders.OnRender = opts.Metrics.Rendered
 	r.pool = cluster.NewPool(cluster.PoolOptions{Scheme: direct.Scheme(), Recovered: r.clusterRecovered})
@@ -164,6 +178,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.AppProject{}, handler.EnqueueRequestsFromMapFunc(r.appsOfProject),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency,
+			// Sharded, every replica reconciles its own Applications;
+			// otherwise only the leader (when leader election is on).
+			NeedLeaderElection: ptr.To(r.opts.Shards == nil),
 			// Retryable errors (API server, network, Git) back off from 1 s
 			// to at most 5 min; stalled ones are not returned as errors.
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute)}).
@@ -179,6 +196,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.tracker.drop(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	ctx, done, ok, err := r.acquire(ctx, app)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !ok {
+		// Another replica's (or nobody's for a moment, while the
+		// replicas change over: the new owner queues it then).
+		r.tracker.drop(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	defer done()
 	if !r.namespaceServed(app.Namespace) {
 		return r.ignore(app)
 	}

@@ -158,6 +158,11 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 	if len(want) == 0 || r.client.List(ctx, apps) != nil {
 		return 0
 	}
+	entries, err := r.clusterEntries(ctx) // for shard keys
+	if err != nil {
+		r.log.Error(err, "refresh after a push: list cluster Secrets")
+		return 0
+	}
 	listed, n := map[string]bool{}, 0 // by project: a project may read its own copy
 	for i := range apps.Items {
 		app := &apps.Items[i]
@@ -174,7 +179,7 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 			_, _ = r.sources.Resolve(gitsource.WithProject(ctx, p), src.RepoURL, src.TargetRevision, true)
 			listed[p] = true
 		}
-		if !r.local.watcher.enqueue(ctx, appKey(app)) {
+		if !r.refresh(ctx, entries, app) {
 			return n
 		}
 		n++

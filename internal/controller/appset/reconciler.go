@@ -61,17 +61,25 @@ func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, namespaces []st
 	clusterSecrets := source.Kind(homeCache, client.Object(&corev1.Secret{}),
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
 	return r, ctrl.NewControllerManagedBy(mgr).Named("applicationset").
-		For(&v1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&v1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.NewPredicateFuncs(refreshRequested)))).
 		Owns(&v1alpha1.Application{}).
 		WatchesRawSource(clusterSecrets).
 		WatchesRawSource(source.Channel(r.pushed, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 
+// RefreshAnnotation asks for an ApplicationSet to be generated now, its
+// git generators' repositories listed again first (Argo CD's); the
+// controller removes it once done. A webhook received by a replica that
+// does not lead sets it, for the leader.
+const RefreshAnnotation = "argocd.argoproj.io/application-set-refresh"
+
 // RepositoryPushed reconciles now every ApplicationSet whose git generators
 // read one of urls (a webhook push), listing the repository's refs again
-// first; it returns how many.
-func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
+// first; it returns how many. Not leading (leading false), the replica
+// marks them with RefreshAnnotation for the leader instead.
+func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string, leading bool) int {
 	want := map[string]bool{}
 	for _, u := range urls {
 		if n, err := gitsource.NormalizeURL(u); err == nil {
@@ -89,6 +97,13 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
 		if !ok {
 			continue
 		}
+		if !leading {
+			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+RefreshAnnotation+`":"true"}}}`))
+			if err := r.client.Patch(ctx, as, patch); err == nil {
+				n++
+			}
+			continue
+		}
 		_, _ = r.sources.Resolve(ctx, repo, "HEAD", true)
 		select {
 		case r.pushed <- event.GenericEvent{Object: as}:
@@ -98,6 +113,29 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string) int {
 		}
 	}
 	return n
+}
+
+// refreshRequested passes ApplicationSets that carry RefreshAnnotation.
+func refreshRequested(o client.Object) bool { return o.GetAnnotations()[RefreshAnnotation] == "true" }
+
+// refreshed lists the ApplicationSet's git repositories again, when it
+// asks for a refresh; done removes the request.
+func (r *Reconciler) refreshed(ctx context.Context, as *v1alpha1.ApplicationSet) (done func() error) {
+	if !refreshRequested(as) {
+		return func() error { return nil }
+	}
+	if gens, err := appset.Generators(as); err == nil {
+		for _, u := range appset.GitRepoURLs(gens) {
+			_, _ = r.sources.Resolve(ctx, u, "HEAD", true)
+		}
+	}
+	return func() error {
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+RefreshAnnotation+`":null}}}`))
+		if err := r.client.Patch(ctx, as, patch); err != nil {
+			return fmt.Errorf("remove %s from ApplicationSet %s: %w", RefreshAnnotation, client.ObjectKeyFromObject(as), client.IgnoreNotFound(err))
+		}
+		return nil
+	}
 }
 
 // pushedRepo returns the repoURL, as written, of one of the ApplicationSet's
@@ -153,6 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Applications it would generate would be ignored too.
 		return ctrl.Result{}, nil
 	}
+	refreshDone := r.refreshed(ctx, as)
 	before := as.DeepCopy()
 	desired, err := r.generate(ctx, as)
 	generated := err == nil
@@ -164,6 +203,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if perr := r.client.Status().Patch(ctx, as, client.MergeFrom(before)); perr != nil {
 			return ctrl.Result{}, fmt.Errorf("update status of ApplicationSet %s: %w", req.NamespacedName, perr)
 		}
+	}
+	if rerr := refreshDone(); rerr != nil && err == nil {
+		return ctrl.Result{}, rerr
 	}
 	return result(ctx, err, usesGit(as))
 }

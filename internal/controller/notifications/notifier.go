@@ -295,8 +295,14 @@ func (n *Notifier) record(ctx context.Context, app *v1alpha1.Application, value 
 // NotifiedAnnotationKey is Argo CD's annotation recording what was told.
 const NotifiedAnnotationKey = notify.NotifiedAnnotation
 
+// NeedLeaderElection is false: the notifier serves the Application
+// controller wherever it runs (on the leader alone, or, sharded, on every
+// replica for the Applications it owns — one replica each, so one
+// notification per event either way).
+func (n *Notifier) NeedLeaderElection() bool { return false }
+
 // Start delivers queued notifications until ctx ends (a controller-runtime
-// Runnable; only the leader notifies).
+// Runnable).
 func (n *Notifier) Start(ctx context.Context) error {
 	for {
 		select {

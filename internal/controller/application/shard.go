@@ -1,0 +1,176 @@
+package application
+
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/cluster"
+	"github.com/ferrycd/ferry/internal/shard"
+)
+
+// shardKey is what app is assigned to a replica by: its destination
+// cluster (so one replica alone connects to and watches a registered
+// cluster), or the Application itself for the cluster Ferry runs in (so one
+// big cluster is split too). A cluster Secret's shard field pins it.
+func shardKey(entries []cluster.Entry, app *v1alpha1.Application) shard.Key {
+	d := app.Spec.Destination
+	server, pin := cluster.NormalizeServer(d.Server), -1
+	if e := cluster.Lookup(entries, d.Server, d.Name); e != nil {
+		server, pin = e.Server(), e.Shard()
+	} else if server == "" && d.Name == cluster.InClusterName {
+		server = cluster.InClusterServer
+	}
+	if server == "" || server == cluster.InClusterServer {
+		// An unknown cluster name stalls the Application: whoever owns it
+		// by name reports that.
+		k := shard.AppKey(app.Namespace, app.Name)
+		k.Pin = pin
+		return k
+	}
+	return shard.ClusterKey(server, pin)
+}
+
+// clusterEntries lists the cluster Secrets shard keys are read from.
+func (r *Reconciler) clusterEntries(ctx context.Context) ([]cluster.Entry, error) {
+	if r.opts.Secrets == nil {
+		return nil, nil
+	}
+	return r.registry.List(ctx)
+}
+
+// acquire gates one reconcile of app on the replica owning it. An error
+// listing cluster Secrets is returned, not guessed around: a key computed
+// without the destination's pin could be another replica's.
+func (r *Reconciler) acquire(ctx context.Context, app *v1alpha1.Application) (context.Context, func(), bool, error) {
+	if r.opts.Shards == nil {
+		return ctx, func() {}, true, nil
+	}
+	entries, err := r.clusterEntries(ctx)
+	if err != nil {
+		return ctx, nil, false, err
+	}
+	ctx, done, ok := r.opts.Shards.Acquire(ctx, appKey(app).String(), shardKey(entries, app))
+	return ctx, done, ok, nil
+}
+
+// shardPass queues the Applications a replica gains when the membership
+// changes (and every half minute), and forgets those it loses. A controller-runtime Runnable on every replica.
+type shardPass struct {
+	r       *Reconciler
+	changed chan struct{}
+	owned   map[types.NamespacedName]bool
+	passes  int
+}
+
+// ShardsChanged tells the controller that what this replica owns changed
+// (shard.LeaseOptions.OnChange).
+func (r *Reconciler) ShardsChanged(shard.State) {
+	select {
+	case r.shards.changed <- struct{}{}:
+	default: // a pass is due already
+	}
+}
+
+func (p *shardPass) NeedLeaderElection() bool { return false }
+
+func (p *shardPass) Start(ctx context.Context) error {
+	if p.r.opts.Shards == nil {
+		return nil
+	}
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.changed:
+		case <-tick.C:
+		}
+		if err := p.pass(ctx); err != nil && ctx.Err() == nil {
+			p.r.log.Error(err, "shard pass failed; retrying")
+			p.r.ShardsChanged(shard.State{})
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// pass queues the Applications owned now and not before.
+func (p *shardPass) pass(ctx context.Context) error {
+	apps := &v1alpha1.ApplicationList{}
+	if err := p.r.client.List(ctx, apps, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	entries, err := p.r.clusterEntries(ctx)
+	if err != nil {
+		return err
+	}
+	state := p.r.opts.Shards.State()
+	now := make(map[types.NamespacedName]bool, len(p.owned))
+	gained := 0
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		if !state.Owns(shardKey(entries, app)) {
+			continue
+		}
+		key := appKey(app)
+		now[key] = true
+		if !p.owned[key] {
+			gained++
+			if !p.r.local.watcher.enqueue(ctx, key) {
+				return ctx.Err()
+			}
+		}
+	}
+	lost := 0
+	for key := range p.owned {
+		if !now[key] {
+			lost++
+			p.r.tracker.drop(key)
+		}
+	}
+	if p.passes == 0 {
+		gained = 0 // the first Applications are not taken from anyone
+	}
+	p.owned = now
+	p.passes++
+	p.r.opts.Metrics.Reassigned(gained, lost)
+	if gained+lost > 0 {
+		p.r.log.Info("shard changed", "shard", state.Self, "members", state.Live.String(), "owned", len(now), "gained", gained, "lost", lost)
+	}
+	return nil
+}
+
+// refresh has app compared with Git now: queued here when this replica
+// owns it, else marked with Argo CD's refresh annotation, which wakes the
+// replica that does (a webhook reaches any replica).
+func (r *Reconciler) refresh(ctx context.Context, entries []cluster.Entry, app *v1alpha1.Application) bool {
+	if r.opts.Shards == nil || r.opts.Shards.State().Owns(shardKey(entries, app)) {
+		return r.local.watcher.enqueue(ctx, appKey(app))
+	}
+	stub := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+refreshAnnotation+`":"normal"}}}`))
+	if err := r.direct.Patch(ctx, stub, patch); err != nil && ctx.Err() == nil {
+		r.log.Error(err, "refresh another replica's Application", "application", appKey(app))
+	}
+	return ctx.Err() == nil
+}
+
+// Owned returns whether this replica owns an Application now, and this
+// replica's shard state, for the metrics each replica exports of its own
+// Applications alone; nil when unsharded.
+func (r *Reconciler) Owned(ctx context.Context) (func(*v1alpha1.Application) bool, shard.State) {
+	if r.opts.Shards == nil {
+		return nil, shard.State{}
+	}
+	entries, err := r.clusterEntries(ctx)
+	state := r.opts.Shards.State()
+	return func(app *v1alpha1.Application) bool { return err == nil && state.Owns(shardKey(entries, app)) }, state
+}

@@ -1,0 +1,371 @@
+package shard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// LeasePrefix starts every shard Lease's name; the rest is the member.
+	LeasePrefix = "ferry-shard-"
+	// LeaseLabel marks shard Leases, to list them.
+	LeaseLabel = "shard.ferry.dev/lease"
+	// ViewAnnotation holds the view a member published.
+	ViewAnnotation = "shard.ferry.dev/view"
+)
+
+// LeaseOptions configure a Membership. The durations default to
+// controller-runtime's leader election's: 15 s, 10 s, 2 s.
+type LeaseOptions struct {
+	// Namespace holds the Leases (the home namespace).
+	Namespace string
+	// Identity is the member's name: the Pod's name in a Deployment.
+	Identity string
+	// LeaseDuration is how long the others wait, after a Lease last
+	// changed, before they deem its member gone.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long a member keeps working without renewing
+	// its Lease; then it stops (Start returns an error). Shorter than
+	// LeaseDuration, so it stops before the others take over.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often the Lease is renewed and the others read.
+	RetryPeriod time.Duration
+	// OnChange is called, from the membership's goroutine, after what the
+	// replica may reconcile changed.
+	OnChange func(State)
+	// Log receives membership changes.
+	Log logr.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Membership is one replica's shard Lease and the gate of its reconciles:
+// a controller-runtime Runnable that runs on every replica.
+type Membership struct {
+	c      client.Client
+	opts   LeaseOptions
+	name   string // the Lease's
+	holder string // this process: identity and a random suffix
+	node   *Node
+
+	mu       sync.Mutex
+	state    State
+	closing  bool
+	inflight map[string]*flight
+	lease    *coordinationv1.Lease // own, as last written
+}
+
+type flight struct {
+	key    Key
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewMembership makes the membership of opts.Identity.
+func NewMembership(c client.Client, opts LeaseOptions) (*Membership, error) {
+	if opts.LeaseDuration <= 0 {
+		opts.LeaseDuration = 15 * time.Second
+	}
+	if opts.RenewDeadline <= 0 {
+		opts.RenewDeadline = 10 * time.Second
+	}
+	if opts.RetryPeriod <= 0 {
+		opts.RetryPeriod = 2 * time.Second
+	}
+	if opts.RenewDeadline >= opts.LeaseDuration {
+		return nil, fmt.Errorf("shard lease: renew deadline %s must be shorter than the lease duration %s", opts.RenewDeadline, opts.LeaseDuration)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	name := LeasePrefix + opts.Identity
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 || strings.Contains(opts.Identity, ",") {
+		return nil, fmt.Errorf("shard identity %q does not make a Lease name: %s", opts.Identity, strings.Join(errs, "; "))
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	return &Membership{c: c, opts: opts, name: name, holder: opts.Identity + "_" + hex.EncodeToString(suffix),
+		node: NewNode(opts.Identity), inflight: map[string]*flight{}}, nil
+}
+
+// NeedLeaderElection is false: every replica holds its own Lease.
+func (m *Membership) NeedLeaderElection() bool { return false }
+
+// State is what the replica may reconcile now.
+func (m *Membership) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// Acquire starts a reconcile of name (an Application, namespace/name),
+// assigned by key: ok is false when the replica does not own it now. The
+// context is cancelled when the replica must give the Application up;
+// done ends the reconcile.
+func (m *Membership) Acquire(ctx context.Context, name string, key Key) (context.Context, func(), bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing || !m.state.Owns(key) {
+		return ctx, func() {}, false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	f := &flight{key: key, cancel: cancel, done: make(chan struct{})}
+	m.inflight[name] = f
+	return ctx, func() {
+		cancel()
+		m.mu.Lock()
+		if m.inflight[name] == f {
+			delete(m.inflight, name)
+		}
+		m.mu.Unlock()
+		close(f.done)
+	}, true
+}
+
+// Start takes the replica's Lease, then renews it and follows the others'
+// until ctx ends; it returns an error when the Lease was lost or could not
+// be renewed in time, which must stop the process.
+func (m *Membership) Start(ctx context.Context) error {
+	if err := m.acquireLease(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	m.opts.Log.Info("shard lease held", "lease", m.name, "holder", m.holder)
+	renewed := m.opts.Now()
+	tick := time.NewTicker(m.opts.RetryPeriod)
+	defer tick.Stop()
+	for {
+		if err := m.step(ctx); err != nil {
+			if errors.Is(err, errLost) {
+				return err
+			}
+			if m.opts.Now().Sub(renewed) > m.opts.RenewDeadline {
+				return fmt.Errorf("shard lease %s/%s not renewed for %s (stopping before another replica takes its Applications): %w",
+					m.opts.Namespace, m.name, m.opts.RenewDeadline, err)
+			}
+			m.opts.Log.Error(err, "shard lease step failed; retrying")
+		} else {
+			renewed = m.opts.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return m.release()
+		case <-tick.C:
+		}
+	}
+}
+
+var errLost = errors.New("another process holds this replica's shard Lease")
+
+// step renews the Lease, reads the others', and changes over to a new
+// membership: what leaves is stopped before the new view is published.
+func (m *Membership) step(ctx context.Context) error {
+	if err := m.write(ctx, m.lease.Annotations[ViewAnnotation]); err != nil {
+		return err
+	}
+	list := &coordinationv1.LeaseList{}
+	if err := m.c.List(ctx, list, client.InNamespace(m.opts.Namespace), client.HasLabels{LeaseLabel}); err != nil {
+		return fmt.Errorf("list shard Leases in %s: %w", m.opts.Namespace, err)
+	}
+	m.node.Observe(m.opts.Now(), observe(list.Items))
+	m.setState(m.node.State())
+	next, changed := m.node.Next()
+	if !changed {
+		return nil
+	}
+	if err := m.drain(ctx); err != nil {
+		return err
+	}
+	if err := m.write(ctx, next.String()); err != nil {
+		return err
+	}
+	m.opts.Log.Info("shard view published", "members", next.String())
+	m.node.Published(next)
+	m.setState(m.node.State())
+	return nil
+}
+
+// observe reads the shard Leases.
+func observe(leases []coordinationv1.Lease) []Observed {
+	out := make([]Observed, 0, len(leases))
+	for i := range leases {
+		l := &leases[i]
+		member, ok := strings.CutPrefix(l.Name, LeasePrefix)
+		if !ok {
+			continue
+		}
+		o := Observed{Member: member, Holder: ptr.Deref(l.Spec.HolderIdentity, ""), Version: l.ResourceVersion,
+			Duration: time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0)) * time.Second, View: ParseView(l.Annotations[ViewAnnotation])}
+		out = append(out, o)
+	}
+	return out
+}
+
+// setState installs what the replica may reconcile and tells OnChange.
+func (m *Membership) setState(s State) {
+	m.mu.Lock()
+	changed := !m.state.Equal(s)
+	m.state = s
+	m.mu.Unlock()
+	if changed && m.opts.OnChange != nil {
+		m.opts.OnChange(s)
+	}
+}
+
+// drain cancels the running reconciles of what the replica no longer owns
+// (or of everything, when closing) and waits until they returned. A sync
+// cut short is resumed by its next owner (its state is in the
+// Application's status and its hooks' annotations).
+func (m *Membership) drain(ctx context.Context) error {
+	m.mu.Lock()
+	var wait []*flight
+	for _, f := range m.inflight {
+		if m.closing || !m.state.Owns(f.key) {
+			f.cancel()
+			wait = append(wait, f)
+		}
+	}
+	m.mu.Unlock()
+	for _, f := range wait {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// write renews the Lease with view as its published view.
+func (m *Membership) write(ctx context.Context, view string) error {
+	l := m.lease.DeepCopy()
+	now := metav1.NewMicroTime(m.opts.Now())
+	l.Spec.RenewTime = &now
+	if view == "" {
+		delete(l.Annotations, ViewAnnotation)
+	} else {
+		if l.Annotations == nil {
+			l.Annotations = map[string]string{}
+		}
+		l.Annotations[ViewAnnotation] = view
+	}
+	err := m.c.Update(ctx, l)
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		cur := &coordinationv1.Lease{}
+		if gerr := m.c.Get(ctx, client.ObjectKeyFromObject(l), cur); gerr == nil && ptr.Deref(cur.Spec.HolderIdentity, "") == m.holder {
+			m.lease = cur // someone else touched it; still ours: retried next step
+		} else if gerr == nil || apierrors.IsNotFound(gerr) {
+			return fmt.Errorf("shard lease %s/%s: %w", m.opts.Namespace, m.name, errLost)
+		}
+		return fmt.Errorf("renew shard lease %s/%s: %w", m.opts.Namespace, m.name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("renew shard lease %s/%s: %w", m.opts.Namespace, m.name, err)
+	}
+	m.lease = l
+	return nil
+}
+
+// acquireLease creates the replica's Lease, or takes it over once its last
+// holder released it or stopped renewing it for its duration (a restarted
+// replica: the process before it may still be finishing work until then).
+func (m *Membership) acquireLease(ctx context.Context) error {
+	var seenVersion string
+	var seenAt time.Time
+	for {
+		l := &coordinationv1.Lease{}
+		err := m.c.Get(ctx, client.ObjectKey{Namespace: m.opts.Namespace, Name: m.name}, l)
+		now := m.opts.Now()
+		switch {
+		case apierrors.IsNotFound(err):
+			l = m.newLease(now)
+			if err = m.c.Create(ctx, l); err == nil {
+				m.lease = l
+				return nil
+			}
+		case err == nil:
+			if l.ResourceVersion != seenVersion {
+				seenVersion, seenAt = l.ResourceVersion, now
+			}
+			expired := now.Sub(seenAt) >= time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0))*time.Second
+			if ptr.Deref(l.Spec.HolderIdentity, "") == "" || expired {
+				m.takeOver(l, now)
+				if err = m.c.Update(ctx, l); err == nil {
+					m.lease = l
+					return nil
+				}
+			}
+		}
+		if err != nil && !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
+			m.opts.Log.Error(err, "take shard lease", "lease", m.name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(m.opts.RetryPeriod):
+		}
+	}
+}
+
+func (m *Membership) newLease(now time.Time) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: m.name, Namespace: m.opts.Namespace,
+		Labels: map[string]string{LeaseLabel: "true"}, Annotations: map[string]string{}}}
+	m.takeOver(l, now)
+	l.Spec.LeaseTransitions = ptr.To[int32](0)
+	return l
+}
+
+// takeOver makes l this process's, with a new transition and no published
+// view: the process publishes its own once it has one.
+func (m *Membership) takeOver(l *coordinationv1.Lease, now time.Time) {
+	t := metav1.NewMicroTime(now)
+	l.Spec.HolderIdentity = ptr.To(m.holder)
+	l.Spec.LeaseDurationSeconds = ptr.To(int32(m.opts.LeaseDuration / time.Second))
+	l.Spec.AcquireTime, l.Spec.RenewTime = &t, &t
+	l.Spec.LeaseTransitions = ptr.To(ptr.Deref(l.Spec.LeaseTransitions, 0) + 1)
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	if l.Labels == nil {
+		l.Labels = map[string]string{}
+	}
+	l.Labels[LeaseLabel] = "true"
+	delete(l.Annotations, ViewAnnotation)
+}
+
+// release stops every reconcile, then gives the Lease up, so the others
+// take over at their next step instead of after the Lease's duration.
+func (m *Membership) release() error {
+	if m.lease == nil {
+		return nil
+	}
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RenewDeadline)
+	defer cancel()
+	if err := m.drain(ctx); err != nil {
+		return fmt.Errorf("shard lease %s/%s kept: reconciles still running at shutdown: %w", m.opts.Namespace, m.name, err)
+	}
+	l := m.lease.DeepCopy()
+	l.Spec.HolderIdentity = nil
+	delete(l.Annotations, ViewAnnotation)
+	if err := m.c.Update(ctx, l); err != nil {
+		return fmt.Errorf("release shard lease %s/%s: %w", m.opts.Namespace, m.name, err)
+	}
+	m.opts.Log.Info("shard lease released", "lease", m.name)
+	return nil
+}
