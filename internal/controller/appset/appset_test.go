@@ -22,6 +22,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -410,4 +411,22 @@ func TestWebhookRefreshesGitGenerator(t *testing.T) {
 		t.Fatalf("webhook: %s %s", resp.Status, out)
 	}
 	waitGenerated(t, u, []string{"team-alpha teams/alpha https://kubernetes.default.svc", "team-beta teams/beta https://kubernetes.default.svc"})
+
+	// A replica that does not lead marks the ApplicationSet instead (Argo
+	// CD's refresh annotation): the leader lists the repository again,
+	// generates, and removes the mark.
+	addDir("gamma")
+	mark := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+appsetctrl.RefreshAnnotation+`":"true"}}}`))
+	if err := env.Client.Patch(ctx, as.DeepCopy(), mark); err != nil {
+		t.Fatal(err)
+	}
+	waitGenerated(t, u, []string{"team-alpha teams/alpha https://kubernetes.default.svc", "team-beta teams/beta https://kubernetes.default.svc",
+		"team-gamma teams/gamma https://kubernetes.default.svc"})
+	localclustertest.Eventually(t, time.Minute, "the refresh annotation removed", func(ctx context.Context) (bool, string) {
+		got := &v1alpha1.ApplicationSet{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(as), got); err != nil {
+			return false, err.Error()
+		}
+		return got.Annotations[appsetctrl.RefreshAnnotation] == "", fmt.Sprint(got.Annotations)
+	})
 }
