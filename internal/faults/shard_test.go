@@ -2,7 +2,12 @@ package faults_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,10 +44,19 @@ func TestShardingByLeases(t *testing.T) {
 	repo := newGitRepo(t)
 	first := repo.commit("one", map[string]string{"app/cm.yaml": configMap("cm", "one")})
 
+	// Git is polled every 10 minutes: after the first sync, only a webhook
+	// brings a new commit within the test.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-secret", Namespace: "argocd"},
+		StringData: map[string]string{"webhook.github.secret": "gh-shards"}}
+	createAll(ctx, t, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}, secret)
 	replicas := make([]*replica, 3)
+	hooks := make([]string, 3)
 	for i := range replicas {
 		name := fmt.Sprintf("replica-%d", i)
-		replicas[i] = startReplica(t, c, name, "--allow-local-repositories", "--sharding", "leases", "--shard-identity", name)
+		port := freePort(t)
+		hooks[i] = fmt.Sprintf("http://127.0.0.1:%d/api/webhook", port)
+		replicas[i] = startReplica(t, c, name, "--allow-local-repositories", "--sharding", "leases", "--shard-identity", name,
+			"--poll-interval", "10m", "--webhook-bind-address", fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	localclustertest.Eventually(t, 2*time.Minute, "three shard members seen by every replica", func(ctx context.Context) (bool, string) {
 		var seen []string
@@ -105,12 +119,13 @@ func TestShardingByLeases(t *testing.T) {
 	killed := time.Now()
 	victim.kill(syscall.SIGKILL)
 	var survivors []*replica
-	for _, r := range replicas {
+	var survivorHook string
+	for i, r := range replicas {
 		if r != victim {
 			survivors = append(survivors, r)
+			survivorHook = hooks[i]
 		}
 	}
-	second := repo.commit("two", map[string]string{"app/cm.yaml": configMap("cm", "two")})
 	localclustertest.Eventually(t, 2*time.Minute, "the survivors owning every Application", func(ctx context.Context) (bool, string) {
 		total := 0.0
 		for _, r := range survivors {
@@ -119,8 +134,14 @@ func TestShardingByLeases(t *testing.T) {
 		return total == float64(len(apps)), fmt.Sprintf("%v owned", total)
 	})
 	t.Logf("%s (%v Applications) killed; the others owned all %d after %.1fs (lease 15s, renewal 2s)", victim.name, lost, len(apps), time.Since(killed).Seconds())
+
+	// A commit, announced by a webhook to one replica: it refreshes its own
+	// Applications and marks the other's, which refreshes them.
+	second := repo.commit("two", map[string]string{"app/cm.yaml": configMap("cm", "two")})
+	pushed := time.Now()
+	githubPush(t, survivorHook, "gh-shards", "file://"+repo.dir)
 	waitAllSynced(t, cl, second, len(apps))
-	t.Logf("the commit pushed after the kill reached all %d Applications %.1fs after the kill", len(apps), time.Since(killed).Seconds())
+	t.Logf("the commit pushed after the kill reached all %d Applications %.1fs after one replica got the webhook", len(apps), time.Since(pushed).Seconds())
 	for i := 0; i < len(apps); i += 37 {
 		waitValue(t, cl, apps[i].Spec.Destination.Namespace, "cm", "two")
 	}
@@ -212,4 +233,30 @@ func seriesLabel(t *testing.T, r *replica, family, label string) []string {
 		}
 	}
 	return out
+}
+
+// githubPush sends a GitHub push event for main of cloneURL, signed with
+// secret, and checks it was accepted.
+func githubPush(t *testing.T, url, secret, cloneURL string) {
+	t.Helper()
+	body := []byte(`{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567","repository":{"clone_url":"` + cloneURL + `"}}`)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprint(time.Now().UnixNano()))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %s %s", resp.Status, out)
+	}
+	t.Logf("webhook to one replica: %s", bytes.TrimSpace(out))
 }
