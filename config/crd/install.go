@@ -37,16 +37,17 @@ func Install(ctx context.Context, c client.Client) error {
 		}
 	}
 	for _, obj := range objs {
-		if err := waitEstablished(ctx, c, obj.GetName()); err != nil {
+		if err := WaitEstablished(ctx, c, obj.GetName()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// waitEstablished polls the named CRD until its Established condition is
-// True or ctx ends.
-func waitEstablished(ctx context.Context, c client.Client, name string) error {
+// WaitEstablished polls the named CRD until its Established condition is
+// True, which is when the API server serves its resource, or ctx ends. The
+// error names the CRD and the conditions last seen.
+func WaitEstablished(ctx context.Context, c client.Client, name string) error {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	last := "not read yet"

@@ -41,6 +41,7 @@ func NewRootCmd(streams IOStreams, extra ...*cobra.Command) *cobra.Command {
 		newAppSetCmd(),
 		newClusterCmd(),
 		newProjCmd(),
+		newInstallCmd(), newUninstallCmd(), newCheckCmd(), newBootstrapCmd(),
 	)
 	root.AddCommand(extra...)
 	explainErrors(root)

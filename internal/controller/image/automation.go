@@ -24,6 +24,7 @@ import (
 // AutomationReconciler runs ImageUpdateAutomations.
 type AutomationReconciler struct {
 	client client.Client
+	reader client.Reader // the cache, but Secrets from the API server
 	// notify is told of every push, so Applications tracking the repository
 	// refresh at once instead of at their next poll.
 	notify   func(ctx context.Context, repoURL string)
@@ -43,7 +44,7 @@ func (r *AutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	interval := max(a.Spec.Interval.Duration, 10*time.Second)
 	before := a.DeepCopy()
-	opts, err := automation.RunOptions(ctx, r.client, a, r.boundary)
+	opts, err := automation.RunOptions(ctx, r.reader, a, r.boundary)
 	var res gitupdate.Result
 	if err == nil {
 		res, err = gitupdate.Run(ctx, opts)
@@ -81,7 +82,7 @@ func (r *AutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // automation runs when it changes and when a policy in its namespace picks
 // a new image.
 func setupAutomations(mgr ctrl.Manager, notify func(context.Context, string), m *metrics.Metrics, boundary automation.Boundary) error {
-	r := &AutomationReconciler{client: mgr.GetClient(), notify: notify, metrics: m, boundary: boundary}
+	r := &AutomationReconciler{client: mgr.GetClient(), reader: secretsUncached{mgr.GetClient(), mgr.GetAPIReader()}, notify: notify, metrics: m, boundary: boundary}
 	return ctrl.NewControllerManagedBy(mgr).Named("imageupdateautomation").
 		For(&imagev1.ImageUpdateAutomation{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&imagev1.ImagePolicy{}, handler.EnqueueRequestsFromMapFunc(r.automationsOf), builder.WithPredicates(latestChanged())).

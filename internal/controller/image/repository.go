@@ -72,6 +72,7 @@ func (s *tagStore) delete(k types.NamespacedName) {
 // RepositoryReconciler scans ImageRepositories.
 type RepositoryReconciler struct {
 	client  client.Client
+	reader  client.Reader // the cache, but Secrets from the API server
 	store   *tagStore
 	metrics *metrics.Metrics
 	net     netguard.Policy
@@ -136,7 +137,7 @@ func (r *RepositoryReconciler) scan(ctx context.Context, repo *imagev1.ImageRepo
 	}
 	if ref := repo.Spec.SecretRef; ref != nil {
 		s := &corev1.Secret{}
-		if err := r.client.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: ref.Name}, s); err != nil {
+		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: ref.Name}, s); err != nil {
 			return registry.Result{}, fmt.Errorf("spec.secretRef %s: %w", ref.Name, err)
 		}
 		data, ok := s.Data[corev1.DockerConfigJsonKey]
@@ -182,7 +183,7 @@ func setReady(conds *[]metav1.Condition, generation int64, status metav1.Conditi
 
 // setupRepositories registers the ImageRepository controller.
 func setupRepositories(mgr ctrl.Manager, store *tagStore, m *metrics.Metrics, net netguard.Policy) error {
-	r := &RepositoryReconciler{client: mgr.GetClient(), store: store, metrics: m, net: net, failures: map[types.NamespacedName]int{}}
+	r := &RepositoryReconciler{client: mgr.GetClient(), reader: secretsUncached{mgr.GetClient(), mgr.GetAPIReader()}, store: store, metrics: m, net: net, failures: map[types.NamespacedName]int{}}
 	return ctrl.NewControllerManagedBy(mgr).Named("imagerepository").
 		For(&imagev1.ImageRepository{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)

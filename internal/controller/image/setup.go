@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,6 +50,24 @@ func Setup(mgr ctrl.Manager, notify func(ctx context.Context, repoURL string), m
 		}
 	}
 	return nil
+}
+
+// secretsUncached reads Secrets from the API server and everything else
+// from the watch cache: the Secrets image objects name (registry and Git
+// credentials) are in any namespace, and a cached read would start a
+// cluster-wide watch of every Secret, which would need list and watch on
+// all of them (docs/install.md) and hold them all in memory. A read per
+// scan or run needs get alone.
+type secretsUncached struct {
+	client.Reader
+	api client.Reader
+}
+
+func (r secretsUncached) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*corev1.Secret); ok {
+		return r.api.Get(ctx, key, obj, opts...)
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
 }
 
 // RequestScans asks every ImageRepository of image (a registry push

@@ -1,0 +1,112 @@
+package bootstrap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/install"
+)
+
+// Install installs from the files Commit put in Git, so the cluster runs
+// exactly what Git says: the install manifests, then the repository
+// Secret and the root Application, then it waits until the controller has
+// rolled out, writing progress to w. Each step is idempotent.
+func Install(ctx context.Context, k *install.Cluster, opts Options, files map[string][]byte, w io.Writer) error {
+	dir, err := cleanPath(opts.Path)
+	if err != nil {
+		return err
+	}
+	objs, err := decode(files[path.Join(dir, Dir, InstallFile)])
+	if err != nil {
+		return fmt.Errorf("%s: %w", InstallFile, err)
+	}
+	root, err := decode(files[path.Join(dir, Dir, RootFile)])
+	if err != nil {
+		return fmt.Errorf("%s: %w", RootFile, err)
+	}
+	if err := apply(ctx, k, objs, w); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			if err := crd.WaitEstablished(ctx, k.Client, o.GetName()); err != nil {
+				return err
+			}
+		}
+	}
+	secret, err := opts.repositorySecret()
+	if err != nil {
+		return err
+	}
+	if err := apply(ctx, k, append([]*unstructured.Unstructured{secret}, root...), w); err != nil {
+		return err
+	}
+	return k.Wait(ctx, objs, w)
+}
+
+func apply(ctx context.Context, k *install.Cluster, objs []*unstructured.Unstructured, w io.Writer) error {
+	results, err := k.Apply(ctx, objs)
+	for _, r := range results {
+		fmt.Fprintf(w, "%s %s\n", r.Object, r.Action)
+	}
+	return err
+}
+
+// repositorySecret is the Argo CD repository Secret giving the controller
+// the credentials bootstrap was given (or none, for a public repository).
+func (o Options) repositorySecret() (*unstructured.Unstructured, error) {
+	data := map[string]any{"type": "git", "url": o.URL}
+	switch {
+	case o.PrivateKeyFile != "":
+		key, err := os.ReadFile(o.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--private-key-file: %w", err)
+		}
+		data["sshPrivateKey"] = string(key)
+	case o.Username != "" || o.Password != "":
+		data["username"], data["password"] = o.Username, o.Password
+	}
+	s := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": RepositorySecret, "namespace": o.namespace(),
+			"labels": map[string]any{"argocd.argoproj.io/secret-type": "repository"}},
+		"stringData": data,
+	}}
+	return s, nil
+}
+
+// decode reads a multi-document YAML stream.
+func decode(data []byte) ([]*unstructured.Unstructured, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty")
+	}
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var out []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
