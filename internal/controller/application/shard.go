@@ -63,8 +63,10 @@ func (r *Reconciler) acquire(ctx context.Context, app *v1alpha1.Application) (co
 type shardPass struct {
 	r       *Reconciler
 	changed chan struct{}
-	owned   map[types.NamespacedName]bool
-	passes  int
+	// What the last pass saw: the Applications this replica owned, and the
+	// membership.
+	owned map[types.NamespacedName]bool
+	live  shard.View
 }
 
 // ShardsChanged tells the controller that what this replica owns changed
@@ -102,7 +104,10 @@ func (p *shardPass) Start(ctx context.Context) error {
 	}
 }
 
-// pass queues the Applications owned now and not before.
+// pass queues the Applications owned now and not before, forgets those no
+// longer owned, and counts reassignments: Applications that existed at
+// the last pass and whose owner under the membership changed to or from
+// this replica (a new Application is no reassignment).
 func (p *shardPass) pass(ctx context.Context) error {
 	apps := &v1alpha1.ApplicationList{}
 	if err := p.r.client.List(ctx, apps, client.UnsafeDisableDeepCopy); err != nil {
@@ -113,37 +118,34 @@ func (p *shardPass) pass(ctx context.Context) error {
 		return err
 	}
 	state := p.r.opts.Shards.State()
-	now := make(map[types.NamespacedName]bool, len(p.owned))
-	gained := 0
+	owned := make(map[types.NamespacedName]bool, len(p.owned))
+	gained, lost := 0, 0
 	for i := range apps.Items {
 		app := &apps.Items[i]
-		if !state.Owns(shardKey(entries, app)) {
-			continue
-		}
-		key := appKey(app)
-		now[key] = true
-		if !p.owned[key] {
-			gained++
-			if !p.r.local.watcher.enqueue(ctx, key) {
-				return ctx.Err()
+		key, k := appKey(app), shardKey(entries, app)
+		if p.live != nil {
+			switch before, after := p.live.Owner(k), state.Live.Owner(k); {
+			case before != state.Self && after == state.Self:
+				gained++
+			case before == state.Self && after != state.Self:
+				lost++
 			}
 		}
-	}
-	lost := 0
-	for key := range p.owned {
-		if !now[key] {
-			lost++
-			p.r.tracker.drop(key)
+		if !state.Owns(k) {
+			if p.owned[key] {
+				p.r.tracker.drop(key)
+			}
+			continue
+		}
+		owned[key] = true
+		if !p.owned[key] && !p.r.local.watcher.enqueue(ctx, key) {
+			return ctx.Err()
 		}
 	}
-	if p.passes == 0 {
-		gained = 0 // the first Applications are not taken from anyone
-	}
-	p.owned = now
-	p.passes++
+	p.owned, p.live = owned, state.Live
 	p.r.opts.Metrics.Reassigned(gained, lost)
 	if gained+lost > 0 {
-		p.r.log.Info("shard changed", "shard", state.Self, "members", state.Live.String(), "owned", len(now), "gained", gained, "lost", lost)
+		p.r.log.Info("shard changed", "shard", state.Self, "members", state.Live.String(), "owned", len(owned), "gained", gained, "lost", lost)
 	}
 	return nil
 }
