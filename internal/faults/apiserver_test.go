@@ -43,6 +43,9 @@ spec:
 // and ends Synced; nothing applied before the outage is deleted and made
 // again (same UIDs); history holds one entry for the revision.
 func TestAPIServerOutageMidSync(t *testing.T) {
+	// Most of it is waiting out the outage and the cluster's recovery: run
+	// beside the Lease tests.
+	t.Parallel()
 	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull, Nodes: 1})
 	cl := newClient(t, c)
 	ctx := t.Context()

@@ -41,6 +41,8 @@ import (
 // commit; the leader is killed, the other replica leads, and the next
 // events again make one generation and one commit each.
 func TestHAOneGenerationOnePush(t *testing.T) {
+	// Most of it is waiting out a Lease: run beside the other Lease tests.
+	t.Parallel()
 	c := localclustertest.Start(t, localcluster.Options{})
 	cl := newClient(t, c)
 	ctx := t.Context()
@@ -159,25 +161,6 @@ func pushImage(t *testing.T, host, repo string, tags ...string) {
 			t.Fatalf("push %s: %v", ref, err)
 		}
 	}
-}
-
-// waitLeader waits until one of a and b leads, and returns it first.
-func waitLeader(t *testing.T, a, b *replica) (*replica, *replica) {
-	t.Helper()
-	var leader, standby *replica
-	localclustertest.Eventually(t, 2*time.Minute, "one replica leading", func(ctx context.Context) (bool, string) {
-		la, lb := a.leading(ctx), b.leading(ctx)
-		switch {
-		case la && lb:
-			t.Fatal("both replicas report leading")
-		case la:
-			leader, standby = a, b
-		case lb:
-			leader, standby = b, a
-		}
-		return leader != nil, fmt.Sprintf("a leading %v, b leading %v", la, lb)
-	})
-	return leader, standby
 }
 
 // listAppSet generates one Application per element (never synced: its

@@ -95,6 +95,8 @@ func (r *replica) applies(ctx context.Context) float64 {
 // chance to release the Lease), the other takes the Lease and applies a
 // commit pushed after the kill.
 func TestLeaderElection(t *testing.T) {
+	// Most of it is waiting out a Lease: run beside the other Lease tests.
+	t.Parallel()
 	c := localclustertest.Start(t, localcluster.Options{})
 	cl := newClient(t, c)
 	ctx := t.Context()
@@ -103,26 +105,7 @@ func TestLeaderElection(t *testing.T) {
 
 	a := startReplica(t, c, "replica-a", "--allow-local-repositories", "--leader-elect")
 	b := startReplica(t, c, "replica-b", "--allow-local-repositories", "--leader-elect")
-	var leader, standby *replica
-	localclustertest.Eventually(t, 2*time.Minute, "one replica leading", func(ctx context.Context) (bool, string) {
-		// Both serve metrics once their managers started, which is after
-		// each installed the CRDs (its own PATCHes, before any election).
-		_, upA := a.metric(ctx, "leader_election_master_status", nil)
-		_, upB := b.metric(ctx, "leader_election_master_status", nil)
-		if !upA || !upB {
-			return false, fmt.Sprintf("metrics up: a %v, b %v", upA, upB)
-		}
-		la, lb := a.leading(ctx), b.leading(ctx)
-		switch {
-		case la && lb:
-			t.Fatal("both replicas report leading")
-		case la:
-			leader, standby = a, b
-		case lb:
-			leader, standby = b, a
-		}
-		return leader != nil, fmt.Sprintf("a leading %v, b leading %v", la, lb)
-	})
+	leader, standby := waitLeader(t, a, b)
 
 	standbyBefore := standby.applies(ctx)
 	app := &v1alpha1.Application{
@@ -159,6 +142,33 @@ func TestLeaderElection(t *testing.T) {
 	waitValue(t, cl, "ha", "cm", "two")
 	waitSynced(t, cl, app, second)
 	t.Logf("commit pushed after the kill applied %.1fs after the kill", time.Since(killed).Seconds())
+}
+
+// waitLeader waits until both replicas serve metrics and one of them
+// leads, and returns the leader first.
+func waitLeader(t *testing.T, a, b *replica) (*replica, *replica) {
+	t.Helper()
+	var leader, standby *replica
+	localclustertest.Eventually(t, 2*time.Minute, "one replica leading", func(ctx context.Context) (bool, string) {
+		// Both serve metrics once their managers started, which is after
+		// each installed the CRDs (its own PATCHes, before any election).
+		_, upA := a.metric(ctx, "leader_election_master_status", nil)
+		_, upB := b.metric(ctx, "leader_election_master_status", nil)
+		if !upA || !upB {
+			return false, fmt.Sprintf("metrics up: a %v, b %v", upA, upB)
+		}
+		la, lb := a.leading(ctx), b.leading(ctx)
+		switch {
+		case la && lb:
+			t.Fatal("both replicas report leading")
+		case la:
+			leader, standby = a, b
+		case lb:
+			leader, standby = b, a
+		}
+		return leader != nil, fmt.Sprintf("a leading %v, b leading %v", la, lb)
+	})
+	return leader, standby
 }
 
 func waitValue(t *testing.T, cl client.Client, ns, name, want string) {

@@ -36,6 +36,8 @@ import (
 // released) and the others take its Applications, and a commit pushed
 // after the kill reaches every Application.
 func TestShardingByLeases(t *testing.T) {
+	// Most of it is waiting out a Lease: run beside the other Lease tests.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts three controllers and 300 Applications")
 	}
