@@ -56,6 +56,10 @@ flags changes nothing.`,
 				return fmt.Errorf("--replicas %d: want 1 or more", opts.Install.Replicas)
 			}
 			opts.Install.Namespace = o.namespace
+			if opts.Install.Image == "" && !install.IsRelease(install.DefaultImage()) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Warning: this ferry build has no release version, so Git gets the image %s, which exists only if you built and pushed it (make image PUSH=...); --image names another.\n",
+					install.DefaultImage())
+			}
 			out := cmd.OutOrStdout()
 			files, err := bootstrap.Files(opts)
 			if err != nil {
