@@ -88,7 +88,7 @@ func TestHAOneGenerationOnePush(t *testing.T) {
 	localclustertest.Eventually(t, 2*time.Minute, standby.name+" leading", func(ctx context.Context) (bool, string) {
 		return standby.leading(ctx), "not yet"
 	})
-	t.Logf("%s leads %.1fs after %s was killed (lease 15s, retry 2s)", standby.name, time.Since(killed).Seconds(), leader.name)
+	t.Logf("%s leads %.1fs after %s was killed (lease 15s, retry 1s)", standby.name, time.Since(killed).Seconds(), leader.name)
 
 	// The next events, on the new leader: an element added, a release.
 	as := &v1alpha1.ApplicationSet{}

@@ -138,7 +138,7 @@ func TestLeaderElection(t *testing.T) {
 	localclustertest.Eventually(t, 2*time.Minute, standby.name+" leading", func(ctx context.Context) (bool, string) {
 		return standby.leading(ctx), "not yet"
 	})
-	t.Logf("%s took over %.1fs after %s was killed (lease 15s, retry 2s)", standby.name, time.Since(killed).Seconds(), leader.name)
+	t.Logf("%s took over %.1fs after %s was killed (lease 15s, retry 1s)", standby.name, time.Since(killed).Seconds(), leader.name)
 	waitValue(t, cl, "ha", "cm", "two")
 	waitSynced(t, cl, app, second)
 	t.Logf("commit pushed after the kill applied %.1fs after the kill", time.Since(killed).Seconds())
