@@ -84,6 +84,7 @@ func newControllerCmd() *cobra.Command {
 	f.BoolVar(&opts.AllowLocalRepositories, "allow-local-repositories", false, "let Applications, ApplicationSets and GitRepositories read repositories on the controller's disk (file:// URLs and paths)")
 	f.BoolVar(&opts.AllowLinkLocalAddresses, "allow-link-local-addresses", false, "let repository, registry and notification URLs reach link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10)")
 	f.BoolVar(&opts.AllowCrossNamespaceRefs, "allow-cross-namespace-refs", false, "let ImagePolicies and ImageUpdateAutomations refer to objects in other namespaces")
+	f.StringSliceVar(&opts.SSHKnownHostsFiles, "ssh-known-hosts-file", nil, "known_hosts files that ssh repositories' host keys are checked against (the install mounts Argo CD's argocd-ssh-known-hosts-cm) (default: $SSH_KNOWN_HOSTS, ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)")
 	f.BoolVar(&opts.AllowExecCredentials, "allow-exec-credentials", false, "accept cluster Secrets whose config runs a program for credentials (execProviderConfig)")
 	return cmd
 }

@@ -110,6 +110,17 @@ func TestBootstrapGit(t *testing.T) {
 	git(t, work, "push", "-q", authURL(repoURL), "HEAD:main")
 	scaled := git(t, work, "rev-parse", "HEAD")
 	waitSynced(t, cl, rootApp, scaled)
+	// Bootstrap again with the first flags: it would undo the commit, so
+	// it refuses and pushes nothing.
+	cmd := exec.CommandContext(ctx, ferry, args...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "clusters/production/ferry-system/install.yaml") {
+		t.Errorf("bootstrap over a changed install.yaml: %v\n%s", err, out)
+	}
+	pull(t, work, repoURL)
+	if got := git(t, work, "rev-parse", "HEAD"); got != scaled {
+		t.Errorf("a refused bootstrap moved main from %s to %s", scaled, got)
+	}
 	localclustertest.Eventually(t, 2*time.Minute, "Ferry's Deployment at 2 replicas", func(ctx context.Context) (bool, string) {
 		d := &appsv1.Deployment{}
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "ferry-controller"}, d); err != nil {

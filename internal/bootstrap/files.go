@@ -13,6 +13,7 @@ package bootstrap
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 
@@ -35,6 +36,25 @@ type Options struct {
 	Install install.Options
 	// AuthorName and AuthorEmail sign the commit.
 	AuthorName, AuthorEmail string
+	// Force overwrites files Git has that differ from what bootstrap
+	// writes; without it, Commit refuses (they were changed in Git).
+	Force bool
+}
+
+// Check refuses options that would put a secret in Git or in output: a
+// password in the URL (--password gives it; the URL is committed in the
+// root Application).
+func (o Options) Check() error {
+	if u, err := url.Parse(o.URL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return fmt.Errorf("--url: a password in the URL would be committed (in %s/%s); give it with --password", Dir, RootFile)
+		}
+	}
+	if o.Branch == "" {
+		return fmt.Errorf("--branch: required")
+	}
+	_, err := cleanPath(o.Path)
+	return err
 }
 
 // The files bootstrap writes, under Options.Path.

@@ -60,9 +60,17 @@ func commit(ctx context.Context, opts Options, files map[string][]byte) (CommitR
 	if err != nil {
 		return CommitResult{}, err
 	}
+	var differ []string
 	for _, name := range sortedKeys(files) {
 		full := filepath.Join(dir, filepath.FromSlash(name))
-		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, files[name]) {
+		old, err := os.ReadFile(full)
+		if err == nil && bytes.Equal(old, files[name]) {
+			continue
+		}
+		if err == nil && !opts.Force {
+			// Changed in Git since (an upgrade, a new replica count):
+			// bootstrap must not undo it.
+			differ = append(differ, name)
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -75,6 +83,10 @@ func commit(ctx context.Context, opts Options, files map[string][]byte) (CommitR
 			return CommitResult{}, fmt.Errorf("git add %s: %w", name, err)
 		}
 		res.Changed = append(res.Changed, name)
+	}
+	if len(differ) > 0 {
+		return CommitResult{}, fmt.Errorf("%s at branch %s differ from what bootstrap writes with these flags (changed in Git since?): "+
+			"nothing committed; pass the flags that give them, or --force to overwrite them", strings.Join(differ, ", "), opts.Branch)
 	}
 	if len(res.Changed) == 0 {
 		head, err := repo.Head()

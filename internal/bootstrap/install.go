@@ -10,8 +10,11 @@ import (
 	"os"
 	"path"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/config/crd"
@@ -48,6 +51,11 @@ func Install(ctx context.Context, k *install.Cluster, opts Options, files map[st
 	secret, err := opts.repositorySecret()
 	if err != nil {
 		return err
+	}
+	if opts.PrivateKeyFile != "" {
+		if err := knownHosts(ctx, k, opts, w); err != nil {
+			return err
+		}
 	}
 	if err := apply(ctx, k, append([]*unstructured.Unstructured{secret}, root...), w); err != nil {
 		return err
@@ -109,4 +117,24 @@ func decode(data []byte) ([]*unstructured.Unstructured, error) {
 			out = append(out, u)
 		}
 	}
+}
+
+// knownHosts gives the controller the repository's ssh host keys, in
+// Argo CD's ConfigMap, unless the cluster has that ConfigMap already (its
+// owner's: left as it is, and said so).
+func knownHosts(ctx context.Context, k *install.Cluster, opts Options, w io.Writer) error {
+	lines, err := opts.KnownHosts()
+	if err != nil {
+		return err
+	}
+	cm := opts.knownHostsConfigMap(lines)
+	err = k.Client.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+	switch {
+	case err == nil:
+		fmt.Fprintf(w, "ConfigMap %s/%s kept: it must hold the host key of the repository's server\n", cm.GetNamespace(), cm.GetName())
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("read ConfigMap %s/%s: %w", cm.GetNamespace(), cm.GetName(), err)
+	}
+	return apply(ctx, k, []*unstructured.Unstructured{cm}, w)
 }

@@ -39,7 +39,8 @@ func newBootstrapGitCmd() *cobra.Command {
 From then on Ferry keeps itself matching Git: an upgrade is a commit that changes the image in
 ` + bootstrap.InstallFile + `, and the Applications of the cluster go under PATH (ferry init's
 clusters/production and clusters/staging work as they are). Running it again with the same
-flags changes nothing.`,
+flags changes nothing; when Ferry's files in Git were changed since (an upgrade, a replica count),
+it refuses to undo that unless --force.`,
 		Example: `  ferry bootstrap git --url https://git.example.com/org/gitops.git --branch main \
       --path clusters/production --username ferry --password "$GIT_TOKEN"
   ferry bootstrap git --url ssh://git@git.example.com/org/gitops.git --path clusters/staging \
@@ -61,13 +62,26 @@ flags changes nothing.`,
 					install.DefaultImage())
 			}
 			out := cmd.OutOrStdout()
+			if err := opts.Check(); err != nil {
+				return err
+			}
+			if opts.PrivateKeyFile != "" {
+				if _, err := opts.KnownHosts(); err != nil { // before anything is pushed
+					return err
+				}
+			}
 			files, err := bootstrap.Files(opts)
 			if err != nil {
 				return err
 			}
-			k, err := o.cluster() // before pushing: a wrong kubeconfig must not leave a commit behind
+			// The cluster answers before anything is pushed: a wrong
+			// kubeconfig must not leave a commit behind.
+			k, err := o.cluster()
 			if err != nil {
 				return err
+			}
+			if _, err := k.Discovery.ServerVersion(); err != nil {
+				return fmt.Errorf("reach the cluster (nothing committed): %w", err)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
@@ -94,11 +108,12 @@ flags changes nothing.`,
 	f.StringVar(&opts.Path, "path", "", "the cluster's directory in the repository (e.g. clusters/production)")
 	f.StringVarP(&opts.Username, "username", "u", "", "HTTPS user name")
 	f.StringVarP(&opts.Password, "password", "p", "", "HTTPS password or token")
-	f.StringVar(&opts.PrivateKeyFile, "private-key-file", "", "ssh private key (host keys from ~/.ssh/known_hosts)")
+	f.StringVar(&opts.PrivateKeyFile, "private-key-file", "", "ssh private key; the server's host key is read from $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts, and given to the controller in argocd-ssh-known-hosts-cm")
 	f.StringVar(&opts.Install.Image, "image", "", "the controller's image, a whole reference (default "+install.DefaultImage()+")")
 	f.Int32Var(&opts.Install.Replicas, "replicas", 1, "controller replicas (they share the Applications; docs/install.md)")
 	f.StringVar(&opts.AuthorName, "author-name", "Ferry", "the commit's author")
 	f.StringVar(&opts.AuthorEmail, "author-email", "ferry@localhost", "the commit author's email")
+	f.BoolVar(&opts.Force, "force", false, "overwrite Ferry's files in Git when they differ (changed in Git since the last bootstrap)")
 	_ = cmd.MarkFlagRequired("path")
 	return cmd
 }

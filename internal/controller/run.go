@@ -96,6 +96,10 @@ type Options struct {
 	// AllowLinkLocalAddresses lets repository, registry and notification
 	// URLs reach link-local and cloud metadata addresses; off by default.
 	AllowLinkLocalAddresses bool
+	// SSHKnownHostsFiles are the known_hosts files repositories' ssh host
+	// keys are checked against (Argo CD's argocd-ssh-known-hosts-cm,
+	// mounted). Without them, ssh repositories fail closed.
+	SSHKnownHostsFiles []string
 	// AllowCrossNamespaceRefs lets image automation objects refer to
 	// objects in other namespaces (Flux's --no-cross-namespace-refs=false);
 	// off by default: an ImageUpdateAutomation could otherwise push with
@@ -205,13 +209,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	netPolicy := netguard.Policy{AllowLinkLocal: opts.AllowLinkLocalAddresses}
 	repoSecrets := source.RepositorySecrets{Reader: homeCache, Namespace: opts.HomeNamespace}
 	sources, err := source.NewCache(source.Options{
-		Dir:          opts.CacheDir,
-		PollInterval: opts.PollInterval,
-		Credentials:  repoSecrets.Credentials,
-		Scoped:       repoSecrets.Scoped,
-		AllowLocal:   opts.AllowLocalRepositories,
-		Net:          netPolicy,
-		OnFetch:      m.Fetched,
+		Dir:             opts.CacheDir,
+		PollInterval:    opts.PollInterval,
+		Credentials:     repoSecrets.Credentials,
+		Scoped:          repoSecrets.Scoped,
+		AllowLocal:      opts.AllowLocalRepositories,
+		KnownHostsFiles: opts.SSHKnownHostsFiles,
+		Net:             netPolicy,
+		OnFetch:         m.Fetched,
 
 		SnapshotCacheMaxBytes: opts.GitCacheMaxBytes, // --git-cache-max-bytes
 	})

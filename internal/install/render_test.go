@@ -174,12 +174,18 @@ func TestRenderPodSecurity(t *testing.T) {
 	if spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
 		t.Error("automountServiceAccountToken is not true: the controller calls the API with it")
 	}
-	emptyDirs := map[string]bool{}
+	// emptyDirs where the process writes; ConfigMaps (the ssh host keys),
+	// read only. Both are allowed at Pod Security's restricted level.
+	emptyDirs, configMaps := map[string]bool{}, map[string]bool{}
 	for _, v := range spec.Volumes {
-		if v.EmptyDir == nil {
-			t.Errorf("volume %s is not an emptyDir", v.Name)
+		switch {
+		case v.EmptyDir != nil:
+			emptyDirs[v.Name] = true
+		case v.ConfigMap != nil:
+			configMaps[v.Name] = true
+		default:
+			t.Errorf("volume %s is neither an emptyDir nor a ConfigMap", v.Name)
 		}
-		emptyDirs[v.Name] = true
 	}
 	if len(spec.InitContainers) != 0 || len(spec.Containers) != 1 {
 		t.Fatalf("%d init containers and %d containers, want one container", len(spec.InitContainers), len(spec.Containers))
@@ -202,10 +208,13 @@ func TestRenderPodSecurity(t *testing.T) {
 	}
 	mounts := map[string]string{}
 	for _, m := range c.VolumeMounts {
-		if !emptyDirs[m.Name] {
-			t.Errorf("mount %s is not of an emptyDir", m.MountPath)
+		if !emptyDirs[m.Name] && !(configMaps[m.Name] && m.ReadOnly) {
+			t.Errorf("mount %s is neither an emptyDir nor a read-only ConfigMap", m.MountPath)
 		}
 		mounts[m.MountPath] = m.Name
+	}
+	if mounts["/app/config/ssh"] == "" || !slices.Contains(c.Args, "--ssh-known-hosts-file=/app/config/ssh/ssh_known_hosts") {
+		t.Errorf("the ssh host keys (argocd-ssh-known-hosts-cm) are not given to the controller: args %q", c.Args)
 	}
 	for _, dir := range []string{"/tmp", "/var/cache/ferry"} {
 		if mounts[dir] == "" {

@@ -156,6 +156,8 @@ type Gate interface {
 	Acquire(ctx context.Context, name string, key Key) (_ context.Context, done func(), ok bool)
 	// State is what the replica may reconcile now.
 	State() State
+	// Release cancels the running reconcile of name, whose key changed.
+	Release(name string)
 }
 
 // Acquire serves a fixed State as a Gate.
@@ -165,3 +167,7 @@ func (s State) Acquire(ctx context.Context, _ string, key Key) (context.Context,
 
 // State serves a fixed State as a Gate.
 func (s State) State() State { return s }
+
+// Release serves a fixed State as a Gate: a static shard tracks no
+// reconcile (two static shards are not fenced, as in Argo CD).
+func (State) Release(string) {}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -136,9 +137,33 @@ func (m *Membership) Acquire(ctx context.Context, name string, key Key) (context
 	}, true
 }
 
+// Release cancels the running reconcile of name, if any: its key changed
+// (a new destination, a cluster's shard pin) and another replica may own
+// it now. The reconcile's done still ends it.
+func (m *Membership) Release(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.inflight[name]; ok {
+		f.cancel()
+	}
+}
+
+// stop refuses every reconcile from now on and cancels the running ones:
+// the Lease is lost, or about to be deemed expired by the others.
+func (m *Membership) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closing = true
+	for _, f := range m.inflight {
+		f.cancel()
+	}
+}
+
 // Start takes the replica's Lease, then renews it and follows the others'
 // until ctx ends; it returns an error when the Lease was lost or could not
-// be renewed in time, which must stop the process.
+// be renewed in time, which must stop the process. Each step's calls are
+// bounded by the renew deadline, so a hung API call stops the replica
+// too, and no step waits for reconciles: renewal never lags behind them.
 func (m *Membership) Start(ctx context.Context) error {
 	if err := m.acquireLease(ctx); err != nil || ctx.Err() != nil {
 		return err
@@ -148,17 +173,20 @@ func (m *Membership) Start(ctx context.Context) error {
 	tick := time.NewTicker(m.opts.RetryPeriod)
 	defer tick.Stop()
 	for {
-		if err := m.step(ctx); err != nil {
-			if errors.Is(err, errLost) {
-				return err
-			}
-			if m.opts.Now().Sub(renewed) > m.opts.RenewDeadline {
-				return fmt.Errorf("shard lease %s/%s not renewed for %s (stopping before another replica takes its Applications): %w",
-					m.opts.Namespace, m.name, m.opts.RenewDeadline, err)
-			}
+		at, err := m.step(ctx, renewed.Add(m.opts.RenewDeadline))
+		switch {
+		case err == nil:
+			renewed = at
+		case ctx.Err() != nil:
+		case errors.Is(err, errLost):
+			m.stop()
+			return err
+		case m.opts.Now().Sub(renewed) >= m.opts.RenewDeadline:
+			m.stop()
+			return fmt.Errorf("shard lease %s/%s not renewed for %s (stopping before another replica takes its Applications): %w",
+				m.opts.Namespace, m.name, m.opts.RenewDeadline, err)
+		default:
 			m.opts.Log.Error(err, "shard lease step failed; retrying")
-		} else {
-			renewed = m.opts.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -170,32 +198,67 @@ func (m *Membership) Start(ctx context.Context) error {
 
 var errLost = errors.New("another process holds this replica's shard Lease")
 
+// staleAfter is how long a Lease no member renews stays: then the members
+// delete it (a crashed replica's; a Deployment's pods get new names).
+const staleAfter = 10 * time.Minute
+
 // step renews the Lease, reads the others', and changes over to a new
-// membership: what leaves is stopped before the new view is published.
-func (m *Membership) step(ctx context.Context) error {
-	if err := m.write(ctx, m.lease.Annotations[ViewAnnotation]); err != nil {
-		return err
+// membership: it cancels the reconciles of what leaves at once, and
+// publishes the new view at the first step they have all returned by.
+// It returns when the renewal was sent; every call ends by deadline.
+func (m *Membership) step(ctx context.Context, deadline time.Time) (time.Time, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	at := m.opts.Now()
+	if err := m.write(ctx, m.node.acting.String()); err != nil {
+		return at, err
 	}
 	list := &coordinationv1.LeaseList{}
 	if err := m.c.List(ctx, list, client.InNamespace(m.opts.Namespace), client.HasLabels{LeaseLabel}); err != nil {
-		return fmt.Errorf("list shard Leases in %s: %w", m.opts.Namespace, err)
+		return at, fmt.Errorf("list shard Leases in %s: %w", m.opts.Namespace, err)
 	}
-	m.node.Observe(m.opts.Now(), observe(list.Items))
+	now := m.opts.Now()
+	m.node.Observe(now, observe(list.Items))
 	m.setState(m.node.State())
-	next, changed := m.node.Next()
-	if !changed {
-		return nil
+	if next, changed := m.node.Next(); changed && m.settled() {
+		if err := m.write(ctx, next.String()); err != nil {
+			return at, err
+		}
+		m.opts.Log.Info("shard view published", "members", next.String())
+		m.node.Published(next)
+		m.setState(m.node.State())
 	}
-	if err := m.drain(ctx); err != nil {
-		return err
+	m.deleteStale(ctx, list.Items, m.node.Stale(now, staleAfter))
+	return at, nil
+}
+
+// settled says whether no reconcile of what the replica no longer owns is
+// running (setState cancelled them).
+func (m *Membership) settled() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.inflight {
+		if !m.state.Owns(f.key) {
+			return false
+		}
 	}
-	if err := m.write(ctx, next.String()); err != nil {
-		return err
+	return true
+}
+
+// deleteStale deletes the Leases of members gone for good, each only as
+// it was read (a member taking it back in between keeps it).
+func (m *Membership) deleteStale(ctx context.Context, leases []coordinationv1.Lease, stale []string) {
+	for i := range leases {
+		l := &leases[i]
+		member, _ := strings.CutPrefix(l.Name, LeasePrefix)
+		if !slices.Contains(stale, member) {
+			continue
+		}
+		err := m.c.Delete(ctx, l, client.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion})
+		if err == nil {
+			m.opts.Log.Info("stale shard lease deleted", "lease", l.Name)
+		}
 	}
-	m.opts.Log.Info("shard view published", "members", next.String())
-	m.node.Published(next)
-	m.setState(m.node.State())
-	return nil
 }
 
 // observe reads the shard Leases.
@@ -214,11 +277,17 @@ func observe(leases []coordinationv1.Lease) []Observed {
 	return out
 }
 
-// setState installs what the replica may reconcile and tells OnChange.
+// setState installs what the replica may reconcile, cancels the running
+// reconciles of what it no longer owns, and tells OnChange.
 func (m *Membership) setState(s State) {
 	m.mu.Lock()
 	changed := !m.state.Equal(s)
 	m.state = s
+	for _, f := range m.inflight {
+		if !s.Owns(f.key) {
+			f.cancel()
+		}
+	}
 	m.mu.Unlock()
 	if changed && m.opts.OnChange != nil {
 		m.opts.OnChange(s)
@@ -346,7 +415,7 @@ func (m *Membership) takeOver(l *coordinationv1.Lease, now time.Time) {
 	delete(l.Annotations, ViewAnnotation)
 }
 
-// release stops every reconcile, then gives the Lease up, so the others
+// release stops every reconcile, then deletes the Lease, so the others
 // take over at their next step instead of after the Lease's duration.
 func (m *Membership) release() error {
 	if m.lease == nil {
@@ -360,10 +429,10 @@ func (m *Membership) release() error {
 	if err := m.drain(ctx); err != nil {
 		return fmt.Errorf("shard lease %s/%s kept: reconciles still running at shutdown: %w", m.opts.Namespace, m.name, err)
 	}
-	l := m.lease.DeepCopy()
-	l.Spec.HolderIdentity = nil
-	delete(l.Annotations, ViewAnnotation)
-	if err := m.c.Update(ctx, l); err != nil {
+	// Deleted, not emptied: the others see the member gone at their next
+	// list, and no Lease is left behind by a pod that will not return.
+	l := m.lease
+	if err := m.c.Delete(ctx, l, client.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("release shard lease %s/%s: %w", m.opts.Namespace, m.name, err)
 	}
 	m.opts.Log.Info("shard lease released", "lease", m.name)

@@ -47,20 +47,33 @@ func (n *Node) Observe(now time.Time, leases []Observed) {
 	seen := make(map[string]sighting, len(leases))
 	live, claims := []string{n.self}, map[string]View{}
 	for _, l := range leases {
-		if l.Member == n.self || l.Holder == "" {
-			continue // a released Lease: its replica stopped everything first
+		if l.Member == n.self {
+			continue
 		}
 		s := sighting{Observed: l, at: now}
 		if prev, ok := n.seen[l.Member]; ok && prev.Version == l.Version && prev.Holder == l.Holder {
 			s.at = prev.at
 		}
 		seen[l.Member] = s
-		if now.Sub(s.at) < l.Duration {
+		// A released Lease (no holder): its replica stopped everything first.
+		if l.Holder != "" && now.Sub(s.at) < l.Duration {
 			live = append(live, l.Member)
 			claims[l.Member] = l.View
 		}
 	}
 	n.seen, n.live, n.claims = seen, NewView(live...), claims
+}
+
+// Stale lists the members whose Lease nobody has renewed (or which was
+// released) for longer than after, as this process saw them.
+func (n *Node) Stale(now time.Time, after time.Duration) []string {
+	var out []string
+	for m, s := range n.seen {
+		if now.Sub(s.at) > after {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // State is what the replica may reconcile now.

@@ -173,7 +173,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("application").
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}), r.destinationMoved())).
 		WatchesRawSource(source.Channel(r.local.watcher.events, &handler.EnqueueRequestForObject{})).
 		Watches(&v1alpha1.AppProject{}, handler.EnqueueRequestsFromMapFunc(r.appsOfProject),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/cluster"
@@ -94,6 +96,7 @@ func (p *shardPass) Start(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if err := p.pass(ctx); err != nil && ctx.Err() == nil {
+			p.owned = nil // queue everything owned at the next pass: some may have been dropped meanwhile
 			p.r.log.Error(err, "shard pass failed; retrying")
 			p.r.ShardsChanged(shard.State{})
 			select {
@@ -134,6 +137,9 @@ func (p *shardPass) pass(ctx context.Context) error {
 		if !state.Owns(k) {
 			if p.owned[key] {
 				p.r.tracker.drop(key)
+				// Its key may have changed (destination, pin): a reconcile
+				// started under the old one stops now.
+				p.r.opts.Shards.Release(key.String())
 			}
 			continue
 		}
@@ -157,6 +163,9 @@ func (r *Reconciler) refresh(ctx context.Context, entries []cluster.Entry, app *
 	if r.opts.Shards == nil || r.opts.Shards.State().Owns(shardKey(entries, app)) {
 		return r.local.watcher.enqueue(ctx, appKey(app))
 	}
+	if app.Annotations[refreshAnnotation] != "" {
+		return true // asked already (a hard refresh stays hard)
+	}
 	stub := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+refreshAnnotation+`":"normal"}}}`))
 	if err := r.direct.Patch(ctx, stub, patch); err != nil && ctx.Err() == nil {
@@ -175,4 +184,19 @@ func (r *Reconciler) Owned(ctx context.Context) (func(*v1alpha1.Application) boo
 	entries, err := r.clusterEntries(ctx)
 	state := r.opts.Shards.State()
 	return func(app *v1alpha1.Application) bool { return err == nil && state.Owns(shardKey(entries, app)) }, state
+}
+
+// destinationMoved passes every event, and, sharded, has the shard pass
+// run when an Application's destination changed: its key did, and the
+// replica that owned it must stop a reconcile it runs (Release) before
+// the new owner starts one.
+func (r *Reconciler) destinationMoved() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		before, ok1 := e.ObjectOld.(*v1alpha1.Application)
+		after, ok2 := e.ObjectNew.(*v1alpha1.Application)
+		if r.opts.Shards != nil && ok1 && ok2 && before.Spec.Destination != after.Spec.Destination {
+			r.ShardsChanged(shard.State{})
+		}
+		return true
+	}}
 }

@@ -62,7 +62,7 @@ func Setup(mgr ctrl.Manager, homeCache cache.Cache, home string, namespaces []st
 		handler.EnqueueRequestsFromMapFunc(r.allAppSets), predicate.NewPredicateFuncs(isClusterSecret))
 	return r, ctrl.NewControllerManagedBy(mgr).Named("applicationset").
 		For(&v1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.GenerationChangedPredicate{}, predicate.NewPredicateFuncs(refreshRequested)))).
+			predicate.GenerationChangedPredicate{}, refreshAsked))).
 		Owns(&v1alpha1.Application{}).
 		WatchesRawSource(clusterSecrets).
 		WatchesRawSource(source.Channel(r.pushed, &handler.EnqueueRequestForObject{})).
@@ -115,8 +115,17 @@ func (r *Reconciler) RepositoryPushed(ctx context.Context, urls []string, leadin
 	return n
 }
 
-// refreshRequested passes ApplicationSets that carry RefreshAnnotation.
+// refreshRequested says whether an ApplicationSet carries RefreshAnnotation.
 func refreshRequested(o client.Object) bool { return o.GetAnnotations()[RefreshAnnotation] == "true" }
+
+// refreshAsked passes an ApplicationSet when RefreshAnnotation appears on
+// it (not at each of its status writes while it is there).
+var refreshAsked = predicate.Funcs{
+	CreateFunc:  func(e event.CreateEvent) bool { return refreshRequested(e.Object) },
+	UpdateFunc:  func(e event.UpdateEvent) bool { return refreshRequested(e.ObjectNew) && !refreshRequested(e.ObjectOld) },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(e event.GenericEvent) bool { return refreshRequested(e.Object) },
+}
 
 // refreshed lists the ApplicationSet's git repositories again, when it
 // asks for a refresh; done removes the request.
