@@ -26,6 +26,12 @@ import (
 
 const user, password = "ferry", "s3cret-bootstrap-token"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	localclustertest.RemoveFerryBinary()
+	os.Exit(code)
+}
+
 // TestBootstrapGit: `ferry bootstrap git` against a smart-HTTP server with
 // basic auth, on ferry init's layout. The repository gets the install
 // manifests and the root Application in one commit; a second run commits
@@ -48,7 +54,7 @@ func TestBootstrapGit(t *testing.T) {
 	}
 	gittest.AllowPush(t, gittest.BareClone(t, work, root, "gitops.git"))
 	before := git(t, work, "rev-parse", "HEAD")
-	ferry := buildFerry(t)
+	ferry := localclustertest.FerryBinary(t)
 
 	args := []string{"bootstrap", "git", "--kubeconfig", c.KubeconfigPath(), "--url", repoURL, "--branch", "main",
 		"--path", "clusters/production", "--username", user, "--password", password, "--image", "ferry:v0.0.0-test"}
@@ -156,15 +162,6 @@ func git(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func buildFerry(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ferry")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ferrycd/ferry/cmd/ferry").CombinedOutput(); err != nil {
-		t.Fatalf("go build ferry: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func run(t *testing.T, ferry string, args ...string) string {

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,25 +30,9 @@ import (
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 )
 
-// ferryBinary builds bin/ferry once for the package's tests.
-var ferryBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ferry-faults-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "ferry")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ferrycd/ferry/cmd/ferry")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ferry: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := ferryBinary(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
-	}
+	localclustertest.RemoveFerryBinary()
 	os.Exit(code)
 }
 
@@ -67,10 +50,7 @@ type replica struct {
 // --allow-local-repositories); the test's cleanup stops it.
 func startReplica(t *testing.T, c *localcluster.Cluster, name string, extra ...string) *replica {
 	t.Helper()
-	bin, err := ferryBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := localclustertest.FerryBinary(t)
 	port := freePort(t)
 	dir := t.TempDir()
 	r := &replica{name: name, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), log: filepath.Join(dir, "controller.log"), done: make(chan struct{})}

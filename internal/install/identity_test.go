@@ -1,10 +1,8 @@
 package install_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -33,14 +31,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
@@ -53,25 +49,9 @@ import (
 	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 )
 
-// ferryBinary builds bin/ferry once for the package's tests.
-var ferryBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ferry-install-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "ferry")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ferrycd/ferry/cmd/ferry")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ferry: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := ferryBinary(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
-	}
+	localclustertest.RemoveFerryBinary()
 	os.Exit(code)
 }
 
@@ -102,10 +82,7 @@ var narrowedDeploy = []rbacv1.PolicyRule{
 // so the install as shipped, a superset, passes too. A verb missing from
 // them fails the test; the sub-test shows one.
 func TestInstalledIdentity(t *testing.T) {
-	bin, err := ferryBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := localclustertest.FerryBinary(t)
 	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeFull})
 	ctx := t.Context()
 	cfg := c.AdminConfig()
@@ -515,22 +492,7 @@ func create(t *testing.T, c client.Client, objs ...client.Object) {
 // createYAML creates every document of a YAML stream.
 func createYAML(t *testing.T, c client.Client, data []byte) {
 	t.Helper()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
+	for _, u := range localclustertest.Objects(t, data) {
 		if err := c.Create(t.Context(), u); err != nil {
 			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
 		}
