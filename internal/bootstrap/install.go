@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferrycd/ferry/config/crd"
 	"github.com/ferrycd/ferry/internal/install"
 )
 
@@ -41,12 +40,8 @@ func Install(ctx context.Context, k *install.Cluster, opts Options, files map[st
 	if err := apply(ctx, k, objs, w); err != nil {
 		return err
 	}
-	for _, o := range objs {
-		if o.GetKind() == "CustomResourceDefinition" {
-			if err := crd.WaitEstablished(ctx, k.Client, o.GetName()); err != nil {
-				return err
-			}
-		}
+	if err := k.WaitCRDs(ctx, objs); err != nil { // before the root Application, one of their objects
+		return err
 	}
 	secret, err := opts.repositorySecret()
 	if err != nil {
@@ -65,9 +60,7 @@ func Install(ctx context.Context, k *install.Cluster, opts Options, files map[st
 
 func apply(ctx context.Context, k *install.Cluster, objs []*unstructured.Unstructured, w io.Writer) error {
 	results, err := k.Apply(ctx, objs)
-	for _, r := range results {
-		fmt.Fprintf(w, "%s %s\n", r.Object, r.Action)
-	}
+	install.Report(w, results)
 	return err
 }
 

@@ -102,9 +102,7 @@ and every RBAC rule.`,
 // runInstall applies objs, says what changed, and waits.
 func runInstall(ctx context.Context, k *install.Cluster, objs []*unstructured.Unstructured, wait bool, timeout time.Duration, out io.Writer) error {
 	results, err := k.Apply(ctx, objs)
-	for _, r := range results {
-		fmt.Fprintf(out, "%s %s\n", r.Object, r.Action)
-	}
+	install.Report(out, results)
 	if err != nil {
 		return err
 	}

@@ -97,8 +97,10 @@ type Options struct {
 	// URLs reach link-local and cloud metadata addresses; off by default.
 	AllowLinkLocalAddresses bool
 	// SSHKnownHostsFiles are the known_hosts files repositories' ssh host
-	// keys are checked against (Argo CD's argocd-ssh-known-hosts-cm,
-	// mounted). Without them, ssh repositories fail closed.
+	// keys are checked against (the install mounts Argo CD's
+	// argocd-ssh-known-hosts-cm). Empty: $SSH_KNOWN_HOSTS, else
+	// ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts; a host in none of
+	// them is refused.
 	SSHKnownHostsFiles []string
 	// AllowCrossNamespaceRefs lets image automation objects refer to
 	// objects in other namespaces (Flux's --no-cross-namespace-refs=false);

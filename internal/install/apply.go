@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"fmt"
+	"io"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,6 +69,14 @@ func (k *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		results = append(results, Result{Object: Describe(obj), Action: action})
 	}
 	return results, nil
+}
+
+// Report writes what Apply did, an object a line: "Deployment
+// argocd/ferry-controller unchanged".
+func Report(w io.Writer, results []Result) {
+	for _, r := range results {
+		fmt.Fprintf(w, "%s %s\n", r.Object, r.Action)
+	}
 }
 
 // apply applies obj, which it changes to the object the server returns.

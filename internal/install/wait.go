@@ -29,12 +29,8 @@ const pollInterval = time.Second
 // pulled, a pod that cannot be scheduled or keeps crashing). The wait is
 // bounded by ctx alone; the error says what was last seen.
 func (k *Cluster) Wait(ctx context.Context, objs []*unstructured.Unstructured, w io.Writer) error {
-	for _, obj := range objs {
-		if obj.GetKind() == "CustomResourceDefinition" {
-			if err := crd.WaitEstablished(ctx, k.Client, obj.GetName()); err != nil {
-				return err
-			}
-		}
+	if err := k.WaitCRDs(ctx, objs); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "CRDs established (%d)\n", countKind(objs, "CustomResourceDefinition"))
 	dep := find(objs, "Deployment")
@@ -60,6 +56,19 @@ func (k *Cluster) Wait(ctx context.Context, objs []*unstructured.Unstructured, w
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// WaitCRDs waits until the API server serves every CRD of objs: objects of
+// their kinds can be applied from then on.
+func (k *Cluster) WaitCRDs(ctx context.Context, objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			if err := crd.WaitEstablished(ctx, k.Client, obj.GetName()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // rollout reads the Deployment and its pods: whether it has rolled out, and

@@ -294,18 +294,14 @@ func (m *Membership) setState(s State) {
 	}
 }
 
-// drain cancels the running reconciles of what the replica no longer owns
-// (or of everything, when closing) and waits until they returned. A sync
-// cut short is resumed by its next owner (its state is in the
-// Application's status and its hooks' annotations).
-func (m *Membership) drain(ctx context.Context) error {
+// waitAll waits until every running reconcile returned (stop cancelled
+// them). A sync cut short is resumed by its next owner (its state is in
+// the Application's status and its hooks' annotations).
+func (m *Membership) waitAll(ctx context.Context) error {
 	m.mu.Lock()
-	var wait []*flight
+	wait := make([]*flight, 0, len(m.inflight))
 	for _, f := range m.inflight {
-		if m.closing || !m.state.Owns(f.key) {
-			f.cancel()
-			wait = append(wait, f)
-		}
+		wait = append(wait, f)
 	}
 	m.mu.Unlock()
 	for _, f := range wait {
@@ -390,9 +386,8 @@ func (m *Membership) acquireLease(ctx context.Context) error {
 }
 
 func (m *Membership) newLease(now time.Time) *coordinationv1.Lease {
-	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: m.name, Namespace: m.opts.Namespace,
-		Labels: map[string]string{LeaseLabel: "true"}, Annotations: map[string]string{}}}
-	m.takeOver(l, now)
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: m.name, Namespace: m.opts.Namespace}}
+	m.takeOver(l, now) // labels it
 	l.Spec.LeaseTransitions = ptr.To[int32](0)
 	return l
 }
@@ -421,12 +416,10 @@ func (m *Membership) release() error {
 	if m.lease == nil {
 		return nil
 	}
-	m.mu.Lock()
-	m.closing = true
-	m.mu.Unlock()
+	m.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RenewDeadline)
 	defer cancel()
-	if err := m.drain(ctx); err != nil {
+	if err := m.waitAll(ctx); err != nil {
 		return fmt.Errorf("shard lease %s/%s kept: reconciles still running at shutdown: %w", m.opts.Namespace, m.name, err)
 	}
 	// Deleted, not emptied: the others see the member gone at their next

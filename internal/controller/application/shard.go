@@ -61,7 +61,8 @@ func (r *Reconciler) acquire(ctx context.Context, app *v1alpha1.Application) (co
 }
 
 // shardPass queues the Applications a replica gains when the membership
-// changes (and every half minute), and forgets those it loses. A controller-runtime Runnable on every replica.
+// changes (and every half minute), and forgets those it loses. A
+// controller-runtime Runnable on every replica.
 type shardPass struct {
 	r       *Reconciler
 	changed chan struct{}
@@ -73,9 +74,12 @@ type shardPass struct {
 
 // ShardsChanged tells the controller that what this replica owns changed
 // (shard.LeaseOptions.OnChange).
-func (r *Reconciler) ShardsChanged(shard.State) {
+func (r *Reconciler) ShardsChanged(shard.State) { r.shards.wake() }
+
+// wake has a pass run soon.
+func (p *shardPass) wake() {
 	select {
-	case r.shards.changed <- struct{}{}:
+	case p.changed <- struct{}{}:
 	default: // a pass is due already
 	}
 }
@@ -98,7 +102,7 @@ func (p *shardPass) Start(ctx context.Context) error {
 		if err := p.pass(ctx); err != nil && ctx.Err() == nil {
 			p.owned = nil // queue everything owned at the next pass: some may have been dropped meanwhile
 			p.r.log.Error(err, "shard pass failed; retrying")
-			p.r.ShardsChanged(shard.State{})
+			p.wake()
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -108,9 +112,9 @@ func (p *shardPass) Start(ctx context.Context) error {
 }
 
 // pass queues the Applications owned now and not before, forgets those no
-// longer owned, and counts reassignments: Applications that existed at
-// the last pass and whose owner under the membership changed to or from
-// this replica (a new Application is no reassignment).
+// longer owned, and counts reassignments: Applications whose owner under
+// the membership changed, since the last pass's membership, to or from
+// this replica (none at the first pass).
 func (p *shardPass) pass(ctx context.Context) error {
 	apps := &v1alpha1.ApplicationList{}
 	if err := p.r.client.List(ctx, apps, client.UnsafeDisableDeepCopy); err != nil {
@@ -195,7 +199,7 @@ func (r *Reconciler) destinationMoved() predicate.Predicate {
 		before, ok1 := e.ObjectOld.(*v1alpha1.Application)
 		after, ok2 := e.ObjectNew.(*v1alpha1.Application)
 		if r.opts.Shards != nil && ok1 && ok2 && before.Spec.Destination != after.Spec.Destination {
-			r.ShardsChanged(shard.State{})
+			r.shards.wake()
 		}
 		return true
 	}}
