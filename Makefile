@@ -5,6 +5,9 @@ GO ?= go
 # Where `make kube` caches the control-plane binaries (outside the work tree,
 # keyed by the Kubernetes version); tests and the demo find them through this.
 export FERRY_KUBE_DIR := $(shell hack/build-kube.sh --dir)
+# The helm CLI built from Go modules (tools/helm) into the same cache: tests
+# compare Ferry's in-process Helm renders with `helm template`.
+export FERRY_HELM_BIN := $(FERRY_KUBE_DIR)/helm
 # Every process a test run starts inherits this mark, so the run can prove
 # afterwards that none of them is still alive.
 TEST_RUN_ID := ferry-test-$(shell date +%s%N)

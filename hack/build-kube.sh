@@ -2,7 +2,9 @@
 # build-kube.sh builds the local control plane's binaries (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl, kwok) and kwok's stage
 # files into a cache directory outside the work tree, keyed by the Kubernetes
-# version, and does nothing when that directory is complete already.
+# version, and does nothing when that directory is complete already. The helm
+# CLI (tools/helm), which tests compare Ferry's Helm renders with, is built
+# there too, with a stamp of its own.
 #
 # Usage: hack/build-kube.sh            builds if needed, prints the directory
 #        hack/build-kube.sh --dir      prints the directory only
@@ -18,7 +20,21 @@ if [ "${1:-}" = "--dir" ]; then echo "$dir"; exit 0; fi
 # The stamp names what the binaries were built from: a change of any pinned
 # module version rebuilds them.
 stamp=$(cat "$root/tools/kube/go.sum" "$root/tools/kube/kwok/go.sum" "$0" | sha256sum | cut -c1-16)
+helm_stamp=$(cat "$root/tools/helm/go.mod" "$root/tools/helm/go.sum" | sha256sum | cut -c1-16)
+
+# build_helm builds helm into $dir unless its stamp says it is there already.
+build_helm() {
+  if [ -f "$dir/.helm-stamp" ] && [ "$(cat "$dir/.helm-stamp")" = "$helm_stamp" ]; then
+    return
+  fi
+  echo "building helm into $dir" >&2
+  (cd "$root/tools/helm" && go build -trimpath -ldflags "-s -w" -o "$dir/helm.tmp.$$" helm.sh/helm/v4/cmd/helm)
+  mv "$dir/helm.tmp.$$" "$dir/helm"
+  echo "$helm_stamp" > "$dir/.helm-stamp"
+}
+
 if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
+  build_helm
   echo "$dir"
   exit 0
 fi
@@ -52,4 +68,5 @@ chmod -R u+w "$tmp"
 echo "$stamp" > "$tmp/.stamp"
 rm -rf "$dir"; mkdir -p "$(dirname "$dir")"; mv "$tmp" "$dir"
 trap - EXIT
+build_helm
 echo "$dir"

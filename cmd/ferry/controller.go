@@ -82,6 +82,7 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.ShardIdentity, "shard-identity", "", "this replica's name, for its shard Lease (default: $POD_NAME, else the host name)")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", true, "install or update Ferry's CRDs at start")
 	f.BoolVar(&opts.AllowLocalRepositories, "allow-local-repositories", false, "let Applications, ApplicationSets and GitRepositories read repositories on the controller's disk (file:// URLs and paths)")
+	f.BoolVar(&opts.AllowHTTPChartRepositories, "allow-http-chart-repositories", false, "let Helm repositories and OCI registries be read over plain HTTP on hosts other than loopback")
 	f.BoolVar(&opts.AllowLinkLocalAddresses, "allow-link-local-addresses", false, "let repository, registry and notification URLs reach link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10)")
 	f.BoolVar(&opts.AllowCrossNamespaceRefs, "allow-cross-namespace-refs", false, "let ImagePolicies and ImageUpdateAutomations refer to objects in other namespaces")
 	f.StringSliceVar(&opts.SSHKnownHostsFiles, "ssh-known-hosts-file", nil, "known_hosts files that ssh repositories' host keys are checked against (the install mounts Argo CD's argocd-ssh-known-hosts-cm) (default: $SSH_KNOWN_HOSTS, ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)")

@@ -225,7 +225,7 @@ func testUnmodelledFieldsSurvive(ctx context.Context, t *testing.T, c client.Cli
 	if err != nil || !found || !slices.Equal(files, []string{"values.yaml", "values-staging.yaml"}) {
 		t.Errorf("spec.source.helm.valueFiles = %q (found %t, %v): pruned by the API server", files, found, err)
 	}
-	if want := []string{"spec.source.helm", "spec.syncPolicy.automated.enabled"}; !slices.Equal(v1alpha1.UnsupportedFields(got.Object), want) {
+	if want := []string{"spec.syncPolicy.automated.enabled"}; !slices.Equal(v1alpha1.UnsupportedFields(got.Object), want) {
 		t.Errorf("UnsupportedFields = %q, want %q", v1alpha1.UnsupportedFields(got.Object), want)
 	}
 }

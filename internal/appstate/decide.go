@@ -134,9 +134,10 @@ func Decide(in DecisionInput) Decision {
 		return Decision{Action: ActionNone, Reason: SkipNotAutomated}
 	}
 	auto, revision := policy.Automated, in.Comparison.Revision
+	rev, revs := StatusRevisions(app, revision)
 	req := &SyncRequest{
 		Operation: v1alpha1.Operation{
-			Sync:        &v1alpha1.SyncOperation{Revision: revision, Prune: auto.Prune, SyncOptions: syncOptionsOf(app)},
+			Sync:        &v1alpha1.SyncOperation{Revision: rev, Revisions: revs, Prune: auto.Prune, SyncOptions: syncOptionsOf(app)},
 			InitiatedBy: v1alpha1.OperationInitiator{Automated: true},
 		},
 		Revision: revision, Prune: auto.Prune, Options: syncOptionsOf(app), Automated: true,
@@ -198,9 +199,9 @@ func requested(app *v1alpha1.Application, last *v1alpha1.OperationState) *SyncRe
 	op := app.Operation.DeepCopy()
 	req := &SyncRequest{Operation: *op, Revision: op.Sync.Revision, Prune: op.Sync.Prune, DryRun: op.Sync.DryRun,
 		Options: append(syncOptionsOf(app), op.Sync.SyncOptions...), Retry: RetryPolicyOf(&op.Retry, false)}
-	if req.Revision == "" && app.Spec.Source != nil {
-		req.Revision = app.Spec.Source.TargetRevision
-	}
+	// By position, the revisions the operation names and the spec's for
+	// the others.
+	req.Revision = JoinRevisions(TargetRevisions(app, op.Sync))
 	for _, res := range op.Sync.Resources {
 		req.Only = append(req.Only, fsync.Key{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name})
 	}
@@ -222,10 +223,10 @@ func resumable(last *v1alpha1.OperationState) bool {
 
 func lastRevision(s *v1alpha1.OperationState) string {
 	if s.SyncResult != nil {
-		return s.SyncResult.Revision
+		return SyncedRevision(s.SyncResult.Revision, s.SyncResult.Revisions)
 	}
 	if s.Operation.Sync != nil {
-		return s.Operation.Sync.Revision
+		return SyncedRevision(s.Operation.Sync.Revision, s.Operation.Sync.Revisions)
 	}
 	return ""
 }

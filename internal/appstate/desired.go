@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/chartrepo"
 	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
@@ -20,8 +21,15 @@ import (
 
 // Desired is a revision rendered and prepared for one Application.
 type Desired struct {
-	Revision   string
-	SourceType string
+	// Revision is the revision rendered; for several sources, their
+	// revisions joined (JoinRevisions).
+	Revision string
+	// SourceType is the type of the first source that renders; SourceTypes
+	// are every source's, by position ("" for a ref-only source).
+	SourceType  string
+	SourceTypes []string
+	// Warnings are the renders' warnings (a chart calling lookup).
+	Warnings []string
 	// Objects are prepared for the Application (tracking annotation,
 	// destination namespace), hooks excluded. Shared with the render
 	// cache's copy only through Prepare's deep copy: callers may keep them,
@@ -59,47 +67,167 @@ func (f SnapshotFunc) Snapshot(ctx context.Context, repoURL, revision string) (f
 type Renderer struct {
 	renderer  *render.Renderer
 	snapshots Snapshots
+	charts    Charts
 	cache     *renderCache
 	// OnRender, when set, is told how long each render took (metrics).
 	OnRender func(sourceType string, d time.Duration)
+	// KustomizeBuildOptions, when set, tells Argo CD's argocd-cm
+	// kustomize.buildOptions; "--enable-helm" there lets kustomizations
+	// inflate helmCharts (in process, as Helm sources render).
+	KustomizeBuildOptions func(context.Context) string
 }
 
-// renderEntry is a cached render or its failure.
+// renderEntry is a cached render or its failure; or, under a Git
+// source's plain key, the fact that the source is a Helm chart, whose
+// renders are kept under keys of their own (renderKey).
 type renderEntry struct {
-	res *render.Result
-	err error
+	res  *render.Result
+	err  error
+	helm bool
 }
 
 // NewRenderer returns a Renderer keeping renders up to an estimated
-// maxBytes (zero or less: DefaultRenderCacheMaxBytes).
-func NewRenderer(r *render.Renderer, snapshots Snapshots, maxBytes int64) *Renderer {
+// maxBytes (zero or less: DefaultRenderCacheMaxBytes). charts serves chart
+// sources and the dependencies of charts in Git; nil refuses them.
+func NewRenderer(r *render.Renderer, snapshots Snapshots, charts Charts, maxBytes int64) *Renderer {
 	if maxBytes <= 0 {
 		maxBytes = DefaultRenderCacheMaxBytes
 	}
-	return &Renderer{renderer: r, snapshots: snapshots, cache: newRenderCache(maxBytes)}
+	return &Renderer{renderer: r, snapshots: snapshots, charts: charts, cache: newRenderCache(maxBytes)}
 }
 
 // Forget drops every remembered render and render failure (a hard refresh).
 func (r *Renderer) Forget() { r.cache.clear() }
 
-// Render renders src at revision from the repository, or returns the
-// remembered result. The objects are shared: never modify them (Prepare
-// deep-copies).
-func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, revision string) (*render.Result, error) {
+// RenderInput is everything one source's render depends on.
+type RenderInput struct {
+	Source v1alpha1.ApplicationSource
+	// Revision is the source's resolved revision: a commit, or a chart's
+	// version.
+	Revision string
+	// Refs are the Application's sources with a ref, by ref name, for
+	// "$ref/..." value files.
+	Refs map[string]Ref
+	// ReleaseName and Namespace are a Helm source's defaults: the
+	// Application's name and destination namespace.
+	ReleaseName, Namespace string
+	// Capabilities tells the destination cluster's, which a Helm source's
+	// templates see unless spec.source.helm names others; asked only for a
+	// Helm source. Nil: Helm's defaults.
+	Capabilities CapabilitiesFunc `json:"-"`
+
+	// kustomizeHelm is whether kustomizations may inflate helmCharts, set
+	// by Render from KustomizeBuildOptions (and part of the render's key).
+	kustomizeHelm bool
+}
+
+// CapabilitiesFunc tells a cluster's capabilities.
+type CapabilitiesFunc func(context.Context) (Capabilities, error)
+
+// Ref is a source lending its repository to value files.
+type Ref struct {
+	RepoURL, Revision string
+}
+
+// Capabilities are what a chart's templates see of the cluster.
+type Capabilities struct {
+	// KubeVersion is the cluster's version, e.g. "v1.37.2".
+	KubeVersion string
+	// APIVersions are "group/version" and "group/version/Kind" for every
+	// resource the cluster serves.
+	APIVersions []string
+}
+
+// Render renders one source, or returns the remembered result. The objects
+// are shared: never modify them (Prepare deep-copies).
+//
+// Whether a Git source is a Helm chart (a Chart.yaml in its path) is known
+// only from its files; it is remembered under the source's plain key, so a
+// remembered render of either kind is found without reading the
+// repository.
+func (r *Renderer) Render(ctx context.Context, in RenderInput) (*render.Result, error) {
+	src := in.Source
 	// Per project: a project reading the repository with credentials of
 	// its own must not be served another project's render.
-	key := renderKey(src, revision, source.ProjectFrom(ctx))
+	project := source.ProjectFrom(ctx)
+	in.kustomizeHelm = r.kustomizeHelm(ctx)
+	helmSource := IsChart(src) || src.Helm != nil
+	// What Helm's templates see of the cluster: asked for Helm sources,
+	// and for every source when kustomizations may inflate helmCharts.
+	var caps Capabilities
+	asked := false
+	capabilities := func() error {
+		if asked || in.Capabilities == nil {
+			return nil
+		}
+		asked = true
+		var err error
+		if caps, err = in.Capabilities(ctx); err != nil {
+			return fmt.Errorf("read the destination's API versions for %s: %w", sourceName(src), err) // retryable
+		}
+		return nil
+	}
+	if helmSource || in.kustomizeHelm {
+		if err := capabilities(); err != nil {
+			return nil, err
+		}
+	}
+	var fsys fs.FS
+	if !helmSource {
+		plainCaps := Capabilities{}
+		if in.kustomizeHelm {
+			plainCaps = caps
+		}
+		plain := renderKey(in, plainCaps, false, project)
+		e, ok := r.cache.get(plain)
+		switch {
+		case ok && !e.helm:
+			return e.res, e.err
+		case ok:
+			helmSource = true
+		default:
+			var err error
+			if fsys, err = r.snapshot(ctx, src.RepoURL, in.Revision); err != nil {
+				return nil, err
+			}
+			if !isChartDir(fsys, src.Path) {
+				return r.renderAndKeep(ctx, plain, in, plainCaps, fsys, false)
+			}
+			helmSource = true
+			r.cache.add(plain, renderEntry{helm: true})
+		}
+	}
+	if err := capabilities(); err != nil { // a Git source found to be a chart
+		return nil, err
+	}
+	key := renderKey(in, caps, true, project)
 	if e, ok := r.cache.get(key); ok {
 		return e.res, e.err
 	}
-	fsys, err := r.snapshots.Snapshot(ctx, src.RepoURL, revision)
-	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", redact.URL(src.RepoURL), Short(revision), err) // retryable
+	if fsys == nil && !IsChart(src) {
+		var err error
+		if fsys, err = r.snapshot(ctx, src.RepoURL, in.Revision); err != nil {
+			return nil, err
+		}
 	}
-	start := time.Now()
-	res, err := r.renderer.Render(ctx, fsys, RenderSource(src))
+	return r.renderAndKeep(ctx, key, in, caps, fsys, true)
+}
+
+func (r *Renderer) snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error) {
+	fsys, err := r.snapshots.Snapshot(ctx, repoURL, revision)
 	if err != nil {
-		err = fmt.Errorf("render %s at %s: %w", pathOrRoot(src.Path), Short(revision), err)
+		return nil, fmt.Errorf("read %s at %s: %w", redact.URL(repoURL), Short(revision), err) // retryable
+	}
+	return fsys, nil
+}
+
+// renderAndKeep renders and remembers the render, or its failure when it
+// would fail the same way again.
+func (r *Renderer) renderAndKeep(ctx context.Context, key string, in RenderInput, caps Capabilities, fsys fs.FS, helmSource bool) (*render.Result, error) {
+	start := time.Now()
+	res, err := r.render(ctx, in, caps, fsys, helmSource)
+	if err != nil {
+		err = fmt.Errorf("render %s at %s: %w", sourceName(in.Source), Short(in.Revision), err)
 		if ctx.Err() == nil && renderStalled(err) {
 			err = Stall(ReasonRenderFailed, err)
 			r.cache.add(key, renderEntry{err: err})
@@ -113,23 +241,90 @@ func (r *Renderer) Render(ctx context.Context, src v1alpha1.ApplicationSource, r
 	return res, nil
 }
 
-// Desired renders the Application's source at revision and prepares the
-// objects for its destination: instance is the tracking name (see
-// InstanceName), scope tells namespaced kinds on the destination cluster.
-func (r *Renderer) Desired(ctx context.Context, app *v1alpha1.Application, instance, revision string, scope fsync.ScopeFunc) (*Desired, error) {
-	src := *app.Spec.Source
-	res, err := r.Render(ctx, src, revision)
+func (r *Renderer) render(ctx context.Context, in RenderInput, caps Capabilities, fsys fs.FS, helmSource bool) (*render.Result, error) {
+	rs := RenderSource(in.Source)
+	if h := in.Source.Helm; h != nil {
+		ctx = chartrepo.WithPassCredentials(ctx, h.PassCredentials)
+	}
+	if in.kustomizeHelm {
+		if rs.Kustomize == nil {
+			rs.Kustomize = &render.KustomizeOptions{}
+		}
+		rs.Kustomize.EnableHelm = true
+		rs.Kustomize.HelmKubeVersion, rs.Kustomize.HelmAPIVersions = caps.KubeVersion, caps.APIVersions
+	}
+	if r.charts != nil {
+		rs.Dependencies = chartFetcher{r.charts}
+	}
+	if helmSource {
+		var err error
+		if rs, err = r.helmSource(ctx, in, caps, rs); err != nil {
+			return nil, err
+		}
+	}
+	if !IsChart(in.Source) {
+		return r.renderer.Render(ctx, fsys, rs)
+	}
+	if r.charts == nil {
+		return nil, Stall(ReasonInvalidSpec, fmt.Errorf("chart %s: this command reads no Helm repositories", in.Source.Chart))
+	}
+	archive, err := r.charts.Fetch(ctx, in.Source.RepoURL, in.Source.Chart, in.Revision)
 	if err != nil {
 		return nil, err
 	}
-	return Prepare(res, app, instance, revision, scope)
+	return r.renderer.RenderChart(ctx, archive.Data, rs)
+}
+
+// Desired renders the Application's sources at revision (a key of
+// JoinRevisions) and prepares the objects for its destination: instance is
+// the tracking name (see InstanceName), scope tells namespaced kinds on the
+// destination cluster, caps what its charts see of it.
+func (r *Renderer) Desired(ctx context.Context, app *v1alpha1.Application, instance, revision string, scope fsync.ScopeFunc, caps CapabilitiesFunc) (*Desired, error) {
+	srcs := Sources(app)
+	revs := SplitRevisions(revision, len(srcs))
+	refs := map[string]Ref{}
+	for i, s := range srcs {
+		if s.Ref != "" {
+			refs[s.Ref] = Ref{RepoURL: s.RepoURL, Revision: revs[i]}
+		}
+	}
+	merged := &render.Result{}
+	types := make([]string, len(srcs))
+	for i, s := range srcs {
+		if !Renders(s) {
+			continue
+		}
+		res, err := r.Render(ctx, RenderInput{Source: s, Revision: revs[i], Refs: refs, ReleaseName: app.Name,
+			Namespace: app.Spec.Destination.Namespace, Capabilities: caps})
+		if err != nil {
+			if len(srcs) > 1 {
+				err = fmt.Errorf("source %d: %w", i+1, err)
+			}
+			return nil, err
+		}
+		types[i] = res.Type
+		if merged.Type == "" {
+			merged.Type = res.Type
+		}
+		merged.Objects = append(merged.Objects, res.Objects...)
+		merged.Warnings = append(merged.Warnings, res.Warnings...)
+	}
+	d, err := Prepare(merged, app, instance, revision, scope)
+	if err != nil {
+		return nil, err
+	}
+	if MultiSource(app) {
+		d.SourceTypes = types
+	}
+	d.Warnings = merged.Warnings
+	return d, nil
 }
 
 // Prepare turns a render into an Application's desired state.
 func Prepare(res *render.Result, app *v1alpha1.Application, instance, revision string, scope fsync.ScopeFunc) (*Desired, error) {
 	objs, err := fsync.Prepare(instance, app.Spec.Destination.Namespace, res.Objects, scope)
 	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", pathOrRoot(app.Spec.Source.Path), Short(revision), err)
+		return nil, fmt.Errorf("render %s at %s: %w", sourcesName(app), Short(revision), err)
 	}
 	d := &Desired{Revision: revision, SourceType: res.Type}
 	for _, o := range objs {
@@ -142,12 +337,21 @@ func Prepare(res *render.Result, app *v1alpha1.Application, instance, revision s
 	return d, nil
 }
 
-func renderKey(src v1alpha1.ApplicationSource, revision, project string) string {
+// renderKey identifies a render: the source, its revision and project, and
+// for a Helm source also what its templates see (release, namespace,
+// capabilities) and the revisions of the refs it reads. A plain or
+// Kustomize source leaves those out, so Applications sharing a path share
+// its render.
+func renderKey(in RenderInput, caps Capabilities, helmSource bool, project string) string {
+	if !helmSource {
+		in.Refs, in.ReleaseName, in.Namespace = nil, "", ""
+	}
 	data, _ := json.Marshal(struct {
-		Revision string
-		Project  string
-		Source   v1alpha1.ApplicationSource
-	}{revision, project, src})
+		In            RenderInput
+		Caps          Capabilities
+		Project       string
+		KustomizeHelm bool
+	}{in, caps, project, in.kustomizeHelm})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -158,9 +362,10 @@ func InputsKey(app *v1alpha1.Application, revision string) string {
 	data, _ := json.Marshal(struct {
 		Revision    string
 		Source      *v1alpha1.ApplicationSource
+		Sources     v1alpha1.ApplicationSources
 		Destination v1alpha1.ApplicationDestination
 		Ignore      []v1alpha1.ResourceIgnoreDifferences
-	}{revision, app.Spec.Source, app.Spec.Destination, app.Spec.IgnoreDifferences})
+	}{revision, app.Spec.Source, app.Spec.Sources, app.Spec.Destination, app.Spec.IgnoreDifferences})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }

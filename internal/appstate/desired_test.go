@@ -68,10 +68,10 @@ func TestRendererRemembersFailures(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	fsys := &blockingFS{MapFS: repo(), block: "app/settings.yaml", release: release}
 	snaps := &snapshots{fsys: fsys}
-	r := NewRenderer(render.NewRenderer(render.Limits{Timeout: 100 * time.Millisecond}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{Timeout: 100 * time.Millisecond}), snaps, nil, 0)
 	app := newApp(nil)
 
-	_, err := r.Desired(t.Context(), app, instance, revB, namespaced)
+	_, err := r.Desired(t.Context(), app, instance, revB, namespaced, nil)
 	var stalled *StalledError
 	if !errors.As(err, &stalled) || stalled.Reason != ReasonRenderFailed {
 		t.Fatalf("Desired error = %v, want a *StalledError with reason %s", err, ReasonRenderFailed)
@@ -88,9 +88,9 @@ func TestRendererRemembersFailures(t *testing.T) {
 	for i := range 20 {
 		var err error
 		if i%2 == 0 {
-			_, err = r.Desired(t.Context(), app, instance, revB, namespaced)
+			_, err = r.Desired(t.Context(), app, instance, revB, namespaced, nil)
 		} else {
-			_, err = r.Render(t.Context(), *app.Spec.Source, revB)
+			_, err = r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB})
 		}
 		if reason, ok := IsStalled(err); !ok || reason != ReasonRenderFailed {
 			t.Fatalf("call %d: error %v, want the remembered stalled failure", i, err)
@@ -109,7 +109,7 @@ func TestRendererRemembersFailures(t *testing.T) {
 	}
 
 	// Another revision is another render.
-	if _, err := r.Render(t.Context(), *app.Spec.Source, revA); err == nil {
+	if _, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revA}); err == nil {
 		t.Error("revision A rendered; it blocks too")
 	}
 	if n := snaps.calls.Load(); n != snapshotsBefore+1 {
@@ -119,7 +119,7 @@ func TestRendererRemembersFailures(t *testing.T) {
 	// A hard refresh renders again.
 	r.Forget()
 	snapshotsBefore = snaps.calls.Load()
-	if _, err := r.Render(t.Context(), *app.Spec.Source, revB); err == nil {
+	if _, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB}); err == nil {
 		t.Error("rendered after Forget; want the same failure")
 	}
 	if n := snaps.calls.Load(); n != snapshotsBefore+1 {
@@ -130,17 +130,17 @@ func TestRendererRemembersFailures(t *testing.T) {
 func TestRendererRetriesSnapshotErrors(t *testing.T) {
 	unreachable := errors.New("git fetch: connection refused")
 	snaps := &snapshots{fsys: repo(), fail: []error{unreachable}}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 0)
 	app := newApp(nil)
 
-	_, err := r.Desired(t.Context(), app, instance, revB, namespaced)
+	_, err := r.Desired(t.Context(), app, instance, revB, namespaced, nil)
 	if !errors.Is(err, unreachable) {
 		t.Fatalf("Desired error = %v, want the snapshot's", err)
 	}
 	if reason, ok := IsStalled(err); ok {
 		t.Errorf("a snapshot error is stalled (%s); it is retryable", reason)
 	}
-	d, err := r.Desired(t.Context(), app, instance, revB, namespaced)
+	d, err := r.Desired(t.Context(), app, instance, revB, namespaced, nil)
 	if err != nil {
 		t.Fatalf("second Desired: %v; a snapshot error must not be remembered", err)
 	}
@@ -151,18 +151,18 @@ func TestRendererRetriesSnapshotErrors(t *testing.T) {
 
 func TestRendererRetriesCancelledRenders(t *testing.T) {
 	snaps := &snapshots{fsys: repo()}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 0)
 	app := newApp(nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := r.Render(ctx, *app.Spec.Source, revB)
+	_, err := r.Render(ctx, RenderInput{Source: *app.Spec.Source, Revision: revB})
 	if err == nil {
 		t.Fatal("rendered with a cancelled context")
 	}
 	if _, ok := IsStalled(err); ok {
 		t.Errorf("a cancelled render is stalled: %v", err)
 	}
-	if _, err := r.Render(t.Context(), *app.Spec.Source, revB); err != nil {
+	if _, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB}); err != nil {
 		t.Errorf("render after a cancelled one: %v; the cancellation must not be remembered", err)
 	}
 }
@@ -171,10 +171,10 @@ func TestRendererRemembersBrokenRevisions(t *testing.T) {
 	broken := repo()
 	broken["app/settings.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: [\n"), Mode: 0o644}
 	snaps := &snapshots{fsys: broken}
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 0)
 	app := newApp(nil)
 	for range 3 {
-		_, err := r.Render(t.Context(), *app.Spec.Source, revB)
+		_, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB})
 		if reason, ok := IsStalled(err); !ok || reason != ReasonRenderFailed {
 			t.Fatalf("Render error = %v, want stalled %s", err, ReasonRenderFailed)
 		}
@@ -187,15 +187,15 @@ func TestRendererRemembersBrokenRevisions(t *testing.T) {
 func TestRendererSharesRenders(t *testing.T) {
 	snaps := &snapshots{fsys: repo()}
 	var rendered []string
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 0)
 	r.OnRender = func(sourceType string, _ time.Duration) { rendered = append(rendered, sourceType) }
 	app := newApp(nil)
 
-	first, err := r.Render(t.Context(), *app.Spec.Source, revB)
+	first, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := r.Render(t.Context(), *app.Spec.Source, revB)
+	second, err := r.Render(t.Context(), RenderInput{Source: *app.Spec.Source, Revision: revB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestRendererSharesRenders(t *testing.T) {
 		t.Errorf("Snapshot calls %d, renders %v; want one Kustomize render", snaps.calls.Load(), rendered)
 	}
 
-	d, err := r.Desired(t.Context(), app, instance, revB, namespaced)
+	d, err := r.Desired(t.Context(), app, instance, revB, namespaced, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestRendererSharesRenders(t *testing.T) {
 	other.Kustomize = nil
 	other.Path = "app"
 	other.TargetRevision = "release"
-	if _, err := r.Render(t.Context(), other, revB); err != nil {
+	if _, err := r.Render(t.Context(), RenderInput{Source: other, Revision: revB}); err != nil {
 		t.Fatal(err)
 	}
 	if snaps.calls.Load() != 2 {

@@ -204,9 +204,9 @@ func TestRendererKeepsRendersWithinItsBudget(t *testing.T) {
 	snaps := &snapshots{fsys: repo()}
 	app := newApp(nil)
 	// A budget smaller than the render: rendered each time, never kept.
-	small := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 100)
+	small := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 100)
 	for range 2 {
-		if _, err := small.Desired(t.Context(), app, instance, revB, namespaced); err != nil {
+		if _, err := small.Desired(t.Context(), app, instance, revB, namespaced, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -218,9 +218,9 @@ func TestRendererKeepsRendersWithinItsBudget(t *testing.T) {
 	}
 	// The default budget keeps it, and counts its estimate.
 	snaps.calls.Store(0)
-	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, 0)
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, nil, 0)
 	for range 2 {
-		if _, err := r.Desired(t.Context(), app, instance, revB, namespaced); err != nil {
+		if _, err := r.Desired(t.Context(), app, instance, revB, namespaced, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

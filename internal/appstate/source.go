@@ -2,6 +2,7 @@ package appstate
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -58,9 +59,14 @@ func Ignorer(app *v1alpha1.Application) (*diff.Ignorer, error) {
 	return ig, nil
 }
 
-// Short abbreviates a commit hash for messages.
+// Short abbreviates a commit hash for messages, and leaves anything else
+// (a chart version, a branch name) whole; several revisions joined by
+// JoinRevisions are abbreviated each, separated by commas.
 func Short(rev string) string {
-	if len(rev) > 7 {
+	if strings.Contains(rev, revisionSep) {
+		return ShortRevisions(rev)
+	}
+	if len(rev) >= 40 && strings.Trim(rev, "0123456789abcdef") == "" {
 		return rev[:7]
 	}
 	return rev

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -95,8 +96,14 @@ func printAppList(w io.Writer, output string, apps *v1alpha1.ApplicationList) er
 	fmt.Fprintln(tw, header)
 	for _, a := range apps.Items {
 		repo, path, target := "", "", ""
-		if s := a.Spec.Source; s != nil {
+		if srcs := appstate.Sources(&a); len(srcs) > 0 {
+			// The first source, as argocd app list shows; a chart's name in
+			// the path column.
+			s := srcs[0]
 			repo, path, target = s.RepoURL, s.Path, s.TargetRevision
+			if s.Chart != "" {
+				path = s.Chart
+			}
 		}
 		cluster := a.Spec.Destination.Server
 		if cluster == "" {
@@ -203,25 +210,67 @@ func requestRefresh(ctx context.Context, c client.Client, key client.ObjectKey, 
 	return err
 }
 
+// printSources prints the Application's sources as `argocd app get` does:
+// one source inline, several as a list with their positions, each with the
+// revision it was last compared at.
+func printSources(tw io.Writer, a *v1alpha1.Application) {
+	srcs := appstate.Sources(a)
+	if !appstate.MultiSource(a) {
+		src := v1alpha1.ApplicationSource{}
+		if len(srcs) == 1 {
+			src = srcs[0]
+		}
+		fmt.Fprintf(tw, "Repo:\t%s\n", src.RepoURL)
+		if src.Chart != "" {
+			fmt.Fprintf(tw, "Helm Chart:\t%s\n", src.Chart)
+		}
+		fmt.Fprintf(tw, "Target:\t%s\n", src.TargetRevision)
+		if src.Chart == "" {
+			fmt.Fprintf(tw, "Path:\t%s\n", src.Path)
+		}
+		return
+	}
+	fmt.Fprintf(tw, "Sources:\t\n")
+	for i, s := range srcs {
+		fmt.Fprintf(tw, "- Position:\t%d\n", i+1)
+		if s.Name != "" {
+			fmt.Fprintf(tw, "  Name:\t%s\n", s.Name)
+		}
+		fmt.Fprintf(tw, "  Repo:\t%s\n", s.RepoURL)
+		if s.Chart != "" {
+			fmt.Fprintf(tw, "  Helm Chart:\t%s\n", s.Chart)
+		} else if s.Path != "" {
+			fmt.Fprintf(tw, "  Path:\t%s\n", s.Path)
+		}
+		fmt.Fprintf(tw, "  Target:\t%s\n", orNone(s.TargetRevision))
+		if revs := a.Status.Sync.Revisions; i < len(revs) {
+			fmt.Fprintf(tw, "  Revision:\t%s\n", shortRev(revs[i]))
+		}
+		if s.Ref != "" {
+			fmt.Fprintf(tw, "  Ref:\t%s\n", s.Ref)
+		}
+	}
+}
+
 // printApp prints an Application as `argocd app get` does; window is what
 // its project's sync windows say now (syncWindowState).
 func printApp(w io.Writer, a *v1alpha1.Application, window string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	src := a.Spec.Source
-	if src == nil {
-		src = &v1alpha1.ApplicationSource{}
-	}
 	fmt.Fprintf(tw, "Name:\t%s/%s\n", a.Namespace, a.Name)
 	fmt.Fprintf(tw, "Project:\t%s\n", a.Spec.Project)
 	fmt.Fprintf(tw, "Server:\t%s\n", orNone(a.Spec.Destination.Server+a.Spec.Destination.Name))
 	fmt.Fprintf(tw, "Namespace:\t%s\n", a.Spec.Destination.Namespace)
-	fmt.Fprintf(tw, "Repo:\t%s\n", src.RepoURL)
-	fmt.Fprintf(tw, "Target:\t%s\n", src.TargetRevision)
-	fmt.Fprintf(tw, "Path:\t%s\n", src.Path)
+	printSources(tw, a)
 	fmt.Fprintf(tw, "SyncWindow:\t%s\n", window)
 	fmt.Fprintf(tw, "Sync Policy:\t%s\n", syncPolicy(a))
 	if rev := a.Status.Sync.Revision; rev != "" {
 		fmt.Fprintf(tw, "Sync Status:\t%s to %s\n", a.Status.Sync.Status, shortRev(rev))
+	} else if revs := a.Status.Sync.Revisions; len(revs) > 0 {
+		short := make([]string, len(revs))
+		for i, r := range revs {
+			short[i] = shortRev(r)
+		}
+		fmt.Fprintf(tw, "Sync Status:\t%s to %s\n", a.Status.Sync.Status, strings.Join(short, ", "))
 	} else {
 		fmt.Fprintf(tw, "Sync Status:\t%s\n", orNone(string(a.Status.Sync.Status)))
 	}
@@ -247,11 +296,23 @@ func printApp(w io.Writer, a *v1alpha1.Application, window string) error {
 	return tw.Flush()
 }
 
-func shortRev(rev string) string {
-	if len(rev) > 7 {
-		return rev[:7]
+func shortRev(rev string) string { return appstate.Short(rev) }
+
+// historyRevision shows what a history entry deployed: each source's target
+// and the revision it resolved to.
+func historyRevision(h v1alpha1.RevisionHistory) string {
+	if len(h.Revisions) == 0 {
+		return fmt.Sprintf("%s (%s)", h.Source.TargetRevision, shortRev(h.Revision))
 	}
-	return rev
+	parts := make([]string, len(h.Revisions))
+	for i, rev := range h.Revisions {
+		target := ""
+		if i < len(h.Sources) {
+			target = h.Sources[i].TargetRevision
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", target, shortRev(rev))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
@@ -317,10 +378,11 @@ func printHistory(w io.Writer, history []v1alpha1.RevisionHistory, messages map[
 	for _, h := range history {
 		date := h.DeployedAt.UTC().Format("2006-01-02 15:04:05 -0700 MST")
 		if messages == nil {
-			fmt.Fprintf(tw, "%d\t%s\t%s (%s)\n", h.ID, date, h.Source.TargetRevision, shortRev(h.Revision))
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", h.ID, date, historyRevision(h))
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", h.ID, date, h.Revision, messages[h.Revision])
+		rev := appstate.SyncedRevision(h.Revision, h.Revisions)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", h.ID, date, rev, messages[h.Revision])
 	}
 	return tw.Flush()
 }
@@ -342,8 +404,15 @@ func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Applicat
 	}
 	messages := map[string]string{}
 	for _, h := range app.Status.History {
+		if h.Source.Chart != "" {
+			messages[h.Revision] = "chart " + h.Source.Chart + " " + h.Revision
+			continue
+		}
+		if len(h.Revisions) > 0 {
+			continue // several sources: the revision column lists each
+		}
 		repo := h.Source.RepoURL
-		if repo == "" {
+		if repo == "" && app.Spec.Source != nil {
 			repo = app.Spec.Source.RepoURL
 		}
 		if _, err := cache.Resolve(ctx, repo, h.Revision, false); err != nil {

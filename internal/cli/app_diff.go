@@ -13,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
+	"github.com/ferrycd/ferry/internal/chartrepo"
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
@@ -73,7 +75,7 @@ request can be previewed against the live cluster before it merges.`,
 		},
 	}
 	cmd.Flags().StringVar(&d.revision, "revision", "", "compare this revision instead of the target revision")
-	cmd.Flags().StringVar(&d.local, "local", "", "render this local repository checkout (its root) instead of Git")
+	cmd.Flags().StringVar(&d.local, "local", "", "render this local repository checkout (its root) instead of Git (with several sources: instead of the first Git source that renders)")
 	cmd.Flags().StringVar(&d.home, "home-namespace", "argocd", "the controller's home namespace (as its --home-namespace)")
 	return cmd
 }
@@ -93,20 +95,12 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 	if err != nil {
 		return false, err
 	}
-	if app.Spec.Source == nil {
+	if len(appstate.Sources(app)) == 0 {
 		return false, fmt.Errorf("application %s has no spec.source", key)
-	}
-	fsys, revision, err := d.sourceFS(ctx, c, app)
-	if err != nil {
-		return false, err
-	}
-	res, err := render.NewRenderer(render.Limits{}).Render(ctx, fsys, appstate.RenderSource(*app.Spec.Source))
-	if err != nil {
-		return false, fmt.Errorf("render application %s: %w", key, err)
 	}
 	cluster := appstate.APICluster{Client: c}
 	instance := appstate.InstanceName(d.home, key)
-	desired, err := appstate.Prepare(res, app, instance, revision, cluster.Scope)
+	desired, err := d.desired(ctx, o, c, app, instance, cluster.Scope)
 	if err != nil {
 		return false, err
 	}
@@ -166,38 +160,84 @@ func printComparison(out io.Writer, cmp *appstate.Comparison, app *v1alpha1.Appl
 	return differs, nil
 }
 
-// sourceFS is the repository to render: a local checkout, confined to its
-// root (os.Root refuses symlinks that leave it), or the Git revision.
-func (d *diffOptions) sourceFS(ctx context.Context, c client.Client, app *v1alpha1.Application) (fs.FS, string, error) {
-	if d.local != "" {
-		root, err := os.OpenRoot(d.local)
-		if err != nil {
-			return nil, "", fmt.Errorf("--local %s: %w", d.local, err)
-		}
-		return root.FS(), "local", nil
-	}
+// desired renders the Application's sources as the controller does
+// (appstate.Renderer: Git, Helm repositories, OCI registries, with the
+// credentials of Argo CD's repository Secrets, which the user's RBAC must
+// let them read), at the revisions they follow now, or --revision for an
+// Application with one source. With --local, the first Git source that
+// renders is read from that checkout instead, confined to its root
+// (os.Root refuses symlinks that leave it). Charts see the cluster's
+// version and API versions, as the controller shows them.
+func (d *diffOptions) desired(ctx context.Context, o *kubeOptions, c client.Client, app *v1alpha1.Application, instance string, scope fsync.ScopeFunc) (*appstate.Desired, error) {
 	dir, err := os.MkdirTemp("", "ferry-diff-")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	// The Application's project: a repository Secret scoped to it applies.
 	ctx = source.WithProject(ctx, app.Spec.Project)
 	secrets := source.RepositorySecrets{Reader: c, Namespace: d.home}
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true}) // the CLI runs on its user's machine, with its user's rights
+	// The CLI runs on its user's machine, with its user's rights: local
+	// repositories and plain-HTTP chart repositories are theirs to read.
+	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	revision := d.revision
-	if revision == "" {
-		revision = app.Spec.Source.TargetRevision
+	charts := chartrepo.New(chartrepo.Options{Credentials: secrets.HelmCredentials, Project: source.ProjectFrom, AllowInsecureHTTP: true})
+	var local fs.FS
+	if d.local != "" {
+		root, err := os.OpenRoot(d.local)
+		if err != nil {
+			return nil, fmt.Errorf("--local %s: %w", d.local, err)
+		}
+		local = root.FS()
 	}
-	sha, err := cache.Resolve(ctx, app.Spec.Source.RepoURL, revision, true)
+	srcs := appstate.Sources(app)
+	revs := appstate.TargetRevisions(app, nil)
+	if d.revision != "" {
+		if appstate.MultiSource(app) {
+			return nil, fmt.Errorf("--revision: application %s has %d sources, and --revision names one revision", app.Name, len(srcs))
+		}
+		revs[0] = d.revision
+	}
+	const localRevision = "local" // what the --local source resolves to
+	usedLocal := false
+	for i, s := range srcs {
+		switch {
+		case appstate.IsChart(s):
+			revs[i], err = charts.Resolve(ctx, s.RepoURL, s.Chart, revs[i], true)
+		case local != nil && !usedLocal && appstate.Renders(s):
+			revs[i], usedLocal = localRevision, true
+		default:
+			revs[i], err = cache.Resolve(ctx, s.RepoURL, revs[i], true)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolve source %d of %s: %w", i+1, app.Name, err)
+		}
+	}
+	snapshots := appstate.SnapshotFunc(func(ctx context.Context, repoURL, revision string) (fs.FS, error) {
+		if revision == localRevision && local != nil {
+			return local, nil
+		}
+		return cache.Snapshot(ctx, repoURL, revision)
+	})
+	caps := func(context.Context) (appstate.Capabilities, error) {
+		cfg, err := o.restConfig()
+		if err != nil {
+			return appstate.Capabilities{}, err
+		}
+		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return appstate.Capabilities{}, err
+		}
+		return appstate.DiscoverCapabilities(disco)
+	}
+	renderer := appstate.NewRenderer(render.NewRenderer(render.Limits{}), snapshots, charts, 0)
+	desired, err := renderer.Desired(ctx, app, instance, appstate.JoinRevisions(revs), scope, caps)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("render application %s: %w", app.Name, err)
 	}
-	fsys, err := cache.Snapshot(ctx, app.Spec.Source.RepoURL, sha)
-	return fsys, sha, err
+	return desired, nil
 }
 
 // printUnified prints a unified diff of live → predicted as YAML, without

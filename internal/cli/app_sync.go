@@ -21,6 +21,8 @@ import (
 
 type syncOptions struct {
 	revision  string
+	revisions []string
+	positions []int64
 	prune     bool
 	dryRun    bool
 	resources []string
@@ -35,6 +37,7 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 		Short: "Sync Applications: ask the controller to apply Git's state, and follow it",
 		Example: `  ferry app sync myapp-production
   ferry app sync myapp-production --revision abc123
+  ferry app sync mychart --revisions 1.4.0 --source-positions 1
   ferry app sync myapp-staging --prune --resource apps:Deployment:myapp`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,10 +49,17 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(s.positions) > 0 && len(s.positions) != len(s.revisions) {
+				return fmt.Errorf("--source-positions: %d given for %d --revisions; give one position per revision", len(s.positions), len(s.revisions))
+			}
+			if s.revision != "" && len(s.revisions) > 0 {
+				return errors.New("--revision is for an Application with one source, --revisions for one with several: give one of them")
+			}
 			var failed []string
 			for _, name := range args {
 				op := v1alpha1.Operation{
-					Sync:        &v1alpha1.SyncOperation{Revision: s.revision, Prune: s.prune, DryRun: s.dryRun, Resources: resources},
+					Sync: &v1alpha1.SyncOperation{Revision: s.revision, Revisions: s.revisions, SourcePositions: s.positions,
+						Prune: s.prune, DryRun: s.dryRun, Resources: resources},
 					InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
 				}
 				if err := runOperation(cmd.Context(), cmd.OutOrStdout(), c, client.ObjectKey{Namespace: o.namespace, Name: name}, op, s.async, s.timeout); err != nil {
@@ -64,7 +74,9 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&s.revision, "revision", "", "sync to this revision (branch, tag or commit) instead of the target revision")
+	f.StringVar(&s.revision, "revision", "", "sync to this revision (branch, tag, commit, or a chart's version) instead of the target revision")
+	f.StringArrayVar(&s.revisions, "revisions", nil, "for an Application with several sources: sync this source to this revision (repeatable; by position, or at the matching --source-positions)")
+	f.Int64SliceVar(&s.positions, "source-positions", nil, "the 1-based positions in spec.sources that --revisions apply to (repeatable)")
 	f.BoolVar(&s.prune, "prune", false, "delete managed objects that are no longer in Git")
 	f.BoolVar(&s.dryRun, "dry-run", false, "plan the sync without applying anything")
 	f.StringArrayVar(&s.resources, "resource", nil, "sync only this object, as GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (repeatable)")
@@ -271,7 +283,11 @@ func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
 	fmt.Fprintf(tw, "Name:\t%s\n", name)
 	fmt.Fprintf(tw, "Operation:\tSync\n")
 	if st.SyncResult != nil {
-		fmt.Fprintf(tw, "Sync Revision:\t%s\n", st.SyncResult.Revision)
+		rev := st.SyncResult.Revision
+		if len(st.SyncResult.Revisions) > 0 {
+			rev = strings.Join(st.SyncResult.Revisions, ", ")
+		}
+		fmt.Fprintf(tw, "Sync Revision:\t%s\n", rev)
 	}
 	fmt.Fprintf(tw, "Phase:\t%s\n", st.Phase)
 	fmt.Fprintf(tw, "Start:\t%s\n", st.StartedAt.Format(time.RFC3339))
@@ -311,7 +327,7 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
 			}
 			automated := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil
 			if automated && !disableAutoSync {
-				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: it would sync back to %s at once; pass --disable-auto-sync to turn auto-sync off and roll back", app.Spec.Source.TargetRevision)
+				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: it would sync back to the target revision at once; pass --disable-auto-sync to turn auto-sync off and roll back")
 			}
 			entry, err := historyEntry(app, args[1:])
 			if err != nil {
@@ -325,7 +341,7 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "Auto-sync of %s disabled\n", key.Name)
 			}
 			op := v1alpha1.Operation{
-				Sync:        &v1alpha1.SyncOperation{Revision: entry.Revision, Prune: prune},
+				Sync:        &v1alpha1.SyncOperation{Revision: entry.Revision, Revisions: entry.Revisions, Prune: prune},
 				InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
 			}
 			return runOperation(ctx, cmd.OutOrStdout(), c, key, op, false, timeout)

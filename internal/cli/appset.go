@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appset"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/source"
 )
 
@@ -160,9 +161,9 @@ it would generate. Nothing is created.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tREPO\tPATH\tTARGET\tDESTINATION\tNAMESPACE")
 			for _, a := range apps {
-				src := a.Spec.Source
-				if src == nil {
-					src = &v1alpha1.ApplicationSource{}
+				src := &v1alpha1.ApplicationSource{}
+				if srcs := appstate.Sources(a); len(srcs) > 0 {
+					src = &srcs[0]
 				}
 				dest := a.Spec.Destination.Server
 				if dest == "" {

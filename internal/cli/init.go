@@ -18,9 +18,11 @@ func newInitCmd() *cobra.Command {
 		Short: "Scaffold a GitOps repository in DIR (default: gitops-repo): apps/, infrastructure/, clusters/",
 		Long: `Scaffold a GitOps repository in DIR (default: gitops-repo), laid out as Argo CD and Flux users
 commonly do: apps/ (a Kustomize directory per app and environment), infrastructure/ (namespaces,
-network policies and resource quotas: a base and an overlay per environment), clusters/ (the
-Applications each environment runs), policies/ (Rego policies for ferry validate) and scripts/
-(validate.sh for CI, bootstrap.sh to point a cluster at the repository). DIR becomes a Git
+network policies and resource quotas: a base and an overlay per environment; and charts/platform,
+a Helm chart of per-team LimitRanges and PriorityClasses with a values file per environment, kept
+in the repository so that rendering it fetches nothing), clusters/ (the Applications each
+environment runs, the chart's with helm.valueFiles), policies/ (Rego policies for ferry validate)
+and scripts/ (validate.sh for CI, bootstrap.sh to point a cluster at the repository). DIR becomes a Git
 repository with everything committed on main (production, synced by hand) and a staging branch
 (synced automatically).`,
 		Example: `  ferry init gitops-repo --repo-url https://github.com/myorg/gitops-repo.git

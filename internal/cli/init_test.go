@@ -6,14 +6,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/localcluster"
 	"github.com/ferrycd/ferry/internal/render"
+	"github.com/ferrycd/ferry/internal/validate"
 )
 
 // TestInitRendersAndValidates scaffolds a repository and checks
@@ -27,7 +32,9 @@ func TestInitRendersAndValidates(t *testing.T) {
 	}
 	for _, want := range []string{"apps/production/frontend/deployment.yaml", "apps/staging/backend/kustomization.yaml",
 		"infrastructure/base/namespaces.yaml", "infrastructure/overlays/staging/kustomization.yaml",
-		"clusters/production/frontend.yaml", "scripts/validate.sh", "scripts/bootstrap.sh", "README.md"} {
+		"clusters/production/frontend.yaml", "scripts/validate.sh", "scripts/bootstrap.sh", "README.md",
+		"infrastructure/charts/platform/Chart.yaml", "infrastructure/charts/platform/templates/_helpers.tpl",
+		"infrastructure/charts/platform/values-staging.yaml", "clusters/staging/platform.yaml"} {
 		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
 			t.Errorf("missing %s", want)
 		}
@@ -62,6 +69,10 @@ func TestInitRendersAndValidates(t *testing.T) {
 		}
 		objects = append(objects, res.Objects...)
 	}
+	// The platform chart, as each environment's Application renders it.
+	for _, env := range []string{"staging", "production"} {
+		objects = append(objects, renderPlatform(t, r, fsys, env)...)
+	}
 	// Namespaces for real (objects in them cannot be dry-run otherwise),
 	// the rest as a server-side dry run.
 	for _, o := range objects {
@@ -84,14 +95,20 @@ func TestInitRendersAndValidates(t *testing.T) {
 		t.Fatalf("ferry validate: %v\n%s", err, out)
 	}
 	var report struct {
-		Units    []struct{ Name string }
+		Units    []validate.UnitSummary
 		Findings []struct{ Rule, Severity, Message string }
 	}
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("ferry validate -o json: %v\n%s", err, out)
 	}
-	if len(report.Units) != 8 {
-		t.Errorf("ferry validate found %d units, want 8: %+v", len(report.Units), report.Units)
+	if len(report.Units) != 10 {
+		t.Errorf("ferry validate found %d units, want 10 (8 Applications, 2 clusters/ directories): %+v", len(report.Units), report.Units)
+	}
+	for _, env := range []string{"staging", "production"} {
+		name := "application argocd/platform-" + env + " (infrastructure/charts/platform)"
+		if !slices.ContainsFunc(report.Units, func(u validate.UnitSummary) bool { return u.Name == name && u.Objects == 4 }) {
+			t.Errorf("ferry validate did not render %q into 4 objects: %+v", name, report.Units)
+		}
 	}
 	for _, f := range report.Findings {
 		if f.Severity == "error" || strings.HasPrefix(f.Rule, "policy/") || f.Rule == "dry-run" && f.Severity != "info" {
@@ -105,6 +122,60 @@ func TestInitRendersAndValidates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "policies", "deployments.rego")); err != nil {
 		t.Errorf("no example policy: %v", err)
 	}
+}
+
+// renderPlatform renders the platform chart as clusters/ENV/platform.yaml
+// says (the Application's value file, release name and namespace, Helm's
+// default capabilities as ferry validate uses) and checks that the
+// environment's values are in the objects.
+func renderPlatform(t *testing.T, r *render.Renderer, fsys fs.FS, env string) []*unstructured.Unstructured {
+	t.Helper()
+	data, err := fs.ReadFile(fsys, "clusters/"+env+"/platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &v1alpha1.Application{}
+	if err := yaml.Unmarshal(data, app); err != nil || app.Spec.Source == nil {
+		t.Fatalf("clusters/%s/platform.yaml: %v", env, err)
+	}
+	src := appstate.RenderSource(*app.Spec.Source)
+	if src.Helm, err = appstate.HelmOptions(*app.Spec.Source, app.Name, app.Spec.Destination.Namespace, appstate.Capabilities{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Render(t.Context(), fsys, src)
+	if err != nil {
+		t.Fatalf("render the platform chart for %s: %v", env, err)
+	}
+	want := map[string]struct{ maxMemory, preemption string }{
+		"staging": {"512Mi", "Never"}, "production": {"4Gi", "PreemptLowerPriority"},
+	}[env]
+	var got []string
+	for _, o := range res.Objects {
+		got = append(got, o.GetKind()+" "+o.GetNamespace()+"/"+o.GetName())
+		if l := o.GetLabels(); l["app.kubernetes.io/managed-by"] != "Helm" || l["app.kubernetes.io/instance"] != "platform-"+env {
+			t.Errorf("%s: %s %s labels %v, want managed by Helm, instance platform-%s", env, o.GetKind(), o.GetName(), l, env)
+		}
+		switch o.GetKind() {
+		case "LimitRange":
+			limits, _, _ := unstructured.NestedSlice(o.Object, "spec", "limits")
+			if len(limits) != 1 {
+				t.Fatalf("%s: LimitRange %s/%s limits %v", env, o.GetNamespace(), o.GetName(), limits)
+			}
+			if m, _, _ := unstructured.NestedString(limits[0].(map[string]any), "max", "memory"); m != want.maxMemory {
+				t.Errorf("%s: LimitRange %s/%s max memory %q, want %q (values-%s.yaml)", env, o.GetNamespace(), o.GetName(), m, want.maxMemory, env)
+			}
+		case "PriorityClass":
+			if p, _, _ := unstructured.NestedString(o.Object, "preemptionPolicy"); p != want.preemption {
+				t.Errorf("%s: PriorityClass %s preemptionPolicy %q, want %q (values-%s.yaml)", env, o.GetName(), p, want.preemption, env)
+			}
+		}
+	}
+	slices.Sort(got)
+	if w := []string{"LimitRange backend/container-defaults", "LimitRange frontend/container-defaults",
+		"PriorityClass /backend-workloads", "PriorityClass /frontend-workloads"}; !slices.Equal(got, w) {
+		t.Errorf("%s: the platform chart rendered %v, want %v", env, got, w)
+	}
+	return res.Objects
 }
 
 func dryRun(ctx context.Context, o *unstructured.Unstructured) error {

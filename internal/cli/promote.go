@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 
@@ -190,7 +191,12 @@ func renderAt(ctx context.Context, res *promote.Result, rev string, app *v1alpha
 		return nil, err
 	}
 	defer root.Close()
-	out, err := render.NewRenderer(render.Limits{}).Render(ctx, root.FS(), appstate.RenderSource(*app.Spec.Source))
+	// appstate's Renderer, as the controller renders (a chart with its
+	// Helm options, Helm's default capabilities), reading every repository
+	// the source names from the clone.
+	snapshot := appstate.SnapshotFunc(func(context.Context, string, string) (fs.FS, error) { return root.FS(), nil })
+	out, err := appstate.NewRenderer(render.NewRenderer(render.Limits{}), snapshot, nil, 0).Render(ctx, appstate.RenderInput{
+		Source: *app.Spec.Source, Revision: rev, ReleaseName: app.Name, Namespace: app.Spec.Destination.Namespace})
 	if err != nil {
 		return nil, fmt.Errorf("application %s at %s: %w", app.Name, shortRev(rev), err)
 	}

@@ -68,14 +68,37 @@ func sampleApps() *v1alpha1.ApplicationList {
 		Status: v1alpha1.ApplicationStatus{
 			Sync:       v1alpha1.SyncStatus{Status: v1alpha1.SyncStatusCodeOutOfSync, Revision: "fedcba9876543210fedcba9876543210fedcba98"},
 			Health:     v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusMissing},
-			Conditions: []v1alpha1.ApplicationCondition{{Type: v1alpha1.ApplicationConditionUnsupportedField, Message: "spec.source.helm"}},
+			Conditions: []v1alpha1.ApplicationCondition{{Type: v1alpha1.ApplicationConditionUnsupportedField, Message: "spec.source.plugin"}},
 		},
 	}
 	return &v1alpha1.ApplicationList{Items: []v1alpha1.Application{staging, production}}
 }
 
+// multiSourceApp is Argo CD's multi-source pattern: a chart, its values
+// from Git.
+func multiSourceApp() *v1alpha1.Application {
+	sources := v1alpha1.ApplicationSources{
+		{RepoURL: "https://charts.example.com", Chart: "webapp", TargetRevision: "1.*",
+			Helm: &v1alpha1.ApplicationSourceHelm{ValueFiles: []string{"$values/envs/prod/values.yaml"}}},
+		{RepoURL: "https://github.com/myorg/gitops-repo.git", TargetRevision: "main", Ref: "values", Name: "values"},
+	}
+	revisions := []string{"1.4.0", "0123456789abcdef0123456789abcdef01234567"}
+	deployed := metav1.NewTime(time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC))
+	return &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "webapp"},
+		Spec: v1alpha1.ApplicationSpec{Project: "default", Sources: sources,
+			Destination: v1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "webapp"}},
+		Status: v1alpha1.ApplicationStatus{
+			Sync:    v1alpha1.SyncStatus{Status: v1alpha1.SyncStatusCodeSynced, Revisions: revisions},
+			Health:  v1alpha1.HealthStatus{Status: v1alpha1.HealthStatusHealthy},
+			History: []v1alpha1.RevisionHistory{{ID: 1, Revisions: revisions, Sources: sources, DeployedAt: deployed}},
+		},
+	}
+}
+
 func TestTablesMatchGoldenFiles(t *testing.T) {
 	apps := sampleApps()
+	multi := multiSourceApp()
 	for _, tc := range []struct {
 		file  string
 		print func(*bytes.Buffer) error
@@ -85,6 +108,8 @@ func TestTablesMatchGoldenFiles(t *testing.T) {
 		{"app-list-name.txt", func(b *bytes.Buffer) error { return printAppList(b, "name", apps) }},
 		{"app-get.txt", func(b *bytes.Buffer) error { return printApp(b, &apps.Items[0], "Sync Allowed") }},
 		{"app-history.txt", func(b *bytes.Buffer) error { return printHistory(b, apps.Items[0].Status.History, nil) }},
+		{"app-get-sources.txt", func(b *bytes.Buffer) error { return printApp(b, multi, "Sync Allowed") }},
+		{"app-history-sources.txt", func(b *bytes.Buffer) error { return printHistory(b, multi.Status.History, nil) }},
 		{"app-history-wide.txt", func(b *bytes.Buffer) error {
 			return printHistory(b, apps.Items[0].Status.History, map[string]string{
 				"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": "Initial staging",

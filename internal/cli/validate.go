@@ -31,8 +31,9 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [PATH]",
 		Short: "Check a GitOps repository before it merges: render, schemas, security rules, policies, server dry-run",
-		Long: `Check what a GitOps repository deploys, as a pull-request check: every Application's source,
-every kustomization root and every plain manifest directory is rendered with the controller's
+		Long: `Check what a GitOps repository deploys, as a pull-request check: every Application's source
+(Helm charts in the repository included), every other chart, every kustomization root and every
+plain manifest directory is rendered with the controller's
 renderer, then checked offline against the Kubernetes ` + validate.KubernetesVersion + ` OpenAPI schemas (embedded) and the
 CRDs found in the repository (unknown fields and wrong types are errors), against built-in security
 rules, and against Rego policies (conftest-compatible: deny, violation and warn rules of package

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	"github.com/ferrycd/ferry/internal/redact"
 	"github.com/ferrycd/ferry/internal/shard"
@@ -69,8 +70,8 @@ func (c *appInfoCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		owned++
 		repo := ""
-		if a.Spec.Source != nil {
-			repo = redact.URL(a.Spec.Source.RepoURL) // /metrics is served without authentication
+		if srcs := appstate.Sources(a); len(srcs) > 0 {
+			repo = redact.URL(srcs[0].RepoURL) // /metrics is served without authentication
 		}
 		op := ""
 		if st := a.Status.OperationState; st != nil {

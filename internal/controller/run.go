@@ -28,6 +28,7 @@ import (
 
 	"github.com/ferrycd/ferry/api"
 	"github.com/ferrycd/ferry/config/crd"
+	"github.com/ferrycd/ferry/internal/chartrepo"
 	"github.com/ferrycd/ferry/internal/controller/application"
 	appsetctrl "github.com/ferrycd/ferry/internal/controller/appset"
 	"github.com/ferrycd/ferry/internal/controller/image"
@@ -96,6 +97,10 @@ type Options struct {
 	// AllowLinkLocalAddresses lets repository, registry and notification
 	// URLs reach link-local and cloud metadata addresses; off by default.
 	AllowLinkLocalAddresses bool
+	// AllowHTTPChartRepositories lets Helm repositories and OCI registries
+	// be read over plain HTTP on hosts other than loopback; off by default
+	// (--allow-http-chart-repositories).
+	AllowHTTPChartRepositories bool
 	// SSHKnownHostsFiles are the known_hosts files repositories' ssh host
 	// keys are checked against (the install mounts Argo CD's
 	// argocd-ssh-known-hosts-cm). Empty: $SSH_KNOWN_HOSTS, else
@@ -225,6 +230,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create git cache: %w", err)
 	}
+	// Charts come from Helm repositories and OCI registries, with the
+	// credentials of Argo CD's repository Secrets (type helm), under the
+	// same network policy; an index is fetched once per poll interval per
+	// repository, for every Application reading it.
+	charts := chartrepo.New(chartrepo.Options{
+		PollInterval: opts.PollInterval, Credentials: repoSecrets.HelmCredentials, Project: source.ProjectFrom,
+		Net: netPolicy, AllowInsecureHTTP: opts.AllowHTTPChartRepositories, OnFetch: m.ChartDownloaded,
+	})
 	probe, err := newClusterProbe(cfg)
 	if err != nil {
 		return err
@@ -255,7 +268,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
 		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
 		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials, ApplicationNamespaces: opts.ApplicationNamespaces,
-		RenderCacheMaxBytes: opts.RenderCacheMaxBytes, Shards: gate,
+		RenderCacheMaxBytes: opts.RenderCacheMaxBytes, Shards: gate, Charts: charts,
 	})
 	if err != nil {
 		return err

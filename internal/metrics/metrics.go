@@ -19,6 +19,7 @@ type Metrics struct {
 	renderDuration    *prometheus.HistogramVec
 	applyRequests     *prometheus.CounterVec
 	gitFetchDuration  *prometheus.HistogramVec
+	chartDownloads    *prometheus.HistogramVec
 	imageScans        *prometheus.CounterVec
 	imagePushes       *prometheus.CounterVec
 	notifications     *prometheus.CounterVec
@@ -45,6 +46,9 @@ func New() *Metrics {
 		gitFetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ferry_git_fetch_duration_seconds",
 			Help: "Time of Git fetches (and first clones) per repository.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 10)},
 			[]string{"repo"}),
+		chartDownloads: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ferry_chart_download_duration_seconds",
+			Help:    "Time of downloads from Helm repositories and OCI registries, by kind (index, tags, chart) and repository.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10)}, []string{"kind", "repo"}),
 		imageScans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_image_scans_total",
 			Help: "Image repository scans, by result: success, failure."}, []string{"namespace", "name", "result"}),
 		imagePushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_image_pushes_total",
@@ -61,7 +65,7 @@ func New() *Metrics {
 // Collectors lists the metrics, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.syncTotal, m.reconcileDuration, m.driftEvents, m.renderDuration, m.applyRequests,
-		m.gitFetchDuration, m.imageScans, m.imagePushes, m.notifications, m.webhookRequests,
+		m.gitFetchDuration, m.chartDownloads, m.imageScans, m.imagePushes, m.notifications, m.webhookRequests,
 		m.shardMoves}
 }
 
@@ -104,6 +108,14 @@ func (m *Metrics) Applied(action string, n int) {
 func (m *Metrics) Fetched(repo string, d time.Duration) {
 	if m != nil {
 		m.gitFetchDuration.WithLabelValues(repo).Observe(d.Seconds())
+	}
+}
+
+// ChartDownloaded observes a download from a Helm repository or an OCI
+// registry: an index, a tag list or a chart archive.
+func (m *Metrics) ChartDownloaded(kind, repo string, d time.Duration) {
+	if m != nil {
+		m.chartDownloads.WithLabelValues(kind, repo).Observe(d.Seconds())
 	}
 }
 

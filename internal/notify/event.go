@@ -70,6 +70,8 @@ func EventFor(app *v1alpha1.Application, drift *Drift) (Event, error) {
 	ev := Event{App: obj, Drift: drift, app: app, labels: app.Labels, annotations: app.Annotations, Context: map[string]string{}}
 	if app.Spec.Source != nil {
 		ev.RepoURL = app.Spec.Source.RepoURL
+	} else if len(app.Spec.Sources) > 0 {
+		ev.RepoURL = app.Spec.Sources[0].RepoURL // Argo CD's repo.* functions read the first
 	}
 	if drift != nil {
 		ev.Context["manager"] = strings.Join(drift.Managers, ", ")
@@ -92,6 +94,9 @@ func (ev Event) For(trigger string) Event {
 		return ev
 	}
 	ev.Revision = app.Status.Sync.Revision
+	if ev.Revision == "" && len(app.Status.Sync.Revisions) > 0 {
+		ev.Revision = app.Status.Sync.Revisions[0] // several sources: the first's, as Argo CD's templates read it
+	}
 	st := app.Status.OperationState
 	if (trigger == TriggerSyncFailed || trigger == TriggerSyncSucceeded || trigger == TriggerSyncRunning) && st != nil && st.SyncResult != nil {
 		ev.Revision = st.SyncResult.Revision

@@ -3,6 +3,8 @@ package render
 import (
 	"errors"
 	"fmt"
+
+	manifestpkg "github.com/ferrycd/ferry/internal/manifest"
 )
 
 // Sentinel errors classify why a render failed, so callers can tell a source that must be fixed
@@ -14,7 +16,7 @@ var (
 	ErrInvalidSource = errors.New("invalid source")
 	// ErrInvalidManifest means a manifest file could not be decoded into Kubernetes objects:
 	// broken YAML or JSON, a document that is not an object, a missing apiVersion, kind or name.
-	ErrInvalidManifest = errors.New("invalid manifest")
+	ErrInvalidManifest = manifestpkg.ErrInvalid
 	// ErrOutsideRepository means a path leaves the repository root.
 	ErrOutsideRepository = errors.New("path outside the repository")
 	// ErrRemoteReference means a kustomization refers to something that would be fetched from

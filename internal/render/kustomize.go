@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	manifestpkg "github.com/ferrycd/ferry/internal/manifest"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/pkg/util"
@@ -33,7 +35,8 @@ func warmKustomize() {
 }
 
 // kustomizeOptions are the krusty options for every render: no plugins (kustomize's builtins
-// only, no exec or KRM functions, no Helm), files confined to their kustomization's directory,
+// only, no exec or KRM functions, no Helm: Ferry inflates helmCharts itself before kustomize
+// runs, see kustomize_helm.go), files confined to their kustomization's directory,
 // and the same output order as the kustomize CLI that Argo CD runs (legacy order unless the
 // kustomization sets sortOptions).
 func kustomizeOptions() *krusty.Options {
@@ -47,28 +50,42 @@ func kustomizeOptions() *krusty.Options {
 // renderKustomize renders the kustomization file kfile in process with krusty, reading the
 // repository through kustomizeFS. When opts are set, it builds a generated kustomization in the
 // adapter's overlay that has the source directory as its only resource and sets the options.
+// With opts.EnableHelm, the kustomizations' helmCharts are rendered first (charts the
+// repository does not hold are fetched through fetch) and their output shown to kustomize
+// (inflateCharts); the warnings are Helm's.
 //
 // kustomize cannot be interrupted, so it runs in its own goroutine and renderKustomize returns
 // as soon as ctx ends. The goroutine then finishes on its own: its next file access fails with
 // ctx's error, or, if it was past reading files, it completes its in-memory transformations and
 // its result is dropped.
-func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *KustomizeOptions, b *budget, origins bool) ([]*unstructured.Unstructured, []Origin, error) {
+func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *KustomizeOptions, fetch ChartFetcher,
+	b *budget, origins bool,
+) ([]*unstructured.Unstructured, []Origin, []string, error) {
 	dir := path.Dir(kfile)
-	if err := checkKustomization(ctx, fsys, dir, b.limits.MaxBytes); err != nil {
-		return nil, nil, err
+	if opts == nil {
+		opts = &KustomizeOptions{}
+	}
+	sites, err := checkKustomization(ctx, fsys, dir, b.limits.MaxBytes, kustomizePolicy{helm: opts.EnableHelm, namespace: opts.Namespace,
+		kubeVersion: opts.HelmKubeVersion, apiVersions: opts.HelmAPIVersions})
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	kfs := newKustomizeFS(ctx, fsys, b)
+	inf := &inflation{}
+	if len(sites) > 0 {
+		if inf, err = inflateCharts(ctx, fsys, sites, fetch, b); err != nil {
+			return nil, nil, nil, err
+		}
+		kfs.setGenerated(inf.files)
+	}
 	target := repoPath(dir)
 	if opts.isSet() || origins {
-		if opts == nil {
-			opts = &KustomizeOptions{}
-		}
 		content, err := optionsKustomization(dir, opts, origins)
 		if err != nil {
-			return nil, nil, &Error{File: kfile, Err: err}
+			return nil, nil, nil, &Error{File: kfile, Err: err}
 		}
 		if err := kfs.WriteFile(optionsDir+"/kustomization.yaml", content); err != nil {
-			return nil, nil, &Error{File: kfile, Err: err}
+			return nil, nil, nil, &Error{File: kfile, Err: err}
 		}
 		target = optionsDir
 	}
@@ -91,18 +108,25 @@ func renderKustomize(ctx context.Context, fsys fs.FS, kfile string, opts *Kustom
 
 	select {
 	case <-ctx.Done():
-		return nil, nil, context.Cause(ctx)
+		return nil, nil, nil, context.Cause(ctx)
 	case res := <-done:
 		if err := kfs.err(); err != nil {
-			return nil, nil, err // a repository error or a limit, naming its file
+			return nil, nil, nil, err // a repository error or a limit, naming its file
 		}
 		if res.err != nil {
-			return nil, nil, fileError(kfile, res.err)
+			return nil, nil, nil, fileError(kfile, res.err)
 		}
 		if origins {
+			for i, o := range res.origins {
+				if kustomization, ok := inf.origins[o.File]; ok {
+					// A chart's object comes from the kustomization declaring the chart, as
+					// kustomize says of its generators' objects.
+					res.origins[i].File = kustomization
+				}
+			}
 			lineOrigins(fsys, res.objs, res.origins)
 		}
-		return res.objs, res.origins, nil
+		return res.objs, res.origins, inf.warnings, nil
 	}
 }
 
@@ -138,9 +162,9 @@ func runKustomize(kfs *kustomizeFS, sourceDir, target string, b *budget, withOri
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: kustomize produced a %s", ErrInvalidManifest, jsonKind(v))
+			return nil, nil, fmt.Errorf("%w: kustomize produced a %s", ErrInvalidManifest, manifestpkg.JSONKind(v))
 		}
-		if err := validateObject(m); err != nil {
+		if err := manifestpkg.Validate(m); err != nil {
 			return nil, nil, err
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -21,6 +22,9 @@ import (
 //	/repo/...              the repository revision, read-only, straight from the fs.FS
 //	/kustomize-options/... in-memory overlay holding the kustomization generated from
 //	                       KustomizeOptions; the only writable part
+//
+// Files generated before kustomize runs (the output of helmCharts, see kustomize_helm.go) are
+// shown under /repo, over the repository's files, read-only.
 //
 // The overlay is a sibling of the repository rather than a directory inside it because kustomize
 // refuses a base that is an ancestor of the kustomization referring to it (a "cycle"), which a
@@ -43,6 +47,11 @@ type kustomizeFS struct {
 	repo   fs.FS
 	budget *budget
 
+	// generated are files shown over the repository's (fs.FS path → content), set before
+	// kustomize runs and read-only afterwards; repo shows them too. They count against the
+	// budget when generated, not when read.
+	generated map[string][]byte
+
 	mu      sync.Mutex
 	overlay map[string][]byte // absolute virtual path → content
 	failure error             // first *Error worth reporting instead of kustomize's
@@ -52,6 +61,16 @@ var _ filesys.FileSystem = (*kustomizeFS)(nil)
 
 func newKustomizeFS(ctx context.Context, repo fs.FS, b *budget) *kustomizeFS {
 	return &kustomizeFS{ctx: ctx, repo: repo, budget: b, overlay: map[string][]byte{}}
+}
+
+// setGenerated shows files over the repository, by fs.FS path. It must be called before
+// kustomize runs.
+func (k *kustomizeFS) setGenerated(files map[string][]byte) {
+	if len(files) == 0 {
+		return
+	}
+	k.generated = files
+	k.repo = newGeneratedFS(k.repo, files)
 }
 
 // repoPath is the absolute virtual path of a repository path.
@@ -171,6 +190,9 @@ func (k *kustomizeFS) ReadFile(p string) ([]byte, error) {
 	l, name, abs := locate(p)
 	switch l {
 	case layerRepo:
+		if data, ok := k.generated[name]; ok {
+			return bytes.Clone(data), nil
+		}
 		data, err := k.budget.readFile(k.repo, name)
 		return data, k.note(name, err)
 	case layerOverlay:
@@ -412,4 +434,111 @@ func (i virtualInfo) Mode() fs.FileMode {
 		return fs.ModeDir | 0o555
 	}
 	return 0o444
+}
+
+// generatedFS shows generated files over a repository's fs.FS: a generated file replaces the
+// repository's file of the same path, and directories that only generated files are in exist.
+type generatedFS struct {
+	repo  fs.FS
+	files map[string][]byte
+	dirs  map[string]bool // directories the repository does not have
+}
+
+func newGeneratedFS(repo fs.FS, files map[string][]byte) *generatedFS {
+	g := &generatedFS{repo: repo, files: files, dirs: map[string]bool{}}
+	for name := range files {
+		for dir := path.Dir(name); dir != "." && !g.dirs[dir]; dir = path.Dir(dir) {
+			if _, err := fs.Stat(repo, dir); err == nil {
+				break
+			}
+			g.dirs[dir] = true
+		}
+	}
+	return g
+}
+
+func (g *generatedFS) Open(name string) (fs.File, error) {
+	if data, ok := g.files[name]; ok {
+		return &memFile{info: virtualInfo{name: path.Base(name), size: int64(len(data))}, Reader: bytes.NewReader(data)}, nil
+	}
+	if g.dirs[name] {
+		entries, err := g.ReadDir(name)
+		if err != nil {
+			return nil, err
+		}
+		return &memDir{info: virtualInfo{name: path.Base(name), dir: true}, entries: entries}, nil
+	}
+	return g.repo.Open(name)
+}
+
+func (g *generatedFS) Stat(name string) (fs.FileInfo, error) {
+	if data, ok := g.files[name]; ok {
+		return virtualInfo{name: path.Base(name), size: int64(len(data))}, nil
+	}
+	if g.dirs[name] {
+		return virtualInfo{name: path.Base(name), dir: true}, nil
+	}
+	return fs.Stat(g.repo, name)
+}
+
+// ReadDir lists the repository's directory with the generated files and directories in it.
+func (g *generatedFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	var entries []fs.DirEntry
+	if !g.dirs[name] {
+		var err error
+		if entries, err = fs.ReadDir(g.repo, name); err != nil {
+			return nil, err
+		}
+	}
+	byName := map[string]fs.DirEntry{}
+	for _, e := range entries {
+		byName[e.Name()] = e
+	}
+	add := func(child string) {
+		if path.Dir(child) == name {
+			if info, err := g.Stat(child); err == nil {
+				byName[path.Base(child)] = fs.FileInfoToDirEntry(info)
+			}
+		}
+	}
+	for f := range g.files {
+		add(f)
+	}
+	for d := range g.dirs {
+		add(d)
+	}
+	entries = entries[:0]
+	for _, e := range byName {
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, nil
+}
+
+// memDir is a generated directory, opened.
+type memDir struct {
+	info    fs.FileInfo
+	entries []fs.DirEntry
+}
+
+func (d *memDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *memDir) Close() error               { return nil }
+
+func (d *memDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.Name(), Err: errors.New("is a directory")}
+}
+
+func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if n <= 0 {
+		entries := d.entries
+		d.entries = nil
+		return entries, nil
+	}
+	if len(d.entries) == 0 {
+		return nil, io.EOF
+	}
+	n = min(n, len(d.entries))
+	entries := d.entries[:n]
+	d.entries = d.entries[n:]
+	return entries, nil
 }

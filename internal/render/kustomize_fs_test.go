@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"slices"
 	"testing"
 )
@@ -91,6 +92,59 @@ func TestKustomizeFSStopsWhenCancelled(t *testing.T) {
 	}
 	if k.Exists("/repo/a.yaml") {
 		t.Error("Exists after cancel = true")
+	}
+}
+
+// TestKustomizeFSGenerated checks that generated files show over the repository's, with the
+// directories only they are in, and are read without counting against the budget again.
+func TestKustomizeFSGenerated(t *testing.T) {
+	b := &budget{limits: Limits{MaxBytes: 1 << 20}}
+	k := newKustomizeFS(t.Context(), mapFS(map[string]string{
+		"app/kustomization.yaml": "resources: [cm.yaml]\n",
+		"app/cm.yaml":            "apiVersion: v1\n",
+	}), b)
+	k.setGenerated(map[string][]byte{
+		"app/kustomization.yaml":             []byte("components: [.ferry-helm]\n"),
+		"app/.ferry-helm/kustomization.yaml": []byte("kind: Component\n"),
+		"app/.ferry-helm/0-x.yaml":           []byte("---\n{}\n"),
+	})
+	if data, err := k.ReadFile("/repo/app/kustomization.yaml"); err != nil || string(data) != "components: [.ferry-helm]\n" {
+		t.Errorf("ReadFile of a replaced file = %q, %v", data, err)
+	}
+	if b.read != 0 {
+		t.Errorf("generated reads counted: %d bytes", b.read)
+	}
+	if data, err := k.ReadFile("/repo/app/cm.yaml"); err != nil || string(data) != "apiVersion: v1\n" {
+		t.Errorf("ReadFile of a repository file = %q, %v", data, err)
+	}
+	if !k.IsDir("/repo/app/.ferry-helm") || !k.Exists("/repo/app/.ferry-helm/0-x.yaml") || k.IsDir("/repo/app/.ferry-helm/0-x.yaml") {
+		t.Error("generated directory or file missing")
+	}
+	if names, err := k.ReadDir("/repo/app"); err != nil || !slices.Equal(names, []string{".ferry-helm", "cm.yaml", "kustomization.yaml"}) {
+		t.Errorf("ReadDir(app) = %q, %v", names, err)
+	}
+	if names, err := k.ReadDir("/repo/app/.ferry-helm"); err != nil || !slices.Equal(names, []string{"0-x.yaml", "kustomization.yaml"}) {
+		t.Errorf("ReadDir(.ferry-helm) = %q, %v", names, err)
+	}
+	if matches, err := k.Glob("/repo/app/.ferry-helm/*.yaml"); err != nil || len(matches) != 2 {
+		t.Errorf("Glob = %q, %v", matches, err)
+	}
+	var walked []string
+	if err := k.Walk("/repo/app", func(p string, _ fs.FileInfo, err error) error {
+		walked = append(walked, p)
+		return err
+	}); err != nil || len(walked) != 6 {
+		t.Errorf("Walk = %q, %v", walked, err)
+	}
+	if err := k.WriteFile("/repo/app/.ferry-helm/0-x.yaml", nil); err == nil {
+		t.Error("generated files are writable")
+	}
+	f, err := k.repo.Open("app/.ferry-helm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := f.(fs.ReadDirFile).ReadDir(-1); err != nil || len(entries) != 2 {
+		t.Errorf("opened generated directory lists %v, %v", entries, err)
 	}
 }
 

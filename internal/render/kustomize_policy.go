@@ -25,21 +25,48 @@ import (
 //   - paths that leave the repository (ErrOutsideRepository). kustomize confines files to their
 //     kustomization's directory (LoadRestrictionsRootOnly), but lets bases and components live
 //     anywhere; the adapter confines them to the repository, this names the entry;
-//   - Helm chart inflation, plugins other than kustomize's builtins, and custom OpenAPI schemas
-//     (ErrNotAllowed). kustomize would refuse the first two too (plugins are disabled); a custom
-//     schema would replace kustomize's process-wide schema for every concurrent render.
+//   - Helm chart inflation unless the policy enables it, plugins other than kustomize's
+//     builtins, and custom OpenAPI schemas (ErrNotAllowed). kustomize would refuse the first two
+//     too (its Helm support and plugins are disabled); a custom schema would replace kustomize's
+//     process-wide schema for every concurrent render.
+//
+// With Helm enabled, it returns the kustomizations that declare helmCharts, in the order it
+// visited them, for inflateCharts to render before kustomize runs.
 //
 // Everything else (missing files, malformed kustomizations) is left for kustomize to report.
-func checkKustomization(ctx context.Context, fsys fs.FS, dir string, maxBytes int64) error {
-	w := &policyWalker{ctx: ctx, fsys: fsys, maxBytes: maxBytes, seen: map[string]bool{}}
-	return w.kustomization(dir, false)
+func checkKustomization(ctx context.Context, fsys fs.FS, dir string, maxBytes int64, policy kustomizePolicy) ([]*chartSite, error) {
+	w := &policyWalker{ctx: ctx, fsys: fsys, maxBytes: maxBytes, policy: policy, root: dir,
+		seen: map[string]bool{}, sites: map[string]*chartSite{}}
+	if err := w.kustomization(dir, false, ""); err != nil {
+		return nil, err
+	}
+	return w.order, nil
+}
+
+// kustomizePolicy is what checkKustomization allows beyond its fixed rules.
+type kustomizePolicy struct {
+	// helm lets kustomizations declare helmCharts (KustomizeOptions.EnableHelm).
+	helm bool
+	// namespace, when set, is the root kustomization's namespace for its charts: Argo CD sets
+	// KustomizeOptions.Namespace with `kustomize edit set namespace`, which replaces the root's
+	// own, and kustomize passes a kustomization's namespace to its charts and its bases' charts.
+	namespace string
+	// kubeVersion and apiVersions, when set, are what every chart's templates see of the
+	// cluster: Argo CD passes the destination's to kustomize (--helm-kube-version,
+	// --helm-api-versions), overriding the charts' own kubeVersion and apiVersions.
+	kubeVersion string
+	apiVersions []string
 }
 
 type policyWalker struct {
 	ctx      context.Context
 	fsys     fs.FS
 	maxBytes int64
+	policy   kustomizePolicy
+	root     string
 	seen     map[string]bool
+	sites    map[string]*chartSite // by directory
+	order    []*chartSite
 }
 
 // reference is one path-like entry of a kustomization.
@@ -51,9 +78,12 @@ type reference struct {
 }
 
 // kustomization checks the kustomization in dir; plugins is set when its resources are plugin
-// configurations (it was reached through generators, transformers or validators).
-func (w *policyWalker) kustomization(dir string, plugins bool) error {
-	key := fmt.Sprintf("%s\x00%t", dir, plugins)
+// configurations (it was reached through generators, transformers or validators). inherited is
+// the namespace kustomize passes down to dir's charts from the kustomizations above it (with
+// Helm enabled only: a base reached through overlays with different namespaces is visited once
+// per namespace).
+func (w *policyWalker) kustomization(dir string, plugins bool, inherited string) error {
+	key := fmt.Sprintf("%s\x00%t\x00%s", dir, plugins, inherited)
 	if w.seen[key] {
 		return nil
 	}
@@ -77,18 +107,64 @@ func (w *policyWalker) kustomization(dir string, plugins bool) error {
 	if err != nil || json.Unmarshal(j, &k) != nil {
 		return nil
 	}
-	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 || k.HelmGlobals != nil {
-		return &Error{File: file, Err: fmt.Errorf("%w: helmCharts: Helm chart inflation is disabled", ErrNotAllowed)}
-	}
 	if len(k.OpenAPI) > 0 {
 		return &Error{File: file, Err: fmt.Errorf(
 			"%w: openapi: custom OpenAPI schemas are not supported (kustomize holds the schema process-wide)", ErrNotAllowed)}
 	}
-	for _, ref := range kustomizationReferences(&k, plugins) {
-		if err := w.reference(dir, file, ref); err != nil {
+	// The namespace kustomize gives the charts of this kustomization and of its bases.
+	namespace := ""
+	if w.policy.helm {
+		namespace = k.Namespace
+		if dir == w.root && !plugins && w.policy.namespace != "" {
+			namespace = w.policy.namespace
+		}
+		if namespace == "" {
+			namespace = inherited
+		}
+	}
+	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 || k.HelmGlobals != nil {
+		if err := w.helmCharts(dir, file, data, plugins, namespace); err != nil {
 			return err
 		}
 	}
+	for _, ref := range kustomizationReferences(&k, plugins) {
+		if err := w.reference(dir, file, ref, namespace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// helmCharts records the kustomization in file as one whose charts Ferry inflates, or refuses
+// it when Helm is disabled.
+func (w *policyWalker) helmCharts(dir, file string, data []byte, plugins bool, namespace string) error {
+	if !w.policy.helm {
+		return &Error{File: file, Err: fmt.Errorf(
+			"%w: helmCharts: Helm chart inflation is disabled; enable it with kustomize.buildOptions --enable-helm", ErrNotAllowed)}
+	}
+	if plugins {
+		return &Error{File: file, Err: fmt.Errorf(
+			"%w: helmCharts in a kustomization used as generators, transformers or validators are not supported", ErrNotAllowed)}
+	}
+	if site, ok := w.sites[dir]; ok {
+		if site.namespace != namespace && slices.ContainsFunc(site.charts, func(c types.HelmChart) bool { return c.Namespace == "" }) {
+			return &Error{File: file, Err: fmt.Errorf(
+				"%w: helmCharts: the kustomization is included with namespace %q and with namespace %q; "+
+					"Ferry inflates its charts once: set the charts' namespace", ErrNotAllowed, site.namespace, namespace)}
+		}
+		return nil
+	}
+	// Decoded again as kustomize decodes it, strictly: what does not decode is left for
+	// kustomize to report, and kustomize never inflates it.
+	var k types.Kustomization
+	if k.Unmarshal(data) != nil {
+		return nil
+	}
+	site := &chartSite{dir: dir, file: file, kustomization: k, namespace: namespace,
+		kubeVersion: w.policy.kubeVersion, apiVersions: w.policy.apiVersions}
+	site.charts, site.globals = kustomizationCharts(&k)
+	w.sites[dir] = site
+	w.order = append(w.order, site)
 	return nil
 }
 
@@ -148,7 +224,7 @@ func kvFiles(s types.KvPairSources) []string {
 	return files
 }
 
-func (w *policyWalker) reference(dir, file string, ref reference) error {
+func (w *policyWalker) reference(dir, file string, ref reference, namespace string) error {
 	if ref.plugin && (ref.field == "generators" || ref.field == "transformers" || ref.field == "validators") {
 		// kustomize takes an entry that parses as objects as an inline configuration.
 		if configs := decodeLoose([]byte(ref.value)); len(configs) > 0 {
@@ -179,7 +255,7 @@ func (w *policyWalker) reference(dir, file string, ref reference) error {
 		return &Error{File: target, Err: err}
 	}
 	if info.IsDir() {
-		return w.kustomization(target, ref.plugin)
+		return w.kustomization(target, ref.plugin, namespace)
 	}
 	if !ref.plugin {
 		return nil
@@ -220,7 +296,9 @@ func checkPluginConfigs(file string, configs []map[string]any) error {
 				ErrNotAllowed, apiVersion, kind)}
 		}
 		if kind == "HelmChartInflationGenerator" {
-			return &Error{File: file, Err: fmt.Errorf("%w: %s: Helm chart inflation is disabled", ErrNotAllowed, kind)}
+			return &Error{File: file, Err: fmt.Errorf(
+				"%w: %s: Helm chart inflation through a generator configuration is disabled; use helmCharts "+
+					"in the kustomization (with kustomize.buildOptions --enable-helm)", ErrNotAllowed, kind)}
 		}
 		if err := checkPluginPaths(file, kind, c, 0); err != nil {
 			return err

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	manifestpkg "github.com/ferrycd/ferry/internal/manifest"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
@@ -191,16 +193,13 @@ func objectsFromValue(file string, line int, v any, size int) ([]manifest, error
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, &Error{File: file, Line: line, Err: fmt.Errorf(
-			"%w: document is a %s, not a Kubernetes object", ErrInvalidManifest, jsonKind(v))}
+			"%w: document is a %s, not a Kubernetes object", ErrInvalidManifest, manifestpkg.JSONKind(v))}
 	}
-	items, isList, err := listItems(m)
+	items, isList, err := manifestpkg.Objects(m)
 	if err != nil {
 		return nil, &Error{File: file, Line: line, Err: err}
 	}
 	if !isList {
-		if err := validateObject(m); err != nil {
-			return nil, &Error{File: file, Line: line, Err: err}
-		}
 		return []manifest{{obj: &unstructured.Unstructured{Object: m}, size: size, line: line}}, nil
 	}
 	out := make([]manifest, 0, len(items))
@@ -209,85 +208,4 @@ func objectsFromValue(file string, line int, v any, size int) ([]manifest, error
 		out = append(out, manifest{obj: &unstructured.Unstructured{Object: item}, size: size / len(items), line: line})
 	}
 	return out, nil
-}
-
-// listItems returns the items of a List kind: kind "List", or a kind ending in "List" (such as
-// ConfigMapList) that has an "items" field. As in the API server's typed lists, items without
-// apiVersion and kind take the list's apiVersion and the kind without "List".
-func listItems(m map[string]any) ([]map[string]any, bool, error) {
-	kind, _ := m["kind"].(string)
-	raw, hasItems := m["items"]
-	if kind != "List" && !(strings.HasSuffix(kind, "List") && hasItems) {
-		return nil, false, nil
-	}
-	if raw == nil {
-		return nil, true, nil
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, true, fmt.Errorf("%w: %s items is a %s, not a list", ErrInvalidManifest, kind, jsonKind(raw))
-	}
-	apiVersion, _ := m["apiVersion"].(string)
-	itemKind := strings.TrimSuffix(kind, "List")
-	items := make([]map[string]any, 0, len(list))
-	for i, raw := range list {
-		item, ok := raw.(map[string]any)
-		if !ok {
-			return nil, true, fmt.Errorf("%w: %s item %d is a %s, not a Kubernetes object",
-				ErrInvalidManifest, kind, i, jsonKind(raw))
-		}
-		_, hasKind := item["kind"]
-		_, hasAPIVersion := item["apiVersion"]
-		if !hasKind && !hasAPIVersion && itemKind != "" {
-			item["kind"] = itemKind
-			item["apiVersion"] = apiVersion
-		}
-		if err := validateObject(item); err != nil {
-			return nil, true, fmt.Errorf("%s item %d: %w", kind, i, err)
-		}
-		items = append(items, item)
-	}
-	return items, true, nil
-}
-
-// validateObject checks the fields every rendered object must have.
-func validateObject(m map[string]any) error {
-	apiVersion, _ := m["apiVersion"].(string)
-	kind, _ := m["kind"].(string)
-	switch {
-	case apiVersion == "" && kind == "":
-		return fmt.Errorf("%w: document has no apiVersion and kind", ErrInvalidManifest)
-	case apiVersion == "":
-		return fmt.Errorf("%w: %s has no apiVersion", ErrInvalidManifest, kind)
-	case kind == "":
-		return fmt.Errorf("%w: document of apiVersion %s has no kind", ErrInvalidManifest, apiVersion)
-	}
-	meta, _ := m["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	generateName, _ := meta["generateName"].(string)
-	if name == "" && generateName == "" {
-		return fmt.Errorf("%w: %s %s has no metadata.name or metadata.generateName",
-			ErrInvalidManifest, apiVersion, kind)
-	}
-	return nil
-}
-
-// jsonKind names the JSON type of a decoded value, for error messages.
-func jsonKind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "mapping"
-	case []any:
-		return "list"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case int64, float64:
-		return "number"
-	case nil:
-		return "null"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
 }

@@ -3,6 +3,8 @@ package render
 import (
 	"errors"
 	"testing"
+
+	manifestpkg "github.com/ferrycd/ferry/internal/manifest"
 )
 
 func TestSplitYAMLLines(t *testing.T) {
@@ -60,7 +62,7 @@ func FuzzDecodeManifests(f *testing.F) {
 			return
 		}
 		for _, m := range ms {
-			if err := validateObject(m.obj.Object); err != nil {
+			if err := manifestpkg.Validate(m.obj.Object); err != nil {
 				t.Fatalf("returned an invalid object: %v", err)
 			}
 			m.obj.DeepCopy()

@@ -39,6 +39,17 @@ type Source struct {
 	// Kustomize holds options for a Kustomize source (Argo CD spec.source.kustomize). Setting
 	// any of them on a Directory source is an error.
 	Kustomize *KustomizeOptions
+	// Helm holds options for a Helm source: a directory with a Chart.yaml (which wins over a
+	// kustomization, as in Argo CD), or a chart archive (RenderChart). Required for those;
+	// setting it on another source is an error.
+	Helm *HelmOptions
+	// Refs are the repositories of the Application's other sources, by their ref name, for
+	// Helm value files named "$ref/path".
+	Refs map[string]fs.FS
+	// Dependencies fetches the charts a Chart.yaml depends on that its charts/ directory does
+	// not hold, and the charts of kustomize's helmCharts not in the repository; nil refuses
+	// them.
+	Dependencies ChartFetcher
 }
 
 // DirectoryOptions select which files of a Directory source are read, with Argo CD's semantics.
@@ -70,6 +81,16 @@ type KustomizeOptions struct {
 	CommonLabels map[string]string
 	// CommonAnnotations are added to every object.
 	CommonAnnotations map[string]string
+	// EnableHelm lets kustomizations inflate helmCharts, through Ferry's
+	// in-process Helm (Argo CD's kustomize.buildOptions --enable-helm); off,
+	// helmCharts are refused. It is no option of the source itself: isSet
+	// ignores it.
+	EnableHelm bool
+	// HelmKubeVersion and HelmAPIVersions, when set, are what the charts of helmCharts see of
+	// the cluster (Argo CD passes the destination's: kustomize's --helm-kube-version and
+	// --helm-api-versions), over the charts' own settings. isSet ignores them too.
+	HelmKubeVersion string
+	HelmAPIVersions []string
 }
 
 // Limits bound the work one render may do, so a hostile or broken repository cannot exhaust the
@@ -94,6 +115,9 @@ type Result struct {
 	// Origins, parallel to Objects, say where each object was read from;
 	// set by RenderWithOrigins only.
 	Origins []Origin
+	// Warnings are things the render did that its user should know, e.g. a chart calling
+	// lookup, which returns nothing when rendering.
+	Warnings []string
 }
 
 // Origin is where a rendered object was read from: a repository path, and
@@ -161,14 +185,26 @@ func (r *Renderer) render(ctx context.Context, fsys fs.FS, src Source, origins b
 	if err != nil {
 		return nil, &Error{File: src.Path, Err: err}
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, fmt.Errorf(
-		"%w: render did not finish within %s (Limits.Timeout): %w",
-		ErrLimitExceeded, r.limits.Timeout, context.DeadlineExceeded))
+	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
 
 	kustomization, err := sourceKustomization(fsys, dir)
 	if err != nil {
 		return nil, err
+	}
+	isChart, err := isChartDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if isChart {
+		res, err := r.renderHelm(ctx, fsys, dir, src)
+		if err != nil && ctx.Err() != nil {
+			return nil, &Error{File: dir, Err: context.Cause(ctx)}
+		}
+		return res, err
+	}
+	if src.Helm != nil {
+		return nil, &Error{File: dir, Err: fmt.Errorf("%w: helm options are set but %s has no %s", ErrInvalidSource, dir, ChartFile)}
 	}
 	b := &budget{limits: r.limits}
 	res := &Result{}
@@ -185,7 +221,7 @@ func (r *Renderer) render(ctx context.Context, fsys fs.FS, src Source, origins b
 				"%w: directory options are set but %s is a Kustomize source", ErrInvalidSource, dir)}
 		}
 		res.Type = TypeKustomize
-		res.Objects, res.Origins, err = renderKustomize(ctx, fsys, path.Join(dir, kustomization), src.Kustomize, b, origins)
+		res.Objects, res.Origins, res.Warnings, err = renderKustomize(ctx, fsys, path.Join(dir, kustomization), src.Kustomize, src.Dependencies, b, origins)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -194,6 +230,26 @@ func (r *Renderer) render(ctx context.Context, fsys fs.FS, src Source, origins b
 		return nil, err
 	}
 	return res, nil
+}
+
+// withTimeout bounds one render by Limits.Timeout.
+func (r *Renderer) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, r.limits.Timeout, fmt.Errorf(
+		"%w: render did not finish within %s (Limits.Timeout): %w",
+		ErrLimitExceeded, r.limits.Timeout, context.DeadlineExceeded))
+}
+
+// isChartDir reports whether dir holds a Chart.yaml.
+func isChartDir(fsys fs.FS, dir string) (bool, error) {
+	info, err := fs.Stat(fsys, path.Join(dir, ChartFile))
+	switch {
+	case err == nil:
+		return !info.IsDir(), nil
+	case absent(err):
+		return false, nil
+	default:
+		return false, &Error{File: path.Join(dir, ChartFile), Err: err}
+	}
 }
 
 func (o *DirectoryOptions) isSet() bool { return o != nil && *o != DirectoryOptions{} }

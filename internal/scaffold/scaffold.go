@@ -1,8 +1,8 @@
 // Package scaffold writes a GitOps repository laid out as Argo CD and Flux
-// users commonly do, ready to render, validate and deploy: apps per environment,
-// infrastructure base and overlays, the Applications of each cluster, and
-// the validate and bootstrap scripts, in a Git repository with a main and a
-// staging branch.
+// users commonly do, ready to render, validate and deploy: apps per
+// environment, infrastructure base and overlays, a Helm chart with values per
+// environment, the Applications of each cluster, and the validate and
+// bootstrap scripts, in a Git repository with a main and a staging branch.
 package scaffold
 
 import (
@@ -42,6 +42,12 @@ var environments = []struct {
 }
 
 var apps = []string{"frontend", "backend"}
+
+// platformChart is the example Helm chart: it lives in the repository, so
+// rendering it fetches nothing. Its files are copied, not executed as
+// templates (they are Helm's), and embedded under flat names: go:embed
+// leaves out files starting with "_", such as _helpers.tpl.
+const platformChart = "infrastructure/charts/platform"
 
 // Init writes the repository into dir, which must not exist or be empty,
 // and commits it on main with a staging branch. It returns the files written.
@@ -101,6 +107,11 @@ func render(opts Options) (map[string][]byte, error) {
 		copyFile("infrastructure/base/namespaces.yaml", "base-namespaces.yaml"),
 		copyFile("infrastructure/base/network-policies.yaml", "base-network-policies.yaml"),
 		copyFile("infrastructure/base/resource-quotas.yaml", "base-resource-quotas.yaml"),
+		copyFile(platformChart+"/Chart.yaml", "platform-chart.yaml"),
+		copyFile(platformChart+"/values.yaml", "platform-values.yaml"),
+		copyFile(platformChart+"/templates/_helpers.tpl", "platform-helpers.tpl"),
+		copyFile(platformChart+"/templates/limitranges.yaml", "platform-limitranges.yaml"),
+		copyFile(platformChart+"/templates/priorityclasses.yaml", "platform-priorityclasses.yaml"),
 		copyFile("scripts/validate.sh", "validate.sh"),
 		copyFile("policies/deployments.rego", "policy-deployments.rego"),
 		copyFile("scripts/bootstrap.sh", "bootstrap.sh"),
@@ -111,6 +122,10 @@ func render(opts Options) (map[string][]byte, error) {
 		steps = append(steps, execute("clusters/"+e.Env+"/infrastructure.yaml", "cluster-application.yaml.tmpl", map[string]any{
 			"Name": "infrastructure", "Env": e.Env, "RepoURL": opts.RepoURL, "Branch": e.Branch,
 			"Path": "infrastructure/overlays/" + e.Env, "Namespace": "default", "Automated": e.Automated}))
+		steps = append(steps, copyFile(platformChart+"/values-"+e.Env+".yaml", "platform-values-"+e.Env+".yaml"))
+		steps = append(steps, execute("clusters/"+e.Env+"/platform.yaml", "cluster-application.yaml.tmpl", map[string]any{
+			"Name": "platform", "Env": e.Env, "RepoURL": opts.RepoURL, "Branch": e.Branch,
+			"Path": platformChart, "ValueFiles": []string{"values-" + e.Env + ".yaml"}, "Namespace": "default", "Automated": e.Automated}))
 		for _, app := range apps {
 			data := map[string]any{"App": app, "Replicas": e.Replicas}
 			dir := "apps/" + e.Env + "/" + app + "/"

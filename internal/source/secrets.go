@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/internal/chartrepo"
 )
 
 // Argo CD's repository Secrets: a Secret labelled
@@ -21,7 +23,9 @@ const (
 	secretTypeRepoCreds = "repo-creds"
 )
 
-// RepositorySecrets reads Argo CD's repository Secrets in one namespace.
+// RepositorySecrets reads Argo CD's repository Secrets in one namespace,
+// for Git repositories (Credentials, Scoped) and Helm chart repositories
+// (HelmCredentials).
 // A Secret with a project key serves that AppProject's Applications alone
 // (Argo CD's project-scoped repositories): for a project, its own Secrets
 // come first, then the unscoped ones; Secrets of other projects are never
@@ -46,6 +50,46 @@ func (s RepositorySecrets) Credentials(ctx context.Context, repoURL, project str
 	}, nil
 }
 
+// HelmCredentials implements chartrepo.CredentialsFunc: the credentials
+// of a Helm chart repository (https://, http://, oci://, or Argo CD's
+// host/path form of an OCI registry) from the same Secrets, with keys
+// username, password, insecure and enableOCI. As in Argo CD, Secrets match
+// by URL whatever their type key says (helm, git or none): a Git Secret for
+// https://host/charts gives its password to a Helm repository at that URL.
+// repo-creds templates cover a repository at URL boundaries (credsCover),
+// oci://host/path and host/path being one registry path; the project rules
+// are Credentials'.
+func (s RepositorySecrets) HelmCredentials(ctx context.Context, repoURL, project string) (*chartrepo.Credentials, error) {
+	want, err := helmKey(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	best, err := s.match(ctx, want, project, helmKey, credsCover)
+	if err != nil || best == nil {
+		return nil, err
+	}
+	insecure, _ := strconv.ParseBool(strings.TrimSpace(string(best.Data["insecure"])))
+	enableOCI, _ := strconv.ParseBool(strings.TrimSpace(string(best.Data["enableOCI"])))
+	return &chartrepo.Credentials{
+		Username: string(best.Data["username"]), Password: string(best.Data["password"]),
+		InsecureSkipTLS: insecure, EnableOCI: enableOCI,
+	}, nil
+}
+
+// helmKey is chartrepo.NormalizeURL with Argo CD's host/path form of an
+// OCI registry written oci://host/path, so that both spellings match each
+// other and credsCover compares them at URL boundaries.
+func helmKey(rawURL string) (string, error) {
+	norm, err := chartrepo.NormalizeURL(rawURL)
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(norm, "://") {
+		norm = "oci://" + norm
+	}
+	return norm, nil
+}
+
 // Scoped implements ScopeFunc: whether project reads repoURL with a Secret
 // scoped to it.
 func (s RepositorySecrets) Scoped(ctx context.Context, repoURL, project string) (bool, error) {
@@ -55,14 +99,21 @@ func (s RepositorySecrets) Scoped(ctx context.Context, repoURL, project string) 
 
 func scopeOf(s *corev1.Secret) string { return strings.TrimSpace(string(s.Data["project"])) }
 
-// find returns the Secret whose credentials project uses for repoURL: a
-// repository Secret for the URL, else the repo-creds Secret with the
-// longest URL covering it (credsCover); the project's own Secrets first.
+// find returns the Secret whose credentials project uses for the Git
+// repository repoURL.
 func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*corev1.Secret, error) {
 	want, err := NormalizeURL(repoURL)
 	if err != nil {
 		return nil, err
 	}
+	return s.match(ctx, want, project, NormalizeURL, credsCover)
+}
+
+// match returns the Secret whose credentials project uses for want (a URL
+// in the form key gives): a repository Secret whose url has that form, else
+// the repo-creds Secret with the longest url covering it (cover); the
+// project's own Secrets first. Secrets whose url key refuses are skipped.
+func (s RepositorySecrets) match(ctx context.Context, want, project string, key func(string) (string, error), cover func(template, repo string) bool) (*corev1.Secret, error) {
 	lists := map[string][]corev1.Secret{}
 	for _, kind := range []string{secretTypeRepo, secretTypeRepoCreds} {
 		list := &corev1.SecretList{}
@@ -84,14 +135,14 @@ func (s RepositorySecrets) find(ctx context.Context, repoURL, project string) (*
 				if scopeOf(sec) != scope {
 					continue
 				}
-				u, err := NormalizeURL(string(sec.Data["url"]))
+				u, err := key(string(sec.Data["url"]))
 				if err != nil {
 					continue
 				}
 				if kind == secretTypeRepo && u == want {
 					return sec, nil
 				}
-				if kind == secretTypeRepoCreds && credsCover(u, want) && (best == nil || len(u) > len(bestURL)) {
+				if kind == secretTypeRepoCreds && cover(u, want) && (best == nil || len(u) > len(bestURL)) {
 					best, bestURL = sec, u
 				}
 			}

@@ -37,9 +37,8 @@ type PlanInput struct {
 	App string
 	// Desired are the prepared objects (see Prepare), hooks excluded.
 	Desired []*unstructured.Unstructured
-	// Hooks are the prepared objects annotated argocd.argoproj.io/hook. They
-	// run in their phases, unless the sync is selective (Only), as in Argo
-	// CD.
+	// Hooks are the prepared objects IsHook reports. They run in their
+	// phases, unless the sync is selective (Only), as in Argo CD.
 	Hooks []*unstructured.Unstructured
 	// Live describes the live objects that exist, among the desired ones and
 	// the ones the Application managed before; absent keys do not exist.
@@ -213,10 +212,13 @@ func waitsAfter(steps []Step, i int) bool {
 	return slices.ContainsFunc(steps[i+1:], func(s Step) bool { return !s.Prune })
 }
 
-// IsHook reports whether obj is a hook (argocd.argoproj.io/hook, Skip
-// included): not part of the Application's inventory, never compared or
-// pruned.
+// IsHook reports whether obj is a hook: not part of the Application's
+// inventory, never compared or pruned. That is an object annotated
+// argocd.argoproj.io/hook (Skip included) or, without it, helm.sh/hook
+// (other than Helm 2's crd-install), as Argo CD reads Helm's hooks; a Helm
+// hook Argo CD does not run (test, pre-delete, ...) is still a hook, one
+// that never runs.
 func IsHook(obj *unstructured.Unstructured) bool {
 	_, ok := obj.GetAnnotations()[HookAnnotation]
-	return ok
+	return ok || isHelmHook(obj)
 }

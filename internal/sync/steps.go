@@ -43,9 +43,8 @@ type Task struct {
 	Object *unstructured.Unstructured // nil for a prune task
 	Phase  Phase
 	Wave   int64
-	// Hook is set for objects annotated argocd.argoproj.io/hook; they run in
-	// their phase, are not part of the inventory and are deleted per
-	// DeletePolicies.
+	// Hook is set for hooks (IsHook): they run in their phase, are not part
+	// of the inventory and are deleted per DeletePolicies.
 	Hook           bool
 	DeletePolicies []DeletePolicy
 	Prune          bool
@@ -88,9 +87,10 @@ type StepsInput struct {
 //   - prunes run after the Sync phase, highest wave first; with PruneLast
 //     (the Application's or the object's) they run after PostSync.
 //
-// Objects whose hook is Skip are left out. SyncFail hooks are returned
-// apart: they run only when a sync fails. A malformed annotation is an error
-// naming the object.
+// Objects whose hook is Skip are left out, and so are Helm hooks Argo CD
+// does not run (test, pre-delete, ...; see helmhooks.go). SyncFail hooks
+// are returned apart: they run only when a sync fails. A malformed
+// annotation is an error naming the object.
 func Steps(in StepsInput) (steps []Step, syncFail []Task, err error) {
 	var tasks []Task
 	for _, obj := range in.Desired {
@@ -128,7 +128,8 @@ func Steps(in StepsInput) (steps []Step, syncFail []Task, err error) {
 	return steps, syncFail, nil
 }
 
-// tasksOf reads an object's hook, delete policy and wave annotations.
+// tasksOf reads an object's hook, delete policy and wave annotations,
+// Argo CD's or, for a hook without argocd.argoproj.io/hook, Helm's.
 func tasksOf(obj *unstructured.Unstructured) ([]Task, error) {
 	k := KeyOf(obj)
 	if k.Name == "" {
@@ -139,7 +140,7 @@ func tasksOf(obj *unstructured.Unstructured) ([]Task, error) {
 		return nil, err
 	}
 	hooks, ok := obj.GetAnnotations()[HookAnnotation]
-	if !ok {
+	if !ok && !isHelmHook(obj) {
 		return []Task{{Key: k, Object: obj, Phase: PhaseSync, Wave: wave}}, nil
 	}
 	policies, err := deletePolicies(obj, k)
@@ -147,6 +148,12 @@ func tasksOf(obj *unstructured.Unstructured) ([]Task, error) {
 		return nil, err
 	}
 	var tasks []Task
+	if !ok {
+		for _, phase := range helmPhases(obj) {
+			tasks = append(tasks, Task{Key: k, Object: obj, Phase: phase, Wave: wave, Hook: true, DeletePolicies: policies})
+		}
+		return tasks, nil
+	}
 	for _, h := range strings.Split(hooks, ",") {
 		switch phase := Phase(strings.TrimSpace(h)); phase {
 		case "Skip":
@@ -160,19 +167,29 @@ func tasksOf(obj *unstructured.Unstructured) ([]Task, error) {
 	return tasks, nil
 }
 
+// deletePolicies reads a hook's delete policies as Argo CD does: those of
+// argocd.argoproj.io/hook-delete-policy and those of Helm's
+// helm.sh/hook-delete-policy together; BeforeHookCreation when neither
+// names one.
 func deletePolicies(obj *unstructured.Unstructured, k Key) ([]DeletePolicy, error) {
-	v, ok := obj.GetAnnotations()[HookDeletePolicyAnnotation]
-	if !ok {
-		return []DeletePolicy{BeforeHookCreation}, nil
-	}
 	var out []DeletePolicy
-	for _, p := range strings.Split(v, ",") {
-		switch dp := DeletePolicy(strings.TrimSpace(p)); dp {
-		case HookSucceeded, HookFailed, BeforeHookCreation:
-			out = append(out, dp)
-		default:
-			return nil, fmt.Errorf("annotation %s of %s: unknown policy %q (want HookSucceeded, HookFailed or BeforeHookCreation)", HookDeletePolicyAnnotation, k, p)
+	if v, ok := obj.GetAnnotations()[HookDeletePolicyAnnotation]; ok {
+		for _, p := range strings.Split(v, ",") {
+			switch dp := DeletePolicy(strings.TrimSpace(p)); dp {
+			case HookSucceeded, HookFailed, BeforeHookCreation:
+				out = append(out, dp)
+			default:
+				return nil, fmt.Errorf("annotation %s of %s: unknown policy %q (want HookSucceeded, HookFailed or BeforeHookCreation)", HookDeletePolicyAnnotation, k, p)
+			}
 		}
+	}
+	for _, dp := range helmDeletePoliciesOf(obj) {
+		if !slices.Contains(out, dp) {
+			out = append(out, dp)
+		}
+	}
+	if len(out) == 0 {
+		return []DeletePolicy{BeforeHookCreation}, nil
 	}
 	return out, nil
 }

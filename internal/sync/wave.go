@@ -10,12 +10,14 @@ import (
 // SyncWaveAnnotation orders a sync: lower waves first, as in Argo CD.
 const SyncWaveAnnotation = "argocd.argoproj.io/sync-wave"
 
-// SyncWave returns obj's sync wave: the annotation's integer, 0 when unset.
-// A value that is not an integer is an error naming the object.
+// SyncWave returns obj's sync wave: the annotation's integer; without it,
+// Helm's helm.sh/hook-weight, as Argo CD reads it (for any object, 0 when
+// not an integer); 0 when neither is set. A sync-wave that is not an
+// integer is an error naming the object.
 func SyncWave(obj *unstructured.Unstructured) (int64, error) {
 	v, ok := obj.GetAnnotations()[SyncWaveAnnotation]
 	if !ok {
-		return 0, nil
+		return helmWeight(obj), nil
 	}
 	w, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil {

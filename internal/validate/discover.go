@@ -25,13 +25,14 @@ const (
 	UnitApplication   = "application"
 	UnitKustomization = "kustomization"
 	UnitDirectory     = "directory"
+	UnitChart         = "chart"
 )
 
 // Unit is one thing the repository deploys, rendered on its own.
 type Unit struct {
 	// Name identifies the unit in reports: "application argocd/myapp
 	// (apps/staging/myapp)", "kustomization apps/production/myapp",
-	// "directory clusters/production".
+	// "directory clusters/production", "chart charts/platform".
 	Name string
 	Kind string
 	// Path is the repository-relative directory rendered.
@@ -50,9 +51,13 @@ type Unit struct {
 
 // Discover finds the units of the repository in fsys:
 //
-//   - the source of every Argo CD Application manifest in it (spec.source,
-//     when it has a path), rendered with the Application's directory and
-//     kustomize options;
+//   - every source of every Argo CD Application manifest in it (spec.source
+//     or spec.sources) that names a path, rendered with the Application's
+//     directory, kustomize and helm options (see helmUnitSource for charts);
+//     a chart from a Helm repository is not in the repository and is only
+//     noted;
+//   - every Helm chart (a directory with a Chart.yaml) that no Application
+//     renders, with its default values (see chartUnit);
 //   - every kustomization root: a directory with a kustomization that no
 //     other kustomization includes (overlays, not the bases they include,
 //     which would be reported twice);
@@ -60,12 +65,15 @@ type Unit struct {
 //     kustomization reads (the files a kustomization names as resources,
 //     patches or generator inputs are part of it).
 //
-// A directory an Application renders is not also reported as a
-// kustomization or directory unit. Hidden directories are skipped. Problems
-// reading Application manifests are findings, so one bad file does not hide
-// the rest.
+// A directory an Application renders is not also reported as a chart,
+// kustomization or directory unit. Nothing inside a chart is discovered on
+// its own: templates are not manifests until rendered, values files are not
+// manifests at all, and charts/ holds subcharts, so only the chart's unit
+// covers them. Hidden directories are skipped. Problems reading Application
+// manifests are findings, so one bad file does not hide the rest.
 func Discover(fsys fs.FS) ([]Unit, []Finding, error) {
-	d := &discovery{fsys: fsys, consumed: map[string]bool{}, kustomizations: map[string]bool{}, manifestDirs: map[string][]string{}}
+	d := &discovery{fsys: fsys, consumed: map[string]bool{}, kustomizations: map[string]bool{}, manifestDirs: map[string][]string{},
+		named: map[string]bool{}}
 	if err := fs.WalkDir(fsys, ".", d.visit); err != nil {
 		return nil, nil, err
 	}
@@ -80,6 +88,8 @@ type discovery struct {
 	consumed       map[string]bool     // paths a kustomization reads
 	manifestDirs   map[string][]string // directory → its manifest files
 	dirs           []string            // in walk order
+	charts         []string            // chart directories, in walk order
+	named          map[string]bool     // paths Applications render, units or not
 }
 
 func (d *discovery) visit(p string, e fs.DirEntry, err error) error {
@@ -89,6 +99,10 @@ func (d *discovery) visit(p string, e fs.DirEntry, err error) error {
 	if e.IsDir() {
 		if p != "." && strings.HasPrefix(e.Name(), ".") {
 			return fs.SkipDir
+		}
+		if isChartDir(d.fsys, p) {
+			d.charts = append(d.charts, p)
+			return fs.SkipDir // the chart's unit covers all of it
 		}
 		d.dirs = append(d.dirs, p)
 		return nil
@@ -164,8 +178,10 @@ func leadingLines(doc []byte) int {
 	return n
 }
 
-// addApplication adds a unit for the source of an Application manifest
-// that names a path in this repository.
+// addApplication adds a unit for every source of an Application manifest
+// that names a path in this repository. A path is taken to be in this
+// repository whatever the source's repoURL says: validate reads one
+// checkout and cannot tell from inside it which URL it is pushed to.
 func (d *discovery) addApplication(file string, doc document) {
 	app := &v1alpha1.Application{}
 	if err := yaml.Unmarshal(doc.data, app); err != nil {
@@ -173,24 +189,39 @@ func (d *discovery) addApplication(file string, doc document) {
 			Message: fmt.Sprintf("Application manifest cannot be read: %v", err)})
 		return
 	}
-	var sources []v1alpha1.ApplicationSource
-	if app.Spec.Source != nil {
-		sources = append(sources, *app.Spec.Source)
+	ns := app.Namespace
+	if ns == "" {
+		ns = "argocd"
 	}
-	for _, src := range sources {
+	sources := appstate.Sources(app)
+	for i, src := range sources {
+		if appstate.IsChart(src) {
+			d.findings = append(d.findings, Finding{Rule: "render", Severity: SeverityInfo, File: file, Line: doc.line,
+				Message: fmt.Sprintf("Application %s/%s: chart %s from %s is not in this repository and is not validated (ferry validate fetches nothing)",
+					ns, app.Name, src.Chart, src.RepoURL)})
+			continue
+		}
 		if src.Path == "" {
-			continue // not a directory of this repository
+			continue // not a directory of this repository, or a ref lending it to value files
 		}
 		p := path.Clean(src.Path)
-		ns := app.Namespace
-		if ns == "" {
-			ns = "argocd"
+		d.named[p] = true
+		name := fmt.Sprintf("application %s/%s (%s)", ns, app.Name, p)
+		if len(sources) > 1 {
+			name = fmt.Sprintf("application %s/%s (%s, source %d)", ns, app.Name, p, i+1)
 		}
-		d.apps = append(d.apps, Unit{
-			Name: fmt.Sprintf("application %s/%s (%s)", ns, app.Name, p), Kind: UnitApplication, Path: p,
-			Source: appstate.RenderSource(src), Namespace: app.Spec.Destination.Namespace, File: file, Line: doc.line,
-			Application: app,
-		})
+		u := Unit{
+			Name: name, Kind: UnitApplication, Path: p, Source: appstate.RenderSource(src),
+			Namespace: app.Spec.Destination.Namespace, File: file, Line: doc.line, Application: app,
+		}
+		if src.Helm != nil || isChartDir(d.fsys, p) {
+			if err := d.helmUnitSource(&u, app, src); err != nil {
+				d.findings = append(d.findings, Finding{Rule: "render", Severity: SeverityError, Unit: name, File: file, Line: doc.line,
+					Message: fmt.Sprintf("Application %s/%s: %v", ns, app.Name, err)})
+				continue
+			}
+		}
+		d.apps = append(d.apps, u)
 	}
 }
 
@@ -237,13 +268,23 @@ func walkStrings(v any, fn func(string)) {
 	}
 }
 
-// units assembles the units: Applications first, then kustomization roots
-// and plain directories in path order, each path once.
+// units assembles the units: Applications first, then the charts no
+// Application renders, then kustomization roots and plain directories in
+// path order, each path once.
 func (d *discovery) units() []Unit {
 	units := append([]Unit(nil), d.apps...)
 	covered := map[string]bool{}
 	for _, u := range d.apps {
 		covered[u.Path] = true
+	}
+	slices.Sort(d.charts)
+	for _, dir := range d.charts {
+		if d.named[dir] {
+			continue // rendered as the Application says, or reported
+		}
+		if u, ok := d.chartUnit(dir); ok {
+			units = append(units, u)
+		}
 	}
 	slices.Sort(d.dirs)
 	for _, dir := range d.dirs {

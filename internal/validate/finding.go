@@ -1,10 +1,10 @@
 // Package validate checks what a GitOps repository deploys before it is
-// merged: every unit the repository renders (the source of each Application
-// manifest, each kustomization root, each plain directory) is rendered with
-// the controller's own renderer, then checked against the Kubernetes OpenAPI
-// schemas of the pinned version and the CRDs the repository defines, built-in
-// security rules, Rego policies (conftest-compatible) and, optionally, a
-// server-side dry run.
+// merged: every unit the repository renders (the sources of each Application
+// manifest, each Helm chart no Application renders, each kustomization root,
+// each plain directory) is rendered with the controller's own renderer,
+// then checked against the Kubernetes OpenAPI schemas of the pinned version
+// and the CRDs the repository defines, built-in security rules, Rego
+// policies (conftest-compatible) and, optionally, a server-side dry run.
 package validate
 
 import (
@@ -68,7 +68,7 @@ type Report struct {
 // UnitSummary is one rendered unit in a report.
 type UnitSummary struct {
 	Name    string `json:"name"`
-	Kind    string `json:"kind"` // "application", "kustomization" or "directory"
+	Kind    string `json:"kind"` // "application", "chart", "kustomization" or "directory"
 	Path    string `json:"path"`
 	Objects int    `json:"objects"`
 }

@@ -172,11 +172,22 @@ func renderUnits(ctx context.Context, fsys fs.FS, units []Unit, r *Report) []ite
 	var items []item
 	for i := range units {
 		u := &units[i]
-		res, err := renderer.RenderWithOrigins(ctx, fsys, u.Source)
+		renderFn := renderer.RenderWithOrigins
+		if u.Source.Helm != nil {
+			renderFn = renderer.Render // a chart's objects have no origin; a failure would render twice
+		}
+		res, err := renderFn(ctx, fsys, u.Source)
 		summary := UnitSummary{Name: u.Name, Kind: u.Kind, Path: u.Path}
 		if err != nil {
-			r.Findings = append(r.Findings, renderFinding(u, err))
+			f := renderFinding(u, err)
+			if u.Source.Helm != nil {
+				helmLocation(&f, u, fsys, err)
+			}
+			r.Findings = append(r.Findings, f)
 		} else {
+			for _, w := range res.Warnings { // a chart calling lookup, which finds nothing here
+				r.Findings = append(r.Findings, Finding{Rule: "render", Severity: SeverityInfo, Unit: u.Name, File: u.Path, Message: w})
+			}
 			summary.Objects = len(res.Objects)
 			for j, obj := range res.Objects {
 				origin := render.Origin{File: u.Path}

@@ -34,6 +34,10 @@ type ApplicationStatus struct {
 	// SourceType is how the source is rendered (Directory, Kustomize, …).
 	// +optional
 	SourceType ApplicationSourceType `json:"sourceType,omitempty"`
+	// SourceTypes are the source types of a multi-source Application's
+	// sources, by position.
+	// +optional
+	SourceTypes []ApplicationSourceType `json:"sourceTypes,omitempty"`
 	// Summary lists facts gathered from the application's resources.
 	// +optional
 	Summary ApplicationSummary `json:"summary,omitempty"`
@@ -61,9 +65,14 @@ type SyncStatus struct {
 	// ComparedTo is the source and destination the comparison used.
 	// +optional
 	ComparedTo ComparedTo `json:"comparedTo,omitempty"`
-	// Revision is the resolved revision (a commit SHA for Git) compared to.
+	// Revision is the resolved revision (a commit SHA for Git, a version
+	// for a chart) compared to.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Revisions are the resolved revisions of a multi-source Application's
+	// sources, by position (Revision is then empty).
+	// +optional
+	Revisions []string `json:"revisions,omitempty"`
 }
 
 // SyncStatusCode is the outcome of a comparison.
@@ -86,6 +95,9 @@ type ComparedTo struct {
 	// Source is the source compared.
 	// +optional
 	Source ApplicationSource `json:"source,omitempty"`
+	// Sources are the sources compared, for a multi-source Application.
+	// +optional
+	Sources ApplicationSources `json:"sources,omitempty"`
 	// Destination is the destination compared.
 	Destination ApplicationDestination `json:"destination"`
 }
@@ -227,6 +239,13 @@ type SyncOperationResult struct {
 	// spec to avoid syncing the same revision twice.
 	// +optional
 	Source ApplicationSource `json:"source,omitempty"`
+	// Revisions are the resolved revisions of a multi-source Application's
+	// sources, by position.
+	// +optional
+	Revisions []string `json:"revisions,omitempty"`
+	// Sources are the sources synced from, for a multi-source Application.
+	// +optional
+	Sources ApplicationSources `json:"sources,omitempty"`
 }
 
 // ResourceResult is the outcome of a sync for one resource.
@@ -330,6 +349,13 @@ type RevisionHistory struct {
 	// Source is the source synced from.
 	// +optional
 	Source ApplicationSource `json:"source,omitempty"`
+	// Revisions are the resolved revisions of a multi-source Application's
+	// sources, by position.
+	// +optional
+	Revisions []string `json:"revisions,omitempty"`
+	// Sources are the sources synced from, for a multi-source Application.
+	// +optional
+	Sources ApplicationSources `json:"sources,omitempty"`
 	// InitiatedBy records who requested the sync.
 	// +optional
 	InitiatedBy OperationInitiator `json:"initiatedBy,omitempty"`
@@ -383,7 +409,7 @@ const (
 
 	// ApplicationConditionUnsupportedField is Ferry's own: the application
 	// sets fields of Argo CD's API that Ferry stores but does not act on
-	// (for example spec.source.helm or spec.sources). Ferry keeps such
+	// (for example spec.source.plugin). Ferry keeps such
 	// fields rather than pruning them, and reports them here, with the paths
 	// UnsupportedFields returns in the message, so that part of the user's
 	// intent is never ignored in silence. Ferry still reconciles what it
@@ -404,6 +430,12 @@ const (
 	// deletion the Application's deletionTimestamp. Argo CD shows the same
 	// as a Running operation's message only.
 	ApplicationConditionDeletionConfirmationPending ApplicationConditionType = "DeletionConfirmationPending"
+	// ApplicationConditionRenderWarning is Ferry's own: the source rendered,
+	// with something its author should know, e.g. a chart calling Helm's
+	// lookup, which returns nothing when rendering (as with `helm
+	// template`), so the objects may differ from what `helm install`
+	// would make.
+	ApplicationConditionRenderWarning ApplicationConditionType = "RenderWarning"
 )
 
 // ApplicationSummary lists facts gathered from an application's resources.

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Application is Argo CD's Application: one source of manifests, one
@@ -51,16 +52,21 @@ type Application struct {
 
 // ApplicationSpec is the desired state of an Application.
 //
-// Fields Ferry does not model (spec.sources, spec.source.helm, …) are kept
-// by the API server, and UnsupportedFields names them.
+// Fields Ferry does not model (spec.source.plugin, …) are kept by the API
+// server, and UnsupportedFields names them.
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type ApplicationSpec struct {
-	// Source is where the application's manifests live. Argo CD also accepts
-	// spec.sources (several sources); Ferry keeps that field but does not act
-	// on it.
+	// Source is where the application's manifests live. Exactly one of
+	// Source and Sources is set.
 	// +optional
 	Source *ApplicationSource `json:"source,omitempty"`
+	// Sources are several sources rendered together into one desired state,
+	// in order (Argo CD's multi-source Applications). A source with a Ref
+	// and no Path or Chart renders nothing: it lends its files to the
+	// others' "$ref/..." value files.
+	// +optional
+	Sources ApplicationSources `json:"sources,omitempty"`
 	// Destination is the cluster and namespace the manifests are deployed to.
 	Destination ApplicationDestination `json:"destination"`
 	// Project is the AppProject this application belongs to; the empty
@@ -80,16 +86,40 @@ type ApplicationSpec struct {
 	RevisionHistoryLimit *int64 `json:"revisionHistoryLimit,omitempty"`
 }
 
-// ApplicationSource is a location of manifests in a Git repository.
+// ApplicationSources are the sources of a multi-source Application.
+type ApplicationSources []ApplicationSource
+
+// ApplicationSource is a location of manifests: a path in a Git repository,
+// or a Helm chart in a Helm repository or an OCI registry.
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type ApplicationSource struct {
-	// RepoURL is the URL of the Git repository holding the manifests.
+	// RepoURL is the URL of the Git repository holding the manifests, or of
+	// the Helm repository (https://…, oci://…, or host/path with a
+	// repository Secret saying enableOCI) holding Chart.
 	RepoURL string `json:"repoURL"`
 	// TargetRevision is the branch, tag or commit to deploy; empty means
-	// HEAD.
+	// HEAD. For a chart: its version, or a semver range ("1.2.*",
+	// ">=1.0.0 <2.0.0"); empty means the newest.
 	// +optional
 	TargetRevision string `json:"targetRevision,omitempty"`
+	// Chart is the name of a chart in the Helm repository RepoURL. Set, the
+	// source is that chart (Path is then unused).
+	// +optional
+	Chart string `json:"chart,omitempty"`
+	// Helm holds options for rendering a Helm chart (a Chart, or a Path
+	// holding a Chart.yaml).
+	// +optional
+	Helm *ApplicationSourceHelm `json:"helm,omitempty"`
+	// Ref names this source for the other sources of a multi-source
+	// Application: their value files "$<ref>/path" read this source's
+	// repository at its revision.
+	// +optional
+	Ref string `json:"ref,omitempty"`
+	// Name names the source, for people (Argo CD shows it); unused by the
+	// controller.
+	// +optional
+	Name string `json:"name,omitempty"`
 	// Path is the directory within the repository holding the manifests.
 	// +optional
 	Path string `json:"path,omitempty"`
@@ -99,6 +129,98 @@ type ApplicationSource struct {
 	// Kustomize holds options for a kustomization.
 	// +optional
 	Kustomize *ApplicationSourceKustomize `json:"kustomize,omitempty"`
+}
+
+// ApplicationSourceHelm holds the options of a Helm source, as Argo CD
+// passes them to `helm template`.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type ApplicationSourceHelm struct {
+	// ValueFiles are values files, in order, relative to the chart (in Git:
+	// to Path; from a Helm repository: inside the chart archive), or
+	// "$<ref>/path" in the repository of the source whose Ref is <ref>.
+	// +optional
+	ValueFiles []string `json:"valueFiles,omitempty"`
+	// IgnoreMissingValueFiles skips ValueFiles that do not exist instead of
+	// failing the render.
+	// +optional
+	IgnoreMissingValueFiles bool `json:"ignoreMissingValueFiles,omitempty"`
+	// Values is a YAML document of values, applied after ValueFiles.
+	// +optional
+	Values string `json:"values,omitempty"`
+	// ValuesObject is Values as an object; it wins over Values.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	ValuesObject *runtime.RawExtension `json:"valuesObject,omitempty"`
+	// Parameters are --set (or, with ForceString, --set-string) values,
+	// applied after Values.
+	// +optional
+	Parameters []HelmParameter `json:"parameters,omitempty"`
+	// FileParameters are --set-file values: a key and a file whose content
+	// becomes its value, read as ValueFiles are.
+	// +optional
+	FileParameters []HelmFileParameter `json:"fileParameters,omitempty"`
+	// ReleaseName is the release name the templates see; the Application's
+	// name when empty.
+	// +optional
+	ReleaseName string `json:"releaseName,omitempty"`
+	// Namespace is the namespace the templates see (.Release.Namespace);
+	// the destination namespace when empty.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// SkipCrds leaves out the chart's crds/ directory.
+	// +optional
+	SkipCrds bool `json:"skipCrds,omitempty"`
+	// SkipTests leaves out the chart's test hooks.
+	// +optional
+	SkipTests bool `json:"skipTests,omitempty"`
+	// SkipSchemaValidation skips the chart's values.schema.json.
+	// +optional
+	SkipSchemaValidation bool `json:"skipSchemaValidation,omitempty"`
+	// PassCredentials sends the Helm repository's credentials to chart URLs
+	// on other hosts too.
+	// +optional
+	PassCredentials bool `json:"passCredentials,omitempty"`
+	// Version is the Helm version ("v3"); Ferry renders with Helm's
+	// library, compatible with v3 charts, whatever it says.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// KubeVersion is the Kubernetes version the templates see
+	// (.Capabilities.KubeVersion); the destination cluster's when empty.
+	// +optional
+	KubeVersion string `json:"kubeVersion,omitempty"`
+	// APIVersions are the API versions the templates see
+	// (.Capabilities.APIVersions); the destination cluster's when empty.
+	// +optional
+	APIVersions []string `json:"apiVersions,omitempty"`
+}
+
+// HelmParameter is a value set on the command line.
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type HelmParameter struct {
+	// Name is the value's path, as --set takes it ("image.tag").
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Value is the value.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// ForceString keeps Value a string (--set-string).
+	// +optional
+	ForceString bool `json:"forceString,omitempty"`
+}
+
+// HelmFileParameter is a value read from a file (--set-file).
+//
+// +kubebuilder:pruning:PreserveUnknownFields
+type HelmFileParameter struct {
+	// Name is the value's path.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Path is the file, resolved as a value file is.
+	// +optional
+	Path string `json:"path,omitempty"`
 }
 
 // ApplicationSourceDirectory holds options for a directory of plain YAML or
@@ -276,6 +398,15 @@ type SyncOperation struct {
 	// Revision to sync to; the spec's targetRevision when empty.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Revisions are the revisions of a multi-source Application's sources,
+	// by position (or by SourcePositions when set); an empty one follows
+	// the spec.
+	// +optional
+	Revisions []string `json:"revisions,omitempty"`
+	// SourcePositions are the 1-based positions in spec.sources that
+	// Revisions apply to (`argocd app sync --source-positions`).
+	// +optional
+	SourcePositions []int64 `json:"sourcePositions,omitempty"`
 	// Prune deletes resources that are no longer in the source.
 	// +optional
 	Prune bool `json:"prune,omitempty"`

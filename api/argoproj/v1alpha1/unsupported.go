@@ -13,14 +13,14 @@ import (
 // UnsupportedFields returns the JSON paths, sorted, of the fields set in obj,
 // an Application's content as read unstructured (for example
 // unstructured.Unstructured.Object), that the Go types of this package do not
-// model: "spec.source.helm", "spec.sources", "spec.ignoreDifferences[1].foo".
+// model: "spec.source.plugin", "spec.sources[1].plugin", "spec.ignoreDifferences[1].foo".
 // It returns nil when Ferry models everything obj sets.
 //
 // The CRD keeps such fields instead of pruning them, so the controller sees
 // them here and reports them in an ApplicationConditionUnsupportedField
 // condition rather than deploying something other than what the user asked
 // for without a word. A path names the outermost unmodelled field only: for
-// spec.source.helm.valueFiles it is spec.source.helm.
+// spec.source.plugin.env it is spec.source.plugin.
 //
 // status is not examined: it is the controller's output, not the user's
 // intent, and Argo CD writes fields there that Ferry has no use for.

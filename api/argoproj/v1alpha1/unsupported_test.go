@@ -84,18 +84,19 @@ func TestUnsupportedFields(t *testing.T) {
 		{name: "example staging", doc: 0},
 		{name: "example production", doc: 1},
 		{
-			name: "helm source",
+			name: "plugin source",
 			mutate: func(obj map[string]any) {
-				field(obj, "spec", "source")["helm"] = map[string]any{"valueFiles": []any{"values-staging.yaml"}}
+				field(obj, "spec", "source")["plugin"] = map[string]any{"name": "cmp"}
 			},
-			want: []string{"spec.source.helm"},
+			want: []string{"spec.source.plugin"},
 		},
 		{
-			name: "multiple sources",
+			name: "multiple sources, one with a plugin",
 			mutate: func(obj map[string]any) {
-				field(obj, "spec")["sources"] = []any{map[string]any{"repoURL": "https://example.com/a.git"}}
+				field(obj, "spec")["sources"] = []any{map[string]any{"repoURL": "https://example.com/a.git", "ref": "values"},
+					map[string]any{"repoURL": "https://example.com/b.git", "plugin": map[string]any{}}}
 			},
-			want: []string{"spec.sources"},
+			want: []string{"spec.sources[1].plugin"},
 		},
 		{
 			name: "unknown key in syncPolicy.automated",
@@ -186,12 +187,12 @@ func TestUnsupportedFields(t *testing.T) {
 		{
 			name: "several, sorted",
 			mutate: func(obj map[string]any) {
-				field(obj, "spec")["sources"] = []any{}
 				field(obj, "spec")["info"] = []any{}
-				field(obj, "spec", "source")["helm"] = map[string]any{}
+				field(obj, "spec", "source")["plugin"] = map[string]any{}
+				field(obj, "spec", "source")["helm"] = map[string]any{"valueFiles": []any{"v.yaml"}} // modelled
 				obj["extra"] = "x"
 			},
-			want: []string{"extra", "spec.info", "spec.source.helm", "spec.sources"},
+			want: []string{"extra", "spec.info", "spec.source.plugin"},
 		},
 		{
 			name: "wrong JSON type is left to validation",

@@ -327,11 +327,11 @@ func TestUnknownDestinationAndUnsupportedFieldsAreReported(t *testing.T) {
 	helm := &unstructured.Unstructured{}
 	data := fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
 kind: Application
-metadata: {name: with-helm, namespace: argocd}
+metadata: {name: with-plugin, namespace: argocd}
 spec:
   project: default
-  source: {repoURL: %q, targetRevision: main, path: cms, helm: {valueFiles: [values.yaml]}}
-  destination: {server: "https://kubernetes.default.svc", namespace: with-helm}
+  source: {repoURL: %q, targetRevision: main, path: cms, plugin: {name: cmp}}
+  destination: {server: "https://kubernetes.default.svc", namespace: with-plugin}
 `, repo.url())
 	if err := yaml.Unmarshal([]byte(data), &helm.Object); err != nil {
 		t.Fatal(err)
@@ -340,8 +340,8 @@ spec:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteCascading(t, helm) })
-	waitApp(t, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "with-helm"}}, "UnsupportedField spec.source.helm",
+	waitApp(t, &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "argocd", Name: "with-plugin"}}, "UnsupportedField spec.source.plugin",
 		func(a *v1alpha1.Application) bool {
-			return hasCondition(a, v1alpha1.ApplicationConditionUnsupportedField, "spec.source.helm")
+			return hasCondition(a, v1alpha1.ApplicationConditionUnsupportedField, "spec.source.plugin")
 		})
 }

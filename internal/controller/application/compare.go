@@ -17,7 +17,7 @@ import (
 // desiredState renders the Application's source at revision (through the
 // shared render cache) and prepares it for the destination.
 func (r *Reconciler) desiredState(ctx context.Context, app *v1alpha1.Application, dst *target, revision string) (*appstate.Desired, error) {
-	return r.renders.Desired(ctx, app, r.instance(app), revision, dst.scope)
+	return r.renders.Desired(ctx, app, r.instance(app), revision, dst.scope, dst.capabilities)
 }
 
 // instance is the Application's tracking name.

@@ -101,9 +101,11 @@ func (r *Reconciler) projectOf(ctx context.Context, app *v1alpha1.Application) (
 		return nil, refused(p, project.Violation{Rule: project.RuleSourceNamespaces,
 			Message: fmt.Sprintf("application %s in namespace %s may not use project %q: the namespace is not among its sourceNamespaces", app.Name, app.Namespace, p.Name)})
 	}
-	if src := app.Spec.Source; src != nil && !project.SourcePermitted(p, src.RepoURL) {
-		return nil, refused(p, project.Violation{Rule: project.RuleSourceRepos,
-			Message: fmt.Sprintf("repository %s is not permitted in project %q", redact.URL(src.RepoURL), p.Name)})
+	for _, src := range appstate.Sources(app) {
+		if !project.SourcePermitted(p, src.RepoURL) {
+			return nil, refused(p, project.Violation{Rule: project.RuleSourceRepos,
+				Message: fmt.Sprintf("repository %s is not permitted in project %q", redact.URL(src.RepoURL), p.Name)})
+		}
 	}
 	return p, nil
 }

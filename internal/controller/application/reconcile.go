@@ -15,7 +15,6 @@ import (
 	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/diff"
 	"github.com/ferrycd/ferry/internal/project"
-	"github.com/ferrycd/ferry/internal/redact"
 	gitsource "github.com/ferrycd/ferry/internal/source"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -165,18 +164,15 @@ func (r *Reconciler) reconcileDestination(ctx context.Context, rn *run) error {
 	return nil
 }
 
-// reconcileSource resolves the revision the source follows now.
+// reconcileSource resolves the revisions the sources follow now.
 func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
-	src := rn.app.Spec.Source
 	if rn.refresh == "hard" {
 		r.renders.Forget()
+		rn.dst.forgetCapabilities()
 	}
-	revision, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, rn.refresh != "")
+	revision, err := r.resolveAll(ctx, rn.app, appstate.TargetRevisions(rn.app, nil), rn.refresh != "")
 	if err != nil {
-		if errors.Is(err, gitsource.ErrRefused) {
-			return appstate.Stall(appstate.ReasonInvalidSpec, fmt.Errorf("resolve %s: %w", redact.URL(src.RepoURL), err))
-		}
-		return fmt.Errorf("resolve %s at %q: %w", redact.URL(src.RepoURL), src.TargetRevision, err)
+		return err
 	}
 	rn.revision = revision
 	return nil
@@ -201,7 +197,7 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 		}
 		now := metav1.Now()
 		app.Status.ReconciledAt = &now
-		app.Status.SourceType = v1alpha1.ApplicationSourceType(rn.desired.SourceType)
+		setSourceTypes(app, rn.desired, rn.conds)
 	}
 	rn.conds.clear(v1alpha1.ApplicationConditionComparisonError)
 	prevStatus, prevRevision := r.tracker.previousSync(appKey(app), app.Status.Sync)

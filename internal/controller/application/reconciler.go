@@ -53,6 +53,10 @@ type Options struct {
 	// 5m. Argo CD waits without bound; a bound turns a stuck rollout into a
 	// reported failure (and SyncFail hooks) instead of a sync that never ends.
 	WaveTimeout time.Duration
+	// Charts, when set, serves chart sources (Helm repositories, OCI
+	// registries) and the dependencies of charts in Git; without it they
+	// fail with a condition saying so.
+	Charts appstate.Charts
 	// Metrics, when set, count syncs, reconciles, drift, renders and applies.
 	Metrics *metrics.Metrics
 	// Notifier, when set, is told of each reconcile's status change.
@@ -147,7 +151,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		sources:  sources,
 		events:   redact.Recorder(mgr.GetEventRecorder("ferry")),
 		tracker:  t,
-		renders:  appstate.NewRenderer(renderer, sources, opts.RenderCacheMaxBytes),
+		renders:  appstate.NewRenderer(renderer, sources, opts.Charts, opts.RenderCacheMaxBytes),
 		log:      mgr.GetLogger().WithName("application"),
 		opts:     opts,
 	}
@@ -156,6 +160,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 		return nil, err
 	}
 	r.renders.OnRender = opts.Metrics.Rendered
+	r.renders.KustomizeBuildOptions = r.kustomizeBuildOptions
 	r.pool = cluster.NewPool(cluster.PoolOptions{Scheme: direct.Scheme(), Recovered: r.clusterRecovered})
 	if err := mgr.Add(r.pool); err != nil {
 		return nil, err

@@ -18,8 +18,28 @@ import (
 
 // validate returns why the Application cannot be reconciled, or "".
 func validate(app *v1alpha1.Application) string {
-	if app.Spec.Source == nil || app.Spec.Source.RepoURL == "" {
+	if app.Spec.Source != nil && len(app.Spec.Sources) > 0 {
+		return "spec.source and spec.sources are both set; set one"
+	}
+	srcs := appstate.Sources(app)
+	if len(srcs) == 0 {
 		return "spec.source.repoURL is required"
+	}
+	refs := map[string]bool{}
+	for i, s := range srcs {
+		field := "spec.source"
+		if appstate.MultiSource(app) {
+			field = fmt.Sprintf("spec.sources[%d]", i)
+		}
+		if s.RepoURL == "" {
+			return field + ".repoURL is required"
+		}
+		if s.Ref != "" {
+			if refs[s.Ref] {
+				return fmt.Sprintf("%s.ref: %q names another source already", field, s.Ref)
+			}
+			refs[s.Ref] = true
+		}
 	}
 	if dest := app.Spec.Destination; dest.Server == "" && dest.Name == "" {
 		return "spec.destination: server or name is required"
@@ -78,13 +98,34 @@ func unsupportedSettings(app *v1alpha1.Application) []string {
 	return out
 }
 
+// setSourceTypes records how the sources rendered, and the renders'
+// warnings.
+func setSourceTypes(app *v1alpha1.Application, d *appstate.Desired, conds *conditions) {
+	app.Status.SourceType = v1alpha1.ApplicationSourceType(d.SourceType)
+	app.Status.SourceTypes = nil
+	for _, t := range d.SourceTypes {
+		app.Status.SourceTypes = append(app.Status.SourceTypes, v1alpha1.ApplicationSourceType(t))
+	}
+	if len(d.Warnings) > 0 {
+		conds.set(v1alpha1.ApplicationConditionRenderWarning, strings.Join(d.Warnings, "; "))
+	} else {
+		conds.clear(v1alpha1.ApplicationConditionRenderWarning)
+	}
+}
+
 // setCompared records a comparison in status: per-resource sync and health,
 // the Application's sync status, health, and shared-resource warnings.
 func setCompared(app *v1alpha1.Application, revision string, cmp *appstate.Comparison, conds *conditions) {
 	st := cmp.Status()
 	app.Status.Resources = st.Resources
-	app.Status.Sync = v1alpha1.SyncStatus{Status: st.Sync, Revision: revision,
-		ComparedTo: v1alpha1.ComparedTo{Source: *app.Spec.Source, Destination: app.Spec.Destination}}
+	rev, revs := appstate.StatusRevisions(app, revision)
+	app.Status.Sync = v1alpha1.SyncStatus{Status: st.Sync, Revision: rev, Revisions: revs,
+		ComparedTo: v1alpha1.ComparedTo{Destination: app.Spec.Destination}}
+	if appstate.MultiSource(app) {
+		app.Status.Sync.ComparedTo.Sources = app.Spec.Sources
+	} else {
+		app.Status.Sync.ComparedTo.Source = *app.Spec.Source
+	}
 	app.Status.Health = healthOf(app.Status.Health, st.Health)
 	if len(st.Shared) > 0 {
 		conds.set(v1alpha1.ApplicationConditionSharedResourceWarning,

@@ -63,12 +63,19 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 			p.close()
 		}
 	}()
-	src := *app.Spec.Source
 	sr, err := r.runSync(ctx, rn, req, operationID(started, req.RetryCount), progressFor)
 	outcomes, revision := sr.outcomes, sr.revision
 	finished := metav1.Now()
 	state.FinishedAt = &finished
-	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: revision, Source: src, Resources: resourceResults(outcomes)}
+	rev, revs := appstate.StatusRevisions(app, revision)
+	state.SyncResult = &v1alpha1.SyncOperationResult{Revision: rev, Revisions: revs, Resources: resourceResults(outcomes)}
+	hist := v1alpha1.RevisionHistory{Revision: rev, Revisions: revs, DeployedAt: finished, DeployStartedAt: &started,
+		InitiatedBy: req.Operation.InitiatedBy}
+	if appstate.MultiSource(app) {
+		state.SyncResult.Sources, hist.Sources = app.Spec.Sources, app.Spec.Sources
+	} else {
+		state.SyncResult.Source, hist.Source = *app.Spec.Source, *app.Spec.Source
+	}
 	r.tracker.invalidate(appKey(app), sr.plan.Objects())
 	defer r.tracker.recordSync(appKey(app), state)
 	defer func() { r.countSync(app, state, outcomes) }()
@@ -100,8 +107,7 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 		state.Message = "dry run: nothing applied"
 		return syncResult{done: true, requeueAfter: time.Second}
 	}
-	appendHistory(app, v1alpha1.RevisionHistory{Revision: revision, DeployedAt: finished, DeployStartedAt: &started,
-		Source: src, InitiatedBy: req.Operation.InitiatedBy})
+	appendHistory(app, hist)
 	r.events.Eventf(app, nil, eventNormal, reasonSynced, actionSync, "synced to %s: %s", appstate.Short(revision), summarize(outcomes))
 	if r.recordSynced(app, rn.cmp, sr, conds) {
 		return syncResult{done: true, requeueAfter: r.opts.PollInterval}

@@ -26,13 +26,13 @@ type syncRun struct {
 // plans and executes; operation names the attempt on the hooks it creates.
 func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncRequest, operation string, progressFor func(fsync.Plan, string) *progress) (syncRun, error) {
 	app, dst, d := rn.app, rn.dst, rn.desired
-	src := *app.Spec.Source
 	sr := syncRun{revision: req.Revision, partial: len(req.Only) > 0}
 	var err error
 	// An operation names a revision as a person does ("main"): resolve it
 	// now, not from the last listing. An automated sync carries a commit.
-	if sr.revision, err = r.sources.Resolve(ctx, src.RepoURL, req.Revision, !req.Automated); err != nil {
-		return syncRun{revision: req.Revision}, fmt.Errorf("resolve %q: %w", req.Revision, err)
+	revs := appstate.SplitRevisions(req.Revision, len(appstate.Sources(app)))
+	if sr.revision, err = r.resolveAll(ctx, app, revs, !req.Automated); err != nil {
+		return syncRun{revision: req.Revision}, fmt.Errorf("resolve %q: %w", appstate.ShortRevisions(req.Revision), err)
 	}
 	if d == nil || d.Revision != sr.revision {
 		if d, err = r.desiredState(ctx, app, dst, sr.revision); err != nil {
@@ -127,7 +127,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 // to the end would only delay the one Git now holds. An operation someone
 // asked for runs to the end or until terminated.
 func (r *Reconciler) interruption(app *v1alpha1.Application, req *appstate.SyncRequest, revision string, terminated func() bool) func(context.Context) string {
-	key, src := appKey(app), *app.Spec.Source
+	key := appKey(app)
 	return func(ctx context.Context) string {
 		if terminated() {
 			return appstate.MessageTerminated
@@ -148,7 +148,7 @@ func (r *Reconciler) interruption(app *v1alpha1.Application, req *appstate.SyncR
 		if !req.Automated {
 			return ""
 		}
-		if rev, err := r.sources.Resolve(ctx, src.RepoURL, src.TargetRevision, false); err == nil && rev != revision {
+		if rev, err := r.resolveAll(ctx, app, appstate.TargetRevisions(app, nil), false); err == nil && rev != revision {
 			return fmt.Sprintf("revision %s superseded by %s", appstate.Short(revision), appstate.Short(rev))
 		}
 		return ""

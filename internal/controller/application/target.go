@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,7 +46,11 @@ type target struct {
 	applyConcurrency int
 	mu               sync.Mutex
 	impersonating    map[string]*fsync.Executor
-	disco            discovery.CachedDiscoveryInterface // for the orphaned-objects report; built on first use
+	disco            discovery.CachedDiscoveryInterface // for the orphaned-objects report and capabilities; built on first use
+
+	capsMu sync.Mutex
+	caps   *appstate.Capabilities // what charts see of the cluster (capabilities.go)
+	capsAt time.Time
 }
 
 // executorAs returns an executor whose every request impersonates the

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/health"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
@@ -232,12 +233,12 @@ func (t *tracker) previousSync(app types.NamespacedName, inStatus v1alpha1.SyncS
 	if r, ok := t.reported[app]; ok {
 		return r.status, r.revision
 	}
-	return inStatus.Status, inStatus.Revision
+	return inStatus.Status, appstate.SyncedRevision(inStatus.Revision, inStatus.Revisions)
 }
 
 // reportSync records the sync status now in the API server for app.
 func (t *tracker) reportSync(app types.NamespacedName, s v1alpha1.SyncStatus) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.reported[app] = reportedSync{status: s.Status, revision: s.Revision}
+	t.reported[app] = reportedSync{status: s.Status, revision: appstate.SyncedRevision(s.Revision, s.Revisions)}
 }

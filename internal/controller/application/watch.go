@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/health"
 	"github.com/ferrycd/ferry/internal/project"
 	gitsource "github.com/ferrycd/ferry/internal/source"
@@ -166,11 +167,14 @@ func (r *Reconciler) refreshRepository(ctx context.Context, urls []string, match
 	listed, n := map[string]bool{}, 0 // by project: a project may read its own copy
 	for i := range apps.Items {
 		app := &apps.Items[i]
-		src := app.Spec.Source
-		if src == nil || !match(src.TargetRevision) {
-			continue
+		var src *v1alpha1.ApplicationSource
+		for _, s := range appstate.Sources(app) {
+			if got, err := gitsource.NormalizeURL(s.RepoURL); err == nil && want[got] && !appstate.IsChart(s) && match(s.TargetRevision) {
+				src = &s
+				break
+			}
 		}
-		if got, err := gitsource.NormalizeURL(src.RepoURL); err != nil || !want[got] {
+		if src == nil {
 			continue
 		}
 		if p := project.NameOf(app); !listed[p] {

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/ferrycd/ferry/internal/httpcap"
 	"github.com/ferrycd/ferry/internal/netguard"
 )
 
@@ -187,7 +188,7 @@ func compileExclusions(exprs []string) ([]*regexp.Regexp, error) {
 // remoteOptions configures go-containerregistry for the scan.
 func (s *scanner) remoteOptions() []remote.Option {
 	opts := []remote.Option{
-		remote.WithTransport(&cappedTransport{inner: s.opts.Net.Guard(remote.DefaultTransport), limit: s.bodyCap}),
+		remote.WithTransport(httpcap.Transport(s.opts.Net.Guard(remote.DefaultTransport), s.bodyCap)),
 		remote.WithPageSize(s.opts.PageSize),
 		remote.WithRetryBackoff(retryBackoff),
 	}
@@ -295,6 +296,10 @@ func (e *scanError) Unwrap() []error { return e.errs }
 
 // fail turns a listing error into a scanError.
 func (s *scanner) fail(ctx context.Context, err error) error {
+	var tooLarge *httpcap.TooLargeError
+	if errors.As(err, &tooLarge) {
+		err = &bodyTooLargeError{limit: tooLarge.Limit, err: err}
+	}
 	errs := []error{err}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
@@ -367,49 +372,12 @@ func redact(msg string, secrets []string) string {
 	return msg
 }
 
-// cappedTransport caps the bytes read from every response body.
-type cappedTransport struct {
-	inner http.RoundTripper
+// bodyTooLargeError is an *httpcap.TooLargeError in the scan's words; it
+// wraps the error the body cap produced.
+type bodyTooLargeError struct {
 	limit int64
+	err   error
 }
-
-// RoundTrip implements http.RoundTripper.
-func (t *cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.inner.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &cappedBody{rc: resp.Body, remaining: t.limit, limit: t.limit}
-	return resp, nil
-}
-
-// cappedBody fails once more than limit bytes have been read.
-type cappedBody struct {
-	rc        io.ReadCloser
-	remaining int64 // negative once the cap was exceeded
-	limit     int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.remaining < 0 {
-		return 0, &bodyTooLargeError{limit: b.limit}
-	}
-	if int64(len(p)) > b.remaining+1 {
-		p = p[:b.remaining+1]
-	}
-	n, err := b.rc.Read(p)
-	if int64(n) <= b.remaining {
-		b.remaining -= int64(n)
-		return n, err
-	}
-	n, b.remaining = int(b.remaining), -1
-	return n, &bodyTooLargeError{limit: b.limit}
-}
-
-func (b *cappedBody) Close() error { return b.rc.Close() }
-
-// bodyTooLargeError reports a response body over the cap.
-type bodyTooLargeError struct{ limit int64 }
 
 func (e *bodyTooLargeError) Error() string {
 	if e.limit%(1<<20) == 0 {
@@ -417,6 +385,8 @@ func (e *bodyTooLargeError) Error() string {
 	}
 	return fmt.Sprintf("registry response body exceeds the %d bytes cap", e.limit)
 }
+
+func (e *bodyTooLargeError) Unwrap() error { return e.err }
 
 // dockerConfig is the part of a .dockerconfigjson used here. authn.AuthConfig
 // decodes the "auth" field (base64 of user:pass) into Username and Password.

@@ -1,0 +1,144 @@
+package appstate
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/chartrepo"
+	"github.com/ferrycd/ferry/internal/helm"
+	"github.com/ferrycd/ferry/internal/redact"
+	"github.com/ferrycd/ferry/internal/render"
+)
+
+// Charts finds and fetches charts in Helm repositories and OCI registries
+// (internal/chartrepo's Repos).
+type Charts interface {
+	Resolve(ctx context.Context, repoURL, chart, constraint string, force bool) (string, error)
+	Fetch(ctx context.Context, repoURL, chart, version string) (*chartrepo.Archive, error)
+}
+
+// helmSource completes rs with the Helm options of in, and the
+// repositories of the refs.
+func (r *Renderer) helmSource(ctx context.Context, in RenderInput, caps Capabilities, rs render.Source) (render.Source, error) {
+	o, err := HelmOptions(in.Source, in.ReleaseName, in.Namespace, caps)
+	if err != nil {
+		return rs, err
+	}
+	rs.Helm = o
+	if len(in.Refs) > 0 {
+		rs.Refs = map[string]fs.FS{}
+		for name, ref := range in.Refs {
+			fsys, err := r.snapshots.Snapshot(ctx, ref.RepoURL, ref.Revision)
+			if err != nil {
+				return rs, fmt.Errorf("read $%s (%s at %s): %w", name, redact.URL(ref.RepoURL), Short(ref.Revision), err)
+			}
+			rs.Refs[name] = fsys
+		}
+	}
+	return rs, nil
+}
+
+// kustomizeHelm reports whether Argo CD's kustomize.buildOptions hold
+// --enable-helm.
+func (r *Renderer) kustomizeHelm(ctx context.Context) bool {
+	if r.KustomizeBuildOptions == nil {
+		return false
+	}
+	return slices.Contains(strings.Fields(r.KustomizeBuildOptions(ctx)), "--enable-helm")
+}
+
+// HelmOptions translates a source's spec.source.helm into the renderer's
+// options, with Argo CD's defaults: the release is named releaseName (the
+// Application's name) and sees namespace (the destination namespace) and
+// the cluster's capabilities caps, unless the source names others.
+func HelmOptions(src v1alpha1.ApplicationSource, releaseName, namespace string, caps Capabilities) (*render.HelmOptions, error) {
+	h := src.Helm
+	if h == nil {
+		h = &v1alpha1.ApplicationSourceHelm{}
+	}
+	o := &render.HelmOptions{
+		ReleaseName: releaseName, Namespace: namespace, ValueFiles: h.ValueFiles,
+		IgnoreMissingValueFiles: h.IgnoreMissingValueFiles, Values: h.Values,
+		KubeVersion: caps.KubeVersion, APIVersions: caps.APIVersions,
+		SkipCRDs: h.SkipCrds, SkipTests: h.SkipTests, SkipSchemaValidation: h.SkipSchemaValidation,
+	}
+	if h.ReleaseName != "" {
+		o.ReleaseName = h.ReleaseName
+	}
+	if h.Namespace != "" {
+		o.Namespace = h.Namespace
+	}
+	if h.KubeVersion != "" {
+		o.KubeVersion = h.KubeVersion
+	}
+	if len(h.APIVersions) > 0 {
+		o.APIVersions = h.APIVersions
+	}
+	if h.ValuesObject != nil && len(h.ValuesObject.Raw) > 0 {
+		// As Argo CD does: valuesObject, as YAML, replaces values, and
+		// Helm parses it as it parses a values file (an integer stays an
+		// integer, where decoding JSON into any would make it a float).
+		y, err := yaml.JSONToYAML(h.ValuesObject.Raw)
+		if err != nil {
+			return nil, Stall(ReasonInvalidSpec, fmt.Errorf("spec.source.helm.valuesObject: %w", err))
+		}
+		o.Values = string(y)
+	}
+	for _, p := range h.Parameters {
+		o.Parameters = append(o.Parameters, helm.Parameter{Name: p.Name, Value: p.Value, ForceString: p.ForceString})
+	}
+	for _, p := range h.FileParameters {
+		o.FileParameters = append(o.FileParameters, render.FileParameter{Name: p.Name, Path: p.Path})
+	}
+	return o, nil
+}
+
+// chartFetcher fetches a chart's dependencies: an exact version from
+// Chart.lock, or Chart.yaml's constraint resolved first.
+type chartFetcher struct{ charts Charts }
+
+func (f chartFetcher) FetchChart(ctx context.Context, repoURL, name, version string) ([]byte, error) {
+	v, err := f.charts.Resolve(ctx, repoURL, name, version, false)
+	if err != nil {
+		return nil, err
+	}
+	a, err := f.charts.Fetch(ctx, repoURL, name, v)
+	if err != nil {
+		return nil, err
+	}
+	return a.Data, nil
+}
+
+// isChartDir reports whether dir of fsys holds a Chart.yaml (an error
+// reading it is left for the render to report).
+func isChartDir(fsys fs.FS, dir string) bool {
+	if dir == "" {
+		dir = "."
+	}
+	info, err := fs.Stat(fsys, path.Join(dir, render.ChartFile))
+	return err == nil && !info.IsDir()
+}
+
+// sourceName names a source in messages: its chart, or its path.
+func sourceName(src v1alpha1.ApplicationSource) string {
+	if IsChart(src) {
+		return "chart " + src.Chart
+	}
+	return pathOrRoot(src.Path)
+}
+
+// sourcesName names an Application's sources in messages.
+func sourcesName(app *v1alpha1.Application) string {
+	srcs := Sources(app)
+	if len(srcs) == 1 {
+		return sourceName(srcs[0])
+	}
+	return fmt.Sprintf("%d sources", len(srcs))
+}
