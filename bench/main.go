@@ -19,6 +19,11 @@
 // over 100 clusters to 1–10 replicas, then runs the cold sync of -apps
 // Applications with 1 controller and with several sharded ones side by side
 // (see shards.go); -shards-sim-only stops after the simulation.
+//
+// With -helm it instead measures Helm charts (see helm.go): the render time
+// per call in process against a `helm template` process, then the cold sync
+// of -apps Applications of one chart from a Helm repository on loopback,
+// beside the same objects from Git directories.
 package main
 
 import (
@@ -45,6 +50,15 @@ type config struct {
 	shards       bool
 	simOnly      bool
 	replicas     string
+
+	helm              bool
+	helmRenderOnly    bool
+	helmBin           string
+	helmCalls         int
+	helmBaseline      bool
+	helmBaselineFirst bool
+	helmCPUProfile    string
+	controllerPerf    string
 }
 
 func main() {
@@ -59,13 +73,24 @@ func main() {
 	flag.BoolVar(&cfg.shards, "shards", false, "run the sharding benchmarks instead: the assignment simulation, then the cold sync with -shard-replicas controllers")
 	flag.BoolVar(&cfg.simOnly, "shards-sim-only", false, "run the sharding assignment simulation alone (no cluster)")
 	flag.StringVar(&cfg.replicas, "shard-replicas", "1,3", "controller processes to compare with -shards; 1 is the unsharded controller, more run --sharding leases")
+	flag.BoolVar(&cfg.helm, "helm", false, "run the Helm benchmarks instead: render time in process against helm template, then the cold sync of -apps Applications of one chart")
+	flag.BoolVar(&cfg.helmRenderOnly, "helm-render-only", false, "with -helm, stop after the render benchmark (no cluster)")
+	flag.StringVar(&cfg.helmBin, "helm-bin", "", "the helm CLI to compare with (default: helm in $(hack/build-kube.sh --dir), which make kube builds)")
+	flag.IntVar(&cfg.helmCalls, "helm-calls", 200, "renders per way in the Helm render benchmark")
+	flag.BoolVar(&cfg.helmBaseline, "helm-baseline", true, "with -helm, also run the cold sync of the same objects from Git directories, on a fresh control plane")
+	flag.BoolVar(&cfg.helmBaselineFirst, "helm-baseline-first", false, "with -helm, run the Git baseline first, then the Helm chart")
+	flag.StringVar(&cfg.helmCPUProfile, "helm-cpuprofile", "", "write a CPU profile of the in-process renders to this file")
+	flag.StringVar(&cfg.controllerPerf, "helm-controller-perf", "", "record the controller's stacks with perf during the Helm cold sync into this file (perf.data)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // controller-runtime's clients log nothing the tables need
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bench := run
-	if cfg.shards || cfg.simOnly {
+	switch {
+	case cfg.shards || cfg.simOnly:
 		bench = shards
+	case cfg.helm || cfg.helmRenderOnly:
+		bench = helmBench
 	}
 	if err := bench(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

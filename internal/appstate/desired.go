@@ -96,8 +96,14 @@ func NewRenderer(r *render.Renderer, snapshots Snapshots, charts Charts, maxByte
 	return &Renderer{renderer: r, snapshots: snapshots, charts: charts, cache: newRenderCache(maxBytes)}
 }
 
-// Forget drops every remembered render and render failure (a hard refresh).
-func (r *Renderer) Forget() { r.cache.clear() }
+// Forget drops every remembered render and render failure, and the chart
+// archives kept when the Charts keep any (a hard refresh).
+func (r *Renderer) Forget() {
+	r.cache.clear()
+	if f, ok := r.charts.(interface{ Forget() }); ok {
+		f.Forget()
+	}
+}
 
 // RenderInput is everything one source's render depends on.
 type RenderInput struct {
@@ -253,8 +259,10 @@ func (r *Renderer) render(ctx context.Context, in RenderInput, caps Capabilities
 		rs.Kustomize.EnableHelm = true
 		rs.Kustomize.HelmKubeVersion, rs.Kustomize.HelmAPIVersions = caps.KubeVersion, caps.APIVersions
 	}
+	var fetcher *chartFetcher
 	if r.charts != nil {
-		rs.Dependencies = chartFetcher{r.charts}
+		fetcher = &chartFetcher{charts: r.charts}
+		rs.Dependencies = fetcher
 	}
 	if helmSource {
 		var err error
@@ -262,6 +270,18 @@ func (r *Renderer) render(ctx context.Context, in RenderInput, caps Capabilities
 			return nil, err
 		}
 	}
+	res, err := r.renderSource(ctx, in, fsys, rs)
+	if err != nil && fetcher != nil && fetcher.interrupted.Load() {
+		// Not the source's fault: retried (the download goes on in the
+		// background, and is kept), never remembered as a failure.
+		return nil, fmt.Errorf("a chart download did not finish within the render's time, tried again later: %s", err.Error())
+	}
+	return res, err
+}
+
+// renderSource renders rs: a chart from a Helm repository, or a path of
+// the snapshot fsys.
+func (r *Renderer) renderSource(ctx context.Context, in RenderInput, fsys fs.FS, rs render.Source) (*render.Result, error) {
 	if !IsChart(in.Source) {
 		return r.renderer.Render(ctx, fsys, rs)
 	}
@@ -351,21 +371,25 @@ func renderKey(in RenderInput, caps Capabilities, helmSource bool, project strin
 		Caps          Capabilities
 		Project       string
 		KustomizeHelm bool
-	}{in, caps, project, in.kustomizeHelm})
+		Helm          bool // a Git source's plain key holds the marker, its Helm key the render
+	}{in, caps, project, in.kustomizeHelm, helmSource})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
 
 // InputsKey identifies everything a comparison depends on besides the live
-// objects: the revision, the source, the destination and the ignore rules.
-func InputsKey(app *v1alpha1.Application, revision string) string {
+// objects: the revision, the source, the destination, the ignore rules, and
+// settings, what else renders depend on (the destination's capabilities,
+// which charts see; the kustomize build options), as the caller words it.
+func InputsKey(app *v1alpha1.Application, revision, settings string) string {
 	data, _ := json.Marshal(struct {
 		Revision    string
 		Source      *v1alpha1.ApplicationSource
 		Sources     v1alpha1.ApplicationSources
 		Destination v1alpha1.ApplicationDestination
 		Ignore      []v1alpha1.ResourceIgnoreDifferences
-	}{revision, app.Spec.Source, app.Spec.Sources, app.Spec.Destination, app.Spec.IgnoreDifferences})
+		Settings    string
+	}{revision, app.Spec.Source, app.Spec.Sources, app.Spec.Destination, app.Spec.IgnoreDifferences, settings})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"sigs.k8s.io/yaml"
 
@@ -100,11 +101,39 @@ func HelmOptions(src v1alpha1.ApplicationSource, releaseName, namespace string, 
 	return o, nil
 }
 
-// chartFetcher fetches a chart's dependencies: an exact version from
-// Chart.lock, or Chart.yaml's constraint resolved first.
-type chartFetcher struct{ charts Charts }
+type permitKey struct{}
 
-func (f chartFetcher) FetchChart(ctx context.Context, repoURL, name, version string) ([]byte, error) {
+// WithPermittedRepositories says which chart repositories renders made with
+// the returned context may fetch from besides the Application's own
+// sources: a chart's dependencies and kustomize's helmCharts name
+// repositories in the repository's content, and a project's sourceRepos
+// bound those as it bounds the spec's (else a tenant could have the
+// controller fetch, with a repository Secret it holds, a chart the project
+// does not permit). Without it every repository is permitted (the CLI,
+// acting with its user's rights).
+func WithPermittedRepositories(ctx context.Context, permitted func(repoURL string) bool) context.Context {
+	return context.WithValue(ctx, permitKey{}, permitted)
+}
+
+// chartFetcher fetches a chart's dependencies: an exact version from
+// Chart.lock, or Chart.yaml's constraint resolved first. interrupted says a
+// download was still going when the render's time ran out: the render then
+// failed for want of time, not for its content.
+type chartFetcher struct {
+	charts      Charts
+	interrupted atomic.Bool
+}
+
+func (f *chartFetcher) FetchChart(ctx context.Context, repoURL, name, version string) (data []byte, err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			f.interrupted.Store(true)
+		}
+	}()
+	if permitted, ok := ctx.Value(permitKey{}).(func(string) bool); ok && !permitted(repoURL) {
+		return nil, &render.Error{File: redact.URL(repoURL), Err: fmt.Errorf(
+			"%w: chart %s: the repository is not among the project's sourceRepos", render.ErrInvalidSource, name)}
+	}
 	v, err := f.charts.Resolve(ctx, repoURL, name, version, false)
 	if err != nil {
 		return nil, err

@@ -214,8 +214,8 @@ func TestTargetRevisions(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	key := JoinRevisions([]string{"1.2.0", "abc", ""})
-	if got := SplitRevisions(key, 3); !slices.Equal(got, []string{"1.2.0", "abc", ""}) {
+	key := JoinRevisions([]string{">=4.0.0 <5.0.0", "abc", ""}) // a range holds spaces
+	if got := SplitRevisions(key, 3); !slices.Equal(got, []string{">=4.0.0 <5.0.0", "abc", ""}) {
 		t.Errorf("SplitRevisions(%q) = %q", key, got)
 	}
 	if rev, revs := StatusRevisions(app, key); rev != "" || len(revs) != 3 {
@@ -230,5 +230,38 @@ func TestTargetRevisions(t *testing.T) {
 	}
 	if got := Short("10.20.300-beta.1"); got != "10.20.300-beta.1" {
 		t.Errorf("Short(chart version) = %q, want it whole", got)
+	}
+}
+
+// TestChartDependenciesStayInTheProject: a dependency from a repository the
+// project does not permit is refused before anything is fetched.
+func TestChartDependenciesStayInTheProject(t *testing.T) {
+	umbrella := helmtest.Files{
+		"Chart.yaml": "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: web\n  version: 1.0.0\n  repository: https://charts.example\n",
+	}
+	snaps := multiSnapshots{"https://git.example/repo": mapFS(umbrella, "umbrella/")}
+	repo := &charts{archives: map[string][]byte{"web@1.0.0": helmtest.PackageFiles(t, chartFiles("web", "1.0.0"))}}
+	r := NewRenderer(render.NewRenderer(render.Limits{}), snaps, repo, 0)
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "umbrella", Namespace: "argocd"},
+		Spec: v1alpha1.ApplicationSpec{
+			Source:      &v1alpha1.ApplicationSource{RepoURL: "https://git.example/repo", Path: "umbrella"},
+			Destination: v1alpha1.ApplicationDestination{Namespace: "prod"},
+		},
+	}
+	onlyGit := WithPermittedRepositories(t.Context(), func(u string) bool { return u == "https://git.example/repo" })
+	_, err := r.Desired(onlyGit, app, "umbrella", "abc", namespaced, nil)
+	if err == nil || !strings.Contains(err.Error(), "not among the project's sourceRepos") {
+		t.Fatalf("error %v, want the dependency refused", err)
+	}
+	if n := repo.fetches.Load(); n != 0 {
+		t.Errorf("%d fetches, want none", n)
+	}
+	if _, stalled := IsStalled(err); !stalled {
+		t.Errorf("%v is retried; a refusal is not", err)
+	}
+	d, err := NewRenderer(render.NewRenderer(render.Limits{}), snaps, repo, 0).Desired(t.Context(), app, "umbrella", "abc", namespaced, nil)
+	if err != nil || len(d.Objects) != 1 {
+		t.Fatalf("permitted: %v", err)
 	}
 }

@@ -33,9 +33,10 @@ func Renders(src v1alpha1.ApplicationSource) bool {
 	return src.Ref == "" || src.Path != "" || src.Chart != ""
 }
 
-// revisionSep joins the revisions of a multi-source Application: neither a
-// Git ref name nor a commit, nor a semver version, holds a space.
-const revisionSep = " "
+// revisionSep joins the revisions of a multi-source Application, resolved
+// or as asked for: no Git ref name, commit, chart version or semver range
+// holds a line break (a range may hold spaces: ">=4.0.0 <5.0.0").
+const revisionSep = "\n"
 
 // JoinRevisions returns the one string that names the revisions of an
 // Application's sources together, by position: the key under which the

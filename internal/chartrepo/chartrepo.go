@@ -294,6 +294,10 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 // notFoundError is an error matching ErrNotFound whose message says it all.
 type notFoundError struct{ msg string }
 
+// Forget drops the archives kept (a hard refresh): one that downloaded
+// wrong, from a repository without digests, is downloaded again.
+func (r *Repos) Forget() { r.archives.clear() }
+
 func (e *notFoundError) Error() string { return e.msg }
 
 // Is makes the error match ErrNotFound.

@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/ferrycd/ferry/internal/redact"
 )
 
 // The causes of a download's context when its time runs out.
@@ -118,7 +116,7 @@ func (r *Repos) fetchHTTP(ctx context.Context, loc *location, chart, version str
 	}
 	if u.Scheme == "http" {
 		if err := r.checkPlainHTTP(u.Host); err != nil {
-			return nil, fmt.Errorf("chart URL %s: %w", redact.URL(u.String()), err)
+			return nil, fmt.Errorf("chart URL %s: %w", shownURL(u.String()), err)
 		}
 	}
 	// Credentials go to the index's host, and elsewhere only when the
@@ -133,7 +131,7 @@ func (r *Repos) fetchHTTP(ctx context.Context, loc *location, chart, version str
 	sum := sha256.Sum256(data)
 	got := hex.EncodeToString(sum[:])
 	if want := strings.ToLower(strings.TrimPrefix(v.digest, "sha256:")); want != "" && want != got {
-		return nil, fmt.Errorf("%w: %s is sha256:%s, the index says sha256:%s", ErrDigestMismatch, redact.URL(u.String()), got, want)
+		return nil, fmt.Errorf("%w: %s is sha256:%s, the index says sha256:%s", ErrDigestMismatch, shownURL(u.String()), got, want)
 	}
 	return &Archive{Data: data, Digest: "sha256:" + got}, nil
 }
@@ -144,14 +142,14 @@ func (r *Repos) fetchHTTP(ctx context.Context, loc *location, chart, version str
 func chartURL(base *url.URL, ref string) (*url.URL, error) {
 	rel, err := url.Parse(strings.TrimSpace(ref))
 	if err != nil {
-		return nil, fmt.Errorf("the index gives an invalid chart URL %q", redact.URL(ref))
+		return nil, fmt.Errorf("the index gives an invalid chart URL %q", shownURL(ref))
 	}
 	dir := *base
 	dir.Path = strings.TrimSuffix(dir.Path, "/") + "/"
 	dir.RawPath = ""
 	u := dir.ResolveReference(rel)
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("%w: the index gives chart URL %q: unsupported scheme %q (https and http are)", ErrRefused, redact.URL(ref), u.Scheme)
+		return nil, fmt.Errorf("%w: the index gives chart URL %q: unsupported scheme %q (https and http are)", ErrRefused, shownURL(ref), u.Scheme)
 	}
 	return u, nil
 }
@@ -164,7 +162,7 @@ func (r *Repos) get(ctx context.Context, loc *location, u *url.URL, withCreds bo
 	if err != nil {
 		return nil, err
 	}
-	shown := redact.URL(u.String())
+	shown := shownURL(u.String())
 	if withCreds && loc.creds != nil && (loc.creds.Username != "" || loc.creds.Password != "") {
 		req.SetBasicAuth(loc.creds.Username, loc.creds.Password)
 	}
@@ -180,7 +178,7 @@ func (r *Repos) get(ctx context.Context, loc *location, u *url.URL, withCreds bo
 	if resp.StatusCode != http.StatusOK {
 		// resp.Request is the last hop: a redirect to another host went without credentials.
 		return nil, &StatusError{
-			URL: redact.URL(resp.Request.URL.String()), Code: resp.StatusCode,
+			URL: shownURL(resp.Request.URL.String()), Code: resp.StatusCode,
 			Authenticated: resp.Request.Header.Get("Authorization") != "",
 			Withheld:      loc.creds != nil && (loc.creds.Username != "" || loc.creds.Password != "") && resp.Request.Header.Get("Authorization") == "",
 		}

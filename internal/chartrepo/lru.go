@@ -68,3 +68,12 @@ func (l *archiveLRU) len() (int, int64) {
 	defer l.mu.Unlock()
 	return len(l.items), l.bytes
 }
+
+// clear drops every archive.
+func (l *archiveLRU) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.order.Init()
+	l.items = map[string]*list.Element{}
+	l.bytes = 0
+}

@@ -294,3 +294,8 @@ func checkChartName(chart string) error {
 	}
 	return nil
 }
+
+// shownURL is a URL as errors show it: user information redacted, and
+// query and fragment left out (a chart URL from an index may carry a
+// presigned token there).
+func shownURL(s string) string { return redact.URL(stripQuery(s)) }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -233,6 +235,15 @@ func (d *diffOptions) desired(ctx context.Context, o *kubeOptions, c client.Clie
 		return appstate.DiscoverCapabilities(disco)
 	}
 	renderer := appstate.NewRenderer(render.NewRenderer(render.Limits{}), snapshots, charts, 0)
+	renderer.KustomizeBuildOptions = func(ctx context.Context) string {
+		// As the controller reads it (kustomize.buildOptions --enable-helm);
+		// a user who may not read argocd-cm renders without it.
+		cm := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: d.home, Name: "argocd-cm"}, cm); err != nil {
+			return ""
+		}
+		return cm.Data["kustomize.buildOptions"]
+	}
 	desired, err := renderer.Desired(ctx, app, instance, appstate.JoinRevisions(revs), scope, caps)
 	if err != nil {
 		return nil, fmt.Errorf("render application %s: %w", app.Name, err)

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	"github.com/ferrycd/ferry/internal/project"
 )
 
@@ -57,6 +58,11 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 			}
 			var failed []string
 			for _, name := range args {
+				if err := s.checkRevisions(cmd.Context(), c, client.ObjectKey{Namespace: o.namespace, Name: name}); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", name, err)
+					failed = append(failed, name)
+					continue
+				}
 				op := v1alpha1.Operation{
 					Sync: &v1alpha1.SyncOperation{Revision: s.revision, Revisions: s.revisions, SourcePositions: s.positions,
 						Prune: s.prune, DryRun: s.dryRun, Resources: resources},
@@ -83,6 +89,35 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 	f.BoolVar(&s.async, "async", false, "do not wait for the sync to finish")
 	f.DurationVar(&s.timeout, "timeout", 5*time.Minute, "how long to wait for the sync")
 	return cmd
+}
+
+// checkRevisions refuses revision flags that do not fit the Application,
+// rather than sync to something else than asked: --revision names the one
+// source of an Application, --revisions (at --source-positions) those of
+// one with several.
+func (s *syncOptions) checkRevisions(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	if s.revision == "" && len(s.revisions) == 0 {
+		return nil
+	}
+	app, err := getApp(ctx, c, key)
+	if err != nil {
+		return err
+	}
+	n := len(appstate.Sources(app))
+	switch {
+	case appstate.MultiSource(app) && s.revision != "":
+		return fmt.Errorf("it has %d sources: give --revisions (and --source-positions), not --revision", n)
+	case !appstate.MultiSource(app) && len(s.revisions) > 0:
+		return errors.New("it has one source: give --revision, not --revisions")
+	case len(s.positions) == 0 && len(s.revisions) > n:
+		return fmt.Errorf("%d --revisions for %d sources", len(s.revisions), n)
+	}
+	for _, p := range s.positions {
+		if p < 1 || int(p) > n {
+			return fmt.Errorf("--source-positions %d: it has sources 1 to %d", p, n)
+		}
+	}
+	return nil
 }
 
 // parseResources reads --resource GROUP:KIND:[NAMESPACE/]NAME values.
@@ -333,6 +368,9 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := sameSources(app, entry); err != nil {
+				return err
+			}
 			if automated {
 				patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"syncPolicy":{"automated":null}}}`))
 				if err := c.Patch(ctx, app, patch); err != nil {
@@ -354,6 +392,25 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
 }
 
 // historyEntry finds the entry of id args[0], or the one before the latest.
+// sameSources refuses a rollback to an entry deployed from other sources
+// than the spec's (added, removed, reordered, or another repository or
+// chart): its revisions, by position, would go to the wrong sources.
+func sameSources(app *v1alpha1.Application, h v1alpha1.RevisionHistory) error {
+	then := h.Sources
+	if len(h.Revisions) == 0 {
+		then = v1alpha1.ApplicationSources{h.Source}
+	}
+	now := appstate.Sources(app)
+	same := len(then) == len(now)
+	for i := 0; same && i < len(now); i++ {
+		same = then[i].RepoURL == now[i].RepoURL && then[i].Chart == now[i].Chart && then[i].Path == now[i].Path
+	}
+	if !same {
+		return fmt.Errorf("history entry %d was deployed from other sources than spec.source(s) has now: roll back by editing the spec, or sync with --revision(s)", h.ID)
+	}
+	return nil
+}
+
 func historyEntry(app *v1alpha1.Application, args []string) (v1alpha1.RevisionHistory, error) {
 	h := app.Status.History
 	if len(args) == 0 {

@@ -61,6 +61,15 @@ type Event struct {
 	labels, annotations map[string]string
 }
 
+// firstRevision is revision, or for several sources the first source's (as
+// Argo CD's templates read it).
+func firstRevision(revision string, revisions []string) string {
+	if revision == "" && len(revisions) > 0 {
+		return revisions[0]
+	}
+	return revision
+}
+
 // EventFor builds the event of app; drift is this reconcile's (nil none).
 func EventFor(app *v1alpha1.Application, drift *Drift) (Event, error) {
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(app)
@@ -93,13 +102,10 @@ func (ev Event) For(trigger string) Event {
 	if app == nil {
 		return ev
 	}
-	ev.Revision = app.Status.Sync.Revision
-	if ev.Revision == "" && len(app.Status.Sync.Revisions) > 0 {
-		ev.Revision = app.Status.Sync.Revisions[0] // several sources: the first's, as Argo CD's templates read it
-	}
+	ev.Revision = firstRevision(app.Status.Sync.Revision, app.Status.Sync.Revisions)
 	st := app.Status.OperationState
 	if (trigger == TriggerSyncFailed || trigger == TriggerSyncSucceeded || trigger == TriggerSyncRunning) && st != nil && st.SyncResult != nil {
-		ev.Revision = st.SyncResult.Revision
+		ev.Revision = firstRevision(st.SyncResult.Revision, st.SyncResult.Revisions)
 	}
 	ev.Message = summary(trigger, app, ev.Revision, ev.Drift)
 	return ev

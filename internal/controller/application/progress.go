@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
+	"github.com/ferrycd/ferry/internal/appstate"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -104,9 +105,10 @@ func (p *progress) resolved(n Notifier, revision string) {
 // caller holds mu (or no other goroutine has p yet).
 func (p *progress) runningState() *v1alpha1.OperationState {
 	st := p.state.DeepCopy()
-	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List()), Revision: p.revision}
+	rev, revs := appstate.StatusRevisions(p.app, p.revision)
+	st.SyncResult = &v1alpha1.SyncOperationResult{Resources: resourceResults(p.results.List()), Revision: rev, Revisions: revs}
 	if s := st.Operation.Sync; s != nil && p.revision == "" {
-		st.SyncResult.Revision = s.Revision
+		st.SyncResult.Revision, st.SyncResult.Revisions = s.Revision, s.Revisions
 	}
 	return st
 }

@@ -71,7 +71,14 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	// Git is read as the Application's project: a repository Secret scoped
 	// to the project serves it, and no other project (see source.WithProject).
 	ctx = gitsource.WithProject(ctx, project.NameOf(app))
-	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation], cctx: ctx}
+	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation]}
+	// Charts named in repository content (dependencies, kustomize's
+	// helmCharts) come from repositories the project permits, as the
+	// spec's sources do.
+	ctx = appstate.WithPermittedRepositories(ctx, func(repoURL string) bool {
+		return rn.project != nil && project.SourcePermitted(rn.project, repoURL)
+	})
+	rn.cctx = ctx
 	rn.out = outcome{requeueAfter: r.opts.PollInterval, clearRefresh: rn.refresh != ""}
 	defer rn.conds.apply(app)
 	defer func() {
@@ -182,7 +189,7 @@ func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
 // comparison when nothing changed) and reports it in status.
 func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 	app := rn.app
-	inputs := appstate.InputsKey(app, rn.revision)
+	inputs := r.inputsKey(ctx, app, rn.dst, rn.revision)
 	fast := false
 	if app.Operation == nil && rn.refresh == "" {
 		rn.cmp, fast = r.fastCompare(rn.cctx, app, rn.dst, inputs, rn.revision)
@@ -247,7 +254,7 @@ func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
 	if blocked, err := r.windowBlocks(rn, d.Sync, now); blocked || err != nil {
 		return err
 	}
-	ctrl.LoggerFrom(ctx).Info("syncing", "application", appstate.Key(app), "revision", d.Sync.Revision,
+	ctrl.LoggerFrom(ctx).Info("syncing", "application", appstate.Key(app), "revision", appstate.Short(d.Sync.Revision),
 		"automated", d.Sync.Automated, "outOfSync", keyStrings(rn.cmp.OutOfSync()))
 	res := r.sync(ctx, rn, d.Sync)
 	rn.out.clearOperation = res.done && app.Operation != nil

@@ -109,7 +109,7 @@ func (r *Reconciler) sync(ctx context.Context, rn *run, req *appstate.SyncReques
 	}
 	appendHistory(app, hist)
 	r.events.Eventf(app, nil, eventNormal, reasonSynced, actionSync, "synced to %s: %s", appstate.Short(revision), summarize(outcomes))
-	if r.recordSynced(app, rn.cmp, sr, conds) {
+	if r.recordSynced(ctx, rn, sr, conds) {
 		return syncResult{done: true, requeueAfter: r.opts.PollInterval}
 	}
 	// A partial sync: the next comparison, soon, reports the result.
@@ -181,7 +181,8 @@ func (r *Reconciler) countSync(app *v1alpha1.Application, state *v1alpha1.Operat
 // the sync read them. Recording this saves comparing everything again right
 // away. It declines (false) for partial syncs, which the next comparison
 // reports instead.
-func (r *Reconciler) recordSynced(app *v1alpha1.Application, before *appstate.Comparison, sr syncRun, conds *conditions) bool {
+func (r *Reconciler) recordSynced(ctx context.Context, rn *run, sr syncRun, conds *conditions) bool {
+	app, before := rn.app, rn.cmp
 	p := sr.plan
 	if len(p.Shared) > 0 || len(p.RequiresPruning) > 0 || len(p.Kept) > 0 || len(p.Denied) > 0 || sr.partial {
 		return false
@@ -206,7 +207,7 @@ func (r *Reconciler) recordSynced(app *v1alpha1.Application, before *appstate.Co
 		appstate.Finish(instance, &s)
 		cmp.Resources = append(cmp.Resources, s)
 	}
-	r.remember(app, appstate.InputsKey(app, sr.revision), cmp)
+	r.remember(app, r.inputsKey(ctx, app, rn.dst, sr.revision), cmp)
 	setCompared(app, sr.revision, cmp, conds)
 	return true
 }

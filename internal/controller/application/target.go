@@ -48,9 +48,14 @@ type target struct {
 	impersonating    map[string]*fsync.Executor
 	disco            discovery.CachedDiscoveryInterface // for the orphaned-objects report and capabilities; built on first use
 
-	capsMu sync.Mutex
-	caps   *appstate.Capabilities // what charts see of the cluster (capabilities.go)
-	capsAt time.Time
+	capsMu  sync.Mutex
+	caps    *appstate.Capabilities // what charts see of the cluster (capabilities.go)
+	capsAt  time.Time
+	capsKey string // a hash of caps, for comparisons' inputs
+	// capsErr is the last failed discovery, tried again capabilitiesRetry
+	// after capsErrAt.
+	capsErr   error
+	capsErrAt time.Time
 }
 
 // executorAs returns an executor whose every request impersonates the

@@ -133,7 +133,11 @@ func (n *Notifier) Observe(ctx context.Context, app *v1alpha1.Application, drift
 	if len(subs) == 0 {
 		return
 	}
-	ev, err := notify.EventFor(app, DriftOf(app.Status.Sync.Revision, drift))
+	rev := app.Status.Sync.Revision
+	if rev == "" && len(app.Status.Sync.Revisions) > 0 {
+		rev = app.Status.Sync.Revisions[0]
+	}
+	ev, err := notify.EventFor(app, DriftOf(rev, drift))
 	if err != nil {
 		n.log.Info("notifications not evaluated", "error", err.Error())
 		return
