@@ -152,71 +152,82 @@ type Capabilities struct {
 // remembered render of either kind is found without reading the
 // repository.
 func (r *Renderer) Render(ctx context.Context, in RenderInput) (*render.Result, error) {
-	src := in.Source
-	// Per project: a project reading the repository with credentials of
-	// its own must not be served another project's render.
-	project := source.ProjectFrom(ctx)
 	in.kustomizeHelm = r.kustomizeHelm(ctx)
-	helmSource := IsChart(src) || src.Helm != nil
-	// What Helm's templates see of the cluster: asked for Helm sources,
-	// and for every source when kustomizations may inflate helmCharts.
-	var caps Capabilities
-	asked := false
-	capabilities := func() error {
-		if asked || in.Capabilities == nil {
-			return nil
-		}
-		asked = true
-		var err error
-		if caps, err = in.Capabilities(ctx); err != nil {
-			return fmt.Errorf("read the destination's API versions for %s: %w", sourceName(src), err) // retryable
-		}
-		return nil
+	caps := &lazyCapabilities{of: in.Capabilities, source: sourceName(in.Source)}
+	if IsChart(in.Source) || in.Source.Helm != nil {
+		return r.renderHelm(ctx, in, caps, nil)
 	}
-	if helmSource || in.kustomizeHelm {
-		if err := capabilities(); err != nil {
+	return r.renderGit(ctx, in, caps)
+}
+
+// renderGit renders a Git source that names no chart: plain manifests, a
+// kustomization, or a path that holds a Chart.yaml, which its plain key
+// then remembers.
+func (r *Renderer) renderGit(ctx context.Context, in RenderInput, caps *lazyCapabilities) (*render.Result, error) {
+	var seen Capabilities // what a kustomization's helmCharts see, when they may inflate
+	if in.kustomizeHelm {
+		var err error
+		if seen, err = caps.get(ctx); err != nil {
 			return nil, err
 		}
 	}
-	var fsys fs.FS
-	if !helmSource {
-		plainCaps := Capabilities{}
-		if in.kustomizeHelm {
-			plainCaps = caps
+	// Per project: a project reading the repository with credentials of
+	// its own must not be served another project's render.
+	plain := renderKey(in, seen, false, source.ProjectFrom(ctx))
+	if e, ok := r.cache.get(plain); ok {
+		if e.helm {
+			return r.renderHelm(ctx, in, caps, nil)
 		}
-		plain := renderKey(in, plainCaps, false, project)
-		e, ok := r.cache.get(plain)
-		switch {
-		case ok && !e.helm:
-			return e.res, e.err
-		case ok:
-			helmSource = true
-		default:
-			var err error
-			if fsys, err = r.snapshot(ctx, src.RepoURL, in.Revision); err != nil {
-				return nil, err
-			}
-			if !isChartDir(fsys, src.Path) {
-				return r.renderAndKeep(ctx, plain, in, plainCaps, fsys, false)
-			}
-			helmSource = true
-			r.cache.add(plain, renderEntry{helm: true})
-		}
+		return e.res, e.err
 	}
-	if err := capabilities(); err != nil { // a Git source found to be a chart
+	fsys, err := r.snapshot(ctx, in.Source.RepoURL, in.Revision)
+	if err != nil {
 		return nil, err
 	}
-	key := renderKey(in, caps, true, project)
+	if !isChartDir(fsys, in.Source.Path) {
+		return r.renderAndKeep(ctx, plain, in, seen, fsys, false)
+	}
+	r.cache.add(plain, renderEntry{helm: true})
+	return r.renderHelm(ctx, in, caps, fsys)
+}
+
+// renderHelm renders a Helm source: a chart from a Helm repository, or a
+// chart in Git (fsys, read now when nil).
+func (r *Renderer) renderHelm(ctx context.Context, in RenderInput, caps *lazyCapabilities, fsys fs.FS) (*render.Result, error) {
+	seen, err := caps.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := renderKey(in, seen, true, source.ProjectFrom(ctx))
 	if e, ok := r.cache.get(key); ok {
 		return e.res, e.err
 	}
-	if fsys == nil && !IsChart(src) {
-		var err error
-		if fsys, err = r.snapshot(ctx, src.RepoURL, in.Revision); err != nil {
+	if fsys == nil && !IsChart(in.Source) {
+		if fsys, err = r.snapshot(ctx, in.Source.RepoURL, in.Revision); err != nil {
 			return nil, err
 		}
 	}
-	return r.renderAndKeep(ctx, key, in, caps, fsys, true)
+	return r.renderAndKeep(ctx, key, in, seen, fsys, true)
+}
+
+// lazyCapabilities asks for a cluster's capabilities once, when a render
+// needs them.
+type lazyCapabilities struct {
+	of     CapabilitiesFunc
+	source string
+	asked  bool
+	caps   Capabilities
+	err    error
+}
+
+func (l *lazyCapabilities) get(ctx context.Context) (Capabilities, error) {
+	if !l.asked && l.of != nil {
+		l.asked = true
+		if l.caps, l.err = l.of(ctx); l.err != nil {
+			l.err = fmt.Errorf("read the destination's API versions for %s: %w", l.source, l.err) // retryable
+		}
+	}
+	return l.caps, l.err
 }
 
 func (r *Renderer) snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error) {
