@@ -40,6 +40,8 @@ var (
 	// ErrDigestMismatch is wrapped when an archive's sha256 differs from the
 	// digest the index or the OCI manifest gives for it.
 	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrTooLarge is wrapped when a chart archive is over MaxChartBytes.
+	ErrTooLarge = errors.New("over the size cap")
 )
 
 // Credentials for one chart repository, as found in an Argo CD repository
@@ -160,6 +162,11 @@ type Repos struct {
 
 	mu       sync.Mutex
 	catalogs map[string]*catalogEntry // by location.key (and chart, for OCI)
+	// refused remembers archives that failed for what they are (too
+	// large, not matching their digest), by archive key: a version's
+	// archive does not change, so it is not downloaded again for every
+	// Application and every retry, only after a poll interval.
+	refused map[string]refusedArchive
 
 	archives    *archiveLRU
 	downloading singleflight.Group
@@ -257,6 +264,9 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 	if a, ok := r.archives.get(key); ok {
 		return a, nil
 	}
+	if err := r.refusedBefore(key); err != nil {
+		return nil, err
+	}
 	ch := r.downloading.DoChan(key, func() (any, error) {
 		// A download that ended between the lookup above and this flight
 		// has kept its archive: one download per version, not two.
@@ -275,7 +285,11 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 			a, err = r.fetchHTTP(dctx, loc, chart, version)
 		}
 		if err != nil {
-			return nil, loc.scrub(fmt.Errorf("chart %s %s from %s: %w", chart, version, loc.norm, err))
+			err = loc.scrub(fmt.Errorf("chart %s %s from %s: %w", chart, version, loc.norm, err))
+			if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrDigestMismatch) {
+				r.refuse(key, err)
+			}
+			return nil, err
 		}
 		r.archives.add(key, a)
 		return a, nil
@@ -294,9 +308,47 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 // notFoundError is an error matching ErrNotFound whose message says it all.
 type notFoundError struct{ msg string }
 
-// Forget drops the archives kept (a hard refresh): one that downloaded
-// wrong, from a repository without digests, is downloaded again.
-func (r *Repos) Forget() { r.archives.clear() }
+// Forget drops the archives kept, and the archives remembered as refused
+// (a hard refresh): one that downloaded wrong, from a repository without
+// digests, is downloaded again.
+func (r *Repos) Forget() {
+	r.archives.clear()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refused = nil
+}
+
+// refusedArchive is an archive's failure and when it happened.
+type refusedArchive struct {
+	err error
+	at  time.Time
+}
+
+// refuse remembers key's failure for a poll interval.
+func (r *Repos) refuse(key string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused == nil {
+		r.refused = map[string]refusedArchive{}
+	}
+	now := r.now()
+	for k, f := range r.refused { // the map holds failures of the last interval only
+		if now.Sub(f.at) >= r.opts.PollInterval {
+			delete(r.refused, k)
+		}
+	}
+	r.refused[key] = refusedArchive{err: err, at: now}
+}
+
+// refusedBefore is key's failure when it is less than a poll interval old.
+func (r *Repos) refusedBefore(key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f, ok := r.refused[key]; ok && r.now().Sub(f.at) < r.opts.PollInterval {
+		return f.err
+	}
+	return nil
+}
 
 func (e *notFoundError) Error() string { return e.msg }
 

@@ -184,13 +184,13 @@ func (r *Repos) get(ctx context.Context, loc *location, u *url.URL, withCreds bo
 		}
 	}
 	if resp.ContentLength > max {
-		return nil, fmt.Errorf("GET %s: %d bytes exceed the %s cap (%s)", shown, resp.ContentLength, size(max), maxName)
+		return nil, fmt.Errorf("GET %s: %d bytes exceed the %s cap (%s): %w", shown, resp.ContentLength, size(max), maxName, ErrTooLarge)
 	}
 	cr := &countingReader{r: io.LimitReader(resp.Body, max+1)}
 	data, err := io.ReadAll(cr)
 	switch {
 	case int64(len(data)) > max:
-		return nil, fmt.Errorf("GET %s: the body exceeds the %s cap (%s)", shown, size(max), maxName)
+		return nil, fmt.Errorf("GET %s: the body exceeds the %s cap (%s): %w", shown, size(max), maxName, ErrTooLarge)
 	case err != nil && timedOut(ctx):
 		return nil, fmt.Errorf("GET %s: not read within %s (%s); %s received", shown, limit, limitName, size(cr.n))
 	case err != nil:

@@ -348,10 +348,27 @@ func TestChartSizeCap(t *testing.T) {
 	h := newHelmRepo(t, "", "")
 	h.publish("app", "1.0.0")
 	h.reindex("")
-	r, _ := newTestRepos(Options{MaxChartBytes: 100})
+	r, clk := newTestRepos(Options{MaxChartBytes: 100, PollInterval: time.Minute})
 	_, err := r.Fetch(t.Context(), h.url(), "app", "1.0.0")
-	if err == nil || !strings.Contains(err.Error(), "MaxChartBytes") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxChartBytes") {
 		t.Errorf("Fetch over the cap: %v; want an error naming MaxChartBytes", err)
+	}
+	// The same archive is not downloaded again for every caller and retry
+	// within the poll interval; after it, or a hard refresh, it is.
+	for range 3 {
+		if _, again := r.Fetch(t.Context(), h.url(), "app", "1.0.0"); again == nil || again.Error() != err.Error() {
+			t.Errorf("Fetch again: %v; want the remembered %v", again, err)
+		}
+	}
+	if n := h.chartGets.Load(); n != 1 {
+		t.Errorf("%d downloads within the interval, want 1", n)
+	}
+	clk.advance(time.Minute)
+	_, _ = r.Fetch(t.Context(), h.url(), "app", "1.0.0")
+	r.Forget()
+	_, _ = r.Fetch(t.Context(), h.url(), "app", "1.0.0")
+	if n := h.chartGets.Load(); n != 3 {
+		t.Errorf("%d downloads, want 3: after the interval, and after Forget", n)
 	}
 }
 

@@ -157,7 +157,7 @@ func (r *Repos) fetchOCI(ctx context.Context, loc *location, chart, version stri
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	if layer.Size > r.opts.MaxChartBytes {
-		return nil, fmt.Errorf("%s: the chart layer's %d bytes exceed the %s cap (MaxChartBytes)", ref, layer.Size, size(r.opts.MaxChartBytes))
+		return nil, fmt.Errorf("%s: the chart layer's %d bytes exceed the %s cap (MaxChartBytes): %w", ref, layer.Size, size(r.opts.MaxChartBytes), ErrTooLarge)
 	}
 	data, err := r.pullLayer(ctx, p, repo, layer)
 	if err != nil {
@@ -214,7 +214,7 @@ func (r *Repos) pullLayer(ctx context.Context, p *remote.Puller, repo name.Repos
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, r.opts.MaxChartBytes+1))
 	if int64(len(data)) > r.opts.MaxChartBytes {
-		return nil, fmt.Errorf("the layer exceeds the %s cap (MaxChartBytes)", size(r.opts.MaxChartBytes))
+		return nil, fmt.Errorf("the layer exceeds the %s cap (MaxChartBytes): %w", size(r.opts.MaxChartBytes), ErrTooLarge)
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); err == nil && got != d.Digest.Hex {
