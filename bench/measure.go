@@ -85,6 +85,23 @@ func (m metrics) sum(name string, match func(labels map[string]string) bool) flo
 	return total
 }
 
+// apiRequestKinds are the kinds of ferry_api_requests_total, in the order
+// the table prints them.
+func apiRequestKinds() []string {
+	return []string{"apply", "dry-run", "status", "event", "create", "update", "patch", "delete", "get", "list", "watch", "discovery", "other"}
+}
+
+// requestsPer returns ferry_api_requests_total's growth from m0 to m1 by
+// kind, divided by n.
+func requestsPer(m0, m1 metrics, n int) map[string]float64 {
+	out := map[string]float64{}
+	for _, kind := range apiRequestKinds() {
+		match := func(l map[string]string) bool { return l["kind"] == kind }
+		out[kind] = (m1.sum("ferry_api_requests_total", match) - m0.sum("ferry_api_requests_total", match)) / float64(n)
+	}
+	return out
+}
+
 func isWrite(l map[string]string) bool {
 	switch l["method"] {
 	case "POST", "PUT", "PATCH", "DELETE":

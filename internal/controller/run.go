@@ -132,6 +132,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 		opts.CacheDir = filepath.Join(dir, "ferry", "git")
 	}
+	m := metrics.New()
+	// Every client below talks to the local cluster through cfg: each
+	// request is counted by kind (ferry_api_requests_total).
+	cfg = countAPIRequests(cfg, m.APIRequest)
 	scheme := api.NewScheme()
 	if opts.InstallCRDs {
 		c, err := client.New(cfg, client.Options{Scheme: scheme})
@@ -198,7 +202,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	m := metrics.New()
 	// The ConfigMaps and Secrets read at run time (notification
 	// configuration, webhook secrets) come from a watch cache of the home
 	// namespace alone: the manager's cache restricted by type would also

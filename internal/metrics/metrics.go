@@ -25,6 +25,7 @@ type Metrics struct {
 	notifications     *prometheus.CounterVec
 	webhookRequests   *prometheus.CounterVec
 	shardMoves        *prometheus.CounterVec
+	apiRequests       *prometheus.CounterVec
 }
 
 // New makes the metrics; register them with Collectors.
@@ -59,6 +60,9 @@ func New() *Metrics {
 			Help: "Webhook requests, by provider and result."}, []string{"provider", "result"}),
 		shardMoves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_shard_reassignments_total",
 			Help: "Applications this replica took from another replica (gained) or gave up (lost) as the membership changed."}, []string{"direction"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_api_requests_total",
+			Help: "Requests to the API server of the cluster the controller runs in, by kind: apply, dry-run, status, event, create, update, patch, delete, get, list, watch, discovery, other."},
+			[]string{"kind"}),
 	}
 }
 
@@ -66,7 +70,7 @@ func New() *Metrics {
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.syncTotal, m.reconcileDuration, m.driftEvents, m.renderDuration, m.applyRequests,
 		m.gitFetchDuration, m.chartDownloads, m.imageScans, m.imagePushes, m.notifications, m.webhookRequests,
-		m.shardMoves}
+		m.shardMoves, m.apiRequests}
 }
 
 // Synced counts a finished sync operation.
@@ -152,6 +156,15 @@ func (m *Metrics) Reassigned(gained, lost int) {
 	if m != nil {
 		m.shardMoves.WithLabelValues("gained").Add(float64(gained))
 		m.shardMoves.WithLabelValues("lost").Add(float64(lost))
+	}
+}
+
+// APIRequest counts one request to the local cluster's API server, of a
+// kind that says what it costs (a dry-run apply and an apply are both
+// PATCHes): what rest_client_requests_total's methods cannot tell apart.
+func (m *Metrics) APIRequest(kind string) {
+	if m != nil {
+		m.apiRequests.WithLabelValues(kind).Inc()
 	}
 }
 
