@@ -53,7 +53,7 @@ func TestBootstrapGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	gittest.AllowPush(t, gittest.BareClone(t, work, root, "gitops.git"))
-	before := git(t, work, "rev-parse", "HEAD")
+	before := gittest.Git(t, work, "rev-parse", "HEAD")
 	ferry := localclustertest.FerryBinary(t)
 
 	args := []string{"bootstrap", "git", "--kubeconfig", c.KubeconfigPath(), "--url", repoURL, "--branch", "main",
@@ -63,22 +63,22 @@ func TestBootstrapGit(t *testing.T) {
 		t.Errorf("the password is in bootstrap's output:\n%s", out)
 	}
 	pull(t, work, repoURL)
-	if n := git(t, work, "rev-list", "--count", before+"..HEAD"); n != "1" {
+	if n := gittest.Git(t, work, "rev-list", "--count", before+"..HEAD"); n != "1" {
 		t.Fatalf("bootstrap made %s commits, want 1", n)
 	}
-	files := git(t, work, "diff", "--name-only", before, "HEAD")
+	files := gittest.Git(t, work, "diff", "--name-only", before, "HEAD")
 	if files != "clusters/production/ferry-system/install.yaml\nclusters/production/ferry-system/root.yaml" {
 		t.Errorf("bootstrap committed:\n%s", files)
 	}
 	if grep(t, work, password) {
 		t.Error("the password was committed")
 	}
-	head := git(t, work, "rev-parse", "HEAD")
+	head := gittest.Git(t, work, "rev-parse", "HEAD")
 
 	// Again: nothing to commit, nothing changed in the cluster.
 	out = run(t, ferry, args...)
 	pull(t, work, repoURL)
-	if got := git(t, work, "rev-parse", "HEAD"); got != head {
+	if got := gittest.Git(t, work, "rev-parse", "HEAD"); got != head {
 		t.Errorf("a second bootstrap moved main from %s to %s", head, got)
 	}
 	for _, line := range strings.Split(out, "\n") {
@@ -112,9 +112,9 @@ func TestBootstrapGit(t *testing.T) {
 	if err := os.WriteFile(installYAML, []byte(strings.Replace(string(data), "\n  replicas: 1\n", "\n  replicas: 2\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "commit", "-q", "-am", "Two Ferry replicas")
-	git(t, work, "push", "-q", authURL(repoURL), "HEAD:main")
-	scaled := git(t, work, "rev-parse", "HEAD")
+	gittest.Git(t, work, "commit", "-q", "-am", "Two Ferry replicas")
+	gittest.Git(t, work, "push", "-q", authURL(repoURL), "HEAD:main")
+	scaled := gittest.Git(t, work, "rev-parse", "HEAD")
 	waitSynced(t, cl, rootApp, scaled)
 	// Bootstrap again with the first flags: it would undo the commit, so
 	// it refuses and pushes nothing.
@@ -124,7 +124,7 @@ func TestBootstrapGit(t *testing.T) {
 		t.Errorf("bootstrap over a changed install.yaml: %v\n%s", err, out)
 	}
 	pull(t, work, repoURL)
-	if got := git(t, work, "rev-parse", "HEAD"); got != scaled {
+	if got := gittest.Git(t, work, "rev-parse", "HEAD"); got != scaled {
 		t.Errorf("a refused bootstrap moved main from %s to %s", scaled, got)
 	}
 	localclustertest.Eventually(t, 2*time.Minute, "Ferry's Deployment at 2 replicas", func(ctx context.Context) (bool, string) {
@@ -142,26 +142,13 @@ func authURL(repoURL string) string {
 
 func pull(t *testing.T, work, repoURL string) {
 	t.Helper()
-	git(t, work, "pull", "-q", "--ff-only", authURL(repoURL), "main")
+	gittest.Git(t, work, "pull", "-q", "--ff-only", authURL(repoURL), "main")
 }
 
 func grep(t *testing.T, dir, s string) bool {
 	t.Helper()
 	err := exec.Command("git", "-C", dir, "grep", "-q", s, "HEAD").Run()
 	return err == nil
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func run(t *testing.T, ferry string, args ...string) string {

@@ -391,7 +391,7 @@ type seed struct {
 }
 
 func (s *seed) head(branch string) string {
-	return git(s.t, s.bare, "rev-parse", branch)
+	return gittest.Git(s.t, s.bare, "rev-parse", branch)
 }
 
 // startSeed lays out the example repository (apps/{staging,production}/myapp
@@ -421,7 +421,7 @@ func startSeed(t *testing.T, c client.Client, ns string) *seed {
 	host := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("registry.example.com"), []byte(regHost)) }
 
 	work := t.TempDir()
-	git(t, work, "init", "-q", "-b", "main")
+	gittest.Git(t, work, "init", "-q", "-b", "main")
 	for _, env := range []string{"staging", "production"} {
 		dir := filepath.Join(work, "apps", env, "myapp")
 		if err := os.CopyFS(dir, examples.MyApp()); err != nil {
@@ -436,9 +436,9 @@ func startSeed(t *testing.T, c client.Client, ns string) *seed {
 			t.Fatal(err)
 		}
 	}
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "myapp")
-	git(t, work, "branch", "staging")
+	gittest.Git(t, work, "add", "-A")
+	gittest.Git(t, work, "commit", "-q", "-m", "myapp")
+	gittest.Git(t, work, "branch", "staging")
 	root := t.TempDir()
 	bare := gittest.BareClone(t, work, root, "gitops-repo.git")
 	gittest.AllowPush(t, bare)
@@ -547,19 +547,6 @@ func run(t *testing.T, bin string, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "KUBECONFIG=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func freePort(t *testing.T) int {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,19 +65,6 @@ func (r *testRegistry) push(repo string, tags ...string) {
 	}
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // applyYAML creates every document of a multi-document YAML stream.
 func applyYAML(ctx context.Context, t *testing.T, data []byte) {
 	t.Helper()
@@ -114,7 +100,7 @@ func TestExampleImageAutomation(t *testing.T) {
 	// The GitOps repository: the example myapp layout under apps/myapp, its
 	// image on the test registry, served with credentials.
 	work := t.TempDir()
-	git(t, work, "init", "-q", "-b", "main")
+	gittest.Git(t, work, "init", "-q", "-b", "main")
 	if err := os.CopyFS(filepath.Join(work, "apps", "myapp"), examples.MyApp()); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +112,8 @@ func TestExampleImageAutomation(t *testing.T) {
 	if err := os.WriteFile(deployment, bytes.ReplaceAll(original, []byte("registry.example.com"), []byte(reg.host)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "myapp")
+	gittest.Git(t, work, "add", "-A")
+	gittest.Git(t, work, "commit", "-q", "-m", "myapp")
 	root := t.TempDir()
 	bare := gittest.BareClone(t, work, root, "gitops-repo.git")
 	gittest.AllowPush(t, bare)
@@ -176,20 +162,20 @@ func TestExampleImageAutomation(t *testing.T) {
 	// the change the automation would make and pushes nothing; without
 	// --dry-run it runs the automation now.
 	authURL := strings.Replace(repoURL, "http://", "http://"+user+":"+password+"@", 1)
-	git(t, work, "reset", "-q", "--hard", second)
+	gittest.Git(t, work, "reset", "-q", "--hard", second)
 	reverted := bytes.ReplaceAll(original, []byte("registry.example.com"), []byte(reg.host))
 	if err := os.WriteFile(deployment, reverted, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "commit", "-q", "-am", "revert by hand")
-	git(t, work, "push", "-q", authURL, "HEAD:main")
-	manual := git(t, work, "rev-parse", "HEAD")
+	gittest.Git(t, work, "commit", "-q", "-am", "revert by hand")
+	gittest.Git(t, work, "push", "-q", authURL, "HEAD:main")
+	manual := gittest.Git(t, work, "rev-parse", "HEAD")
 	out, err := ferry(t, "image", "update", "myapp", "-n", "flux-system", "--dry-run")
 	if err != nil || !strings.Contains(out, "-          image: "+reg.host+"/myapp:1.2.3") || !strings.Contains(out, "+          image: "+want) {
 		t.Errorf("ferry image update --dry-run: %v\n%s", err, out)
 	}
-	git(t, work, "fetch", "-q", authURL, "main")
-	if got := git(t, work, "rev-parse", "FETCH_HEAD"); got != manual {
+	gittest.Git(t, work, "fetch", "-q", authURL, "main")
+	if got := gittest.Git(t, work, "rev-parse", "FETCH_HEAD"); got != manual {
 		t.Errorf("a dry run moved main to %s", got)
 	}
 	out, err = ferry(t, "image", "update", "myapp", "-n", "flux-system")
@@ -234,26 +220,26 @@ func waitPush(t *testing.T, previous string) string {
 func checkCommit(t *testing.T, work, repoURL, user, password, commit, from, to string) {
 	t.Helper()
 	authURL := strings.Replace(repoURL, "http://", "http://"+user+":"+password+"@", 1)
-	git(t, work, "fetch", "-q", authURL, "main")
-	if got := git(t, work, "rev-parse", "FETCH_HEAD"); got != commit {
+	gittest.Git(t, work, "fetch", "-q", authURL, "main")
+	if got := gittest.Git(t, work, "rev-parse", "FETCH_HEAD"); got != commit {
 		t.Fatalf("main is at %s, the automation reports %s", got, commit)
 	}
-	if stat := git(t, work, "diff", "--numstat", commit+"~1", commit); stat != "1\t1\tapps/myapp/deployment.yaml" {
+	if stat := gittest.Git(t, work, "diff", "--numstat", commit+"~1", commit); stat != "1\t1\tapps/myapp/deployment.yaml" {
 		t.Errorf("commit changes %q, want exactly one line of apps/myapp/deployment.yaml", stat)
 	}
-	diff := git(t, work, "diff", "-U0", commit+"~1", commit)
+	diff := gittest.Git(t, work, "diff", "-U0", commit+"~1", commit)
 	if !strings.Contains(diff, "-          image: ") || !strings.HasSuffix(strings.TrimSpace(diff), ":"+to) || !strings.Contains(diff, ":"+from) {
 		t.Errorf("diff %s: want the image line from %s to %s", diff, from, to)
 	}
-	msg := git(t, work, "log", "-1", "--format=%B", commit)
-	img := git(t, work, "show", commit+":apps/myapp/deployment.yaml")
+	msg := gittest.Git(t, work, "log", "-1", "--format=%B", commit)
+	img := gittest.Git(t, work, "show", commit+":apps/myapp/deployment.yaml")
 	image := img[strings.Index(img, "image: ")+len("image: "):]
 	image = image[:strings.Index(image, "\n")]
 	wantMsg := "Update flux-system/myapp images\n\nAutomation: flux-system/myapp\nImages: " + image
 	if strings.TrimSpace(msg) != wantMsg {
 		t.Errorf("commit message:\n%s\nwant:\n%s", msg, wantMsg)
 	}
-	if author := git(t, work, "log", "-1", "--format=%an <%ae>", commit); author != "Flux Automation <flux@example.com>" {
+	if author := gittest.Git(t, work, "log", "-1", "--format=%an <%ae>", commit); author != "Flux Automation <flux@example.com>" {
 		t.Errorf("author %q", author)
 	}
 }
