@@ -184,7 +184,7 @@ func (r *Renderer) renderGit(ctx context.Context, in RenderInput, caps *lazyCapa
 	if err != nil {
 		return nil, err
 	}
-	if !isChartDir(fsys, in.Source.Path) {
+	if isChart, _ := render.IsChartDir(fsys, in.Source.Path); !isChart { // a failure to tell is the render's to report
 		return r.renderAndKeep(ctx, plain, in, seen, fsys, false)
 	}
 	r.cache.add(plain, renderEntry{helm: true})

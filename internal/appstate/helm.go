@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -143,16 +142,6 @@ func (f *chartFetcher) FetchChart(ctx context.Context, repoURL, name, version st
 		return nil, err
 	}
 	return a.Data, nil
-}
-
-// isChartDir reports whether dir of fsys holds a Chart.yaml (an error
-// reading it is left for the render to report).
-func isChartDir(fsys fs.FS, dir string) bool {
-	if dir == "" {
-		dir = "."
-	}
-	info, err := fs.Stat(fsys, path.Join(dir, render.ChartFile))
-	return err == nil && !info.IsDir()
 }
 
 // sourceName names a source in messages: its chart, or its path.

@@ -192,7 +192,7 @@ func (r *Renderer) render(ctx context.Context, fsys fs.FS, src Source, origins b
 	if err != nil {
 		return nil, err
 	}
-	isChart, err := isChartDir(fsys, dir)
+	isChart, err := IsChartDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -239,8 +239,10 @@ func (r *Renderer) withTimeout(ctx context.Context) (context.Context, context.Ca
 		ErrLimitExceeded, r.limits.Timeout, context.DeadlineExceeded))
 }
 
-// isChartDir reports whether dir holds a Chart.yaml.
-func isChartDir(fsys fs.FS, dir string) (bool, error) {
+// IsChartDir reports whether dir of fsys holds a Chart.yaml, which makes it
+// a Helm source (Argo CD's detection: it wins over a kustomization). The
+// error is one reading it, other than its absence.
+func IsChartDir(fsys fs.FS, dir string) (bool, error) {
 	info, err := fs.Stat(fsys, path.Join(dir, ChartFile))
 	switch {
 	case err == nil:

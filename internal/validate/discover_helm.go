@@ -15,11 +15,11 @@ import (
 	"github.com/ferrycd/ferry/internal/render"
 )
 
-// isChartDir reports whether dir holds a Chart.yaml, which makes it a Helm
-// source (it wins over a kustomization, as in Argo CD and the renderer).
+// isChartDir is render.IsChartDir; a directory whose Chart.yaml cannot be
+// read is not a chart here (its render, if any, says why).
 func isChartDir(fsys fs.FS, dir string) bool {
-	info, err := fs.Stat(fsys, path.Join(dir, render.ChartFile))
-	return err == nil && !info.IsDir()
+	ok, _ := render.IsChartDir(fsys, dir)
+	return ok
 }
 
 // helmUnitSource gives an Application unit's source the Helm options the
