@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,7 +13,7 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
-	"github.com/ferrycd/ferry/internal/source"
+	"github.com/ferrycd/ferry/internal/appview"
 )
 
 // newAppCmd is `ferry app`, shaped like `argocd app`: it reads and writes
@@ -162,7 +158,10 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 				if hardRefresh {
 					mode = "hard"
 				}
-				if err := requestRefresh(ctx, c, key, mode); err != nil {
+				if err := appview.Refresh(ctx, c, key, mode); err != nil {
+					return err
+				}
+				if err := appview.WaitRefreshed(ctx, c, key); err != nil {
 					return err
 				}
 			}
@@ -176,7 +175,7 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 			case "tree":
 				return printTree(ctx, cmd.OutOrStdout(), c, app)
 			case "", "wide":
-				return printApp(cmd.OutOrStdout(), app, syncWindowState(ctx, c, app))
+				return printApp(cmd.OutOrStdout(), app, appview.SyncWindowState(ctx, c, app))
 			}
 			return fmt.Errorf("unknown output format %q: want wide, tree, json or yaml", output)
 		},
@@ -185,29 +184,6 @@ func newAppGetCmd(o *kubeOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "compare with Git now (argocd.argoproj.io/refresh: normal) and wait for it")
 	cmd.Flags().BoolVar(&hardRefresh, "hard-refresh", false, "also drop cached renders (refresh: hard)")
 	return cmd
-}
-
-// requestRefresh sets the refresh annotation and waits until the controller
-// has handled it (it removes the annotation), at most a minute.
-func requestRefresh(ctx context.Context, c client.Client, key client.ObjectKey, mode string) error {
-	app := &v1alpha1.Application{}
-	app.Namespace, app.Name = key.Namespace, key.Name
-	patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":%q}}}`, mode)))
-	if err := c.Patch(ctx, app, patch); err != nil {
-		return fmt.Errorf("refresh application %s: %w", key, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	err := pollApp(ctx, c, key, func(app *v1alpha1.Application, err error) (bool, error) {
-		if err != nil {
-			return false, fmt.Errorf("refresh application %s: %w", key, err)
-		}
-		return app.Annotations["argocd.argoproj.io/refresh"] == "", nil
-	})
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("refresh application %s: the controller did not handle it within a minute (is it running?)", key)
-	}
-	return err
 }
 
 // printSources prints the Application's sources as `argocd app get` does:
@@ -253,7 +229,7 @@ func printSources(tw io.Writer, a *v1alpha1.Application) {
 }
 
 // printApp prints an Application as `argocd app get` does; window is what
-// its project's sync windows say now (syncWindowState).
+// its project's sync windows say now (appview.SyncWindowState).
 func printApp(w io.Writer, a *v1alpha1.Application, window string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s/%s\n", a.Namespace, a.Name)
@@ -336,9 +312,13 @@ func newAppHistoryCmd(o *kubeOptions) *cobra.Command {
 			}
 			var messages map[string]string
 			if output == "wide" {
-				if messages, err = commitMessages(cmd.Context(), c, app); err != nil {
+				// With the credentials of Argo CD's repository Secrets,
+				// which the user's RBAC must allow reading.
+				commits, err := appview.Commits(cmd.Context(), c, app, "argocd")
+				if err != nil {
 					return err
 				}
+				messages = firstLines(commits)
 			}
 			return printHistory(cmd.OutOrStdout(), app.Status.History, messages)
 		},
@@ -387,45 +367,16 @@ func printHistory(w io.Writer, history []v1alpha1.RevisionHistory, messages map[
 	return tw.Flush()
 }
 
-// commitMessages reads the first line of each history revision's commit
-// message from the repository (with the credentials of Argo CD's repository
-// Secrets, which the user's RBAC must allow reading).
-func commitMessages(ctx context.Context, c client.Client, app *v1alpha1.Application) (map[string]string, error) {
-	dir, err := os.MkdirTemp("", "ferry-history-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	ctx = source.WithProject(ctx, app.Spec.Project)
-	secrets := source.RepositorySecrets{Reader: c, Namespace: "argocd"}
-	cache, err := source.NewCache(source.Options{Dir: dir, Credentials: secrets.Credentials, Scoped: secrets.Scoped, AllowLocal: true}) // the CLI runs on its user's machine, with its user's rights
-	if err != nil {
-		return nil, err
-	}
-	messages := map[string]string{}
-	for _, h := range app.Status.History {
-		if h.Source.Chart != "" {
-			messages[h.Revision] = "chart " + h.Source.Chart + " " + h.Revision
+// firstLines is the first line of each commit's message, or why it could
+// not be read, in parentheses.
+func firstLines(commits map[string]appview.Commit) map[string]string {
+	lines := make(map[string]string, len(commits))
+	for rev, c := range commits {
+		if c.Error != "" {
+			lines[rev] = "(" + c.Error + ")"
 			continue
 		}
-		if len(h.Revisions) > 0 {
-			continue // several sources: the revision column lists each
-		}
-		repo := h.Source.RepoURL
-		if repo == "" && app.Spec.Source != nil {
-			repo = app.Spec.Source.RepoURL
-		}
-		if _, err := cache.Resolve(ctx, repo, h.Revision, false); err != nil {
-			messages[h.Revision] = "(" + err.Error() + ")"
-			continue
-		}
-		info, err := cache.CommitInfo(ctx, repo, h.Revision)
-		if err != nil {
-			messages[h.Revision] = "(" + err.Error() + ")"
-			continue
-		}
-		first, _, _ := strings.Cut(strings.TrimSpace(info.Message), "\n")
-		messages[h.Revision] = first
+		lines[rev], _, _ = strings.Cut(strings.TrimSpace(c.Message), "\n")
 	}
-	return messages, nil
+	return lines
 }

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
-	"github.com/ferrycd/ferry/internal/appstate"
-	"github.com/ferrycd/ferry/internal/project"
+	"github.com/ferrycd/ferry/internal/appview"
 )
 
 type syncOptions struct {
@@ -46,29 +44,20 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resources, err := parseResources(s.resources)
+			resources, err := appview.ParseResources(s.resources)
 			if err != nil {
 				return err
 			}
-			if len(s.positions) > 0 && len(s.positions) != len(s.revisions) {
-				return fmt.Errorf("--source-positions: %d given for %d --revisions; give one position per revision", len(s.positions), len(s.revisions))
-			}
-			if s.revision != "" && len(s.revisions) > 0 {
-				return errors.New("--revision is for an Application with one source, --revisions for one with several: give one of them")
+			req := appview.SyncRequest{Revision: s.revision, Revisions: s.revisions, Positions: s.positions,
+				Prune: s.prune, DryRun: s.dryRun, Resources: resources, Username: username()}
+			// The flags alone first: a mistake in them is one error, not
+			// one per Application.
+			if _, err := appview.SyncOperation(req); err != nil {
+				return err
 			}
 			var failed []string
 			for _, name := range args {
-				if err := s.checkRevisions(cmd.Context(), c, client.ObjectKey{Namespace: o.namespace, Name: name}); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", name, err)
-					failed = append(failed, name)
-					continue
-				}
-				op := v1alpha1.Operation{
-					Sync: &v1alpha1.SyncOperation{Revision: s.revision, Revisions: s.revisions, SourcePositions: s.positions,
-						Prune: s.prune, DryRun: s.dryRun, Resources: resources},
-					InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
-				}
-				if err := runOperation(cmd.Context(), cmd.OutOrStdout(), c, client.ObjectKey{Namespace: o.namespace, Name: name}, op, s.async, s.timeout); err != nil {
+				if err := s.sync(cmd.Context(), cmd.OutOrStdout(), c, client.ObjectKey{Namespace: o.namespace, Name: name}, req); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", name, err)
 					failed = append(failed, name)
 				}
@@ -91,50 +80,18 @@ func newAppSyncCmd(o *kubeOptions) *cobra.Command {
 	return cmd
 }
 
-// checkRevisions refuses revision flags that do not fit the Application,
-// rather than sync to something else than asked: --revision names the one
-// source of an Application, --revisions (at --source-positions) those of
-// one with several.
-func (s *syncOptions) checkRevisions(ctx context.Context, c client.Client, key client.ObjectKey) error {
-	if s.revision == "" && len(s.revisions) == 0 {
-		return nil
-	}
+// sync asks for the sync of one Application and follows it.
+func (s *syncOptions) sync(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, req appview.SyncRequest) error {
 	app, err := getApp(ctx, c, key)
 	if err != nil {
 		return err
 	}
-	n := len(appstate.Sources(app))
-	switch {
-	case appstate.MultiSource(app) && s.revision != "":
-		return fmt.Errorf("it has %d sources: give --revisions (and --source-positions), not --revision", n)
-	case !appstate.MultiSource(app) && len(s.revisions) > 0:
-		return errors.New("it has one source: give --revision, not --revisions")
-	case len(s.positions) == 0 && len(s.revisions) > n:
-		return fmt.Errorf("%d --revisions for %d sources", len(s.revisions), n)
+	req.App = app
+	op, err := appview.SyncOperation(req)
+	if err != nil {
+		return err
 	}
-	for _, p := range s.positions {
-		if p < 1 || int(p) > n {
-			return fmt.Errorf("--source-positions %d: it has sources 1 to %d", p, n)
-		}
-	}
-	return nil
-}
-
-// parseResources reads --resource GROUP:KIND:[NAMESPACE/]NAME values.
-func parseResources(specs []string) ([]v1alpha1.SyncOperationResource, error) {
-	out := make([]v1alpha1.SyncOperationResource, 0, len(specs))
-	for _, spec := range specs {
-		parts := strings.Split(spec, ":")
-		if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
-			return nil, fmt.Errorf("--resource %q: want GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME", spec)
-		}
-		r := v1alpha1.SyncOperationResource{Group: parts[0], Kind: parts[1], Name: parts[2]}
-		if ns, name, ok := strings.Cut(parts[2], "/"); ok {
-			r.Namespace, r.Name = ns, name
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return runOperation(ctx, out, c, key, op, s.async, s.timeout)
 }
 
 func username() string {
@@ -144,32 +101,11 @@ func username() string {
 	return "ferry-cli"
 }
 
-// runOperation writes op into the Application, as Argo CD's API server does,
+// runOperation writes op into the Application (appview.StartOperation),
 // and unless async follows it to its end, printing the result.
 func runOperation(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, op v1alpha1.Operation, async bool, timeout time.Duration) error {
 	asked := time.Now().Add(-time.Second) // status times have a one-second resolution
-	// The controller writes the Application's status all the time; a write
-	// between our read and our patch is a conflict, not a refusal, so read
-	// again and retry, as Argo CD's API server does.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		app, err := getApp(ctx, c, key)
-		if err != nil {
-			return err
-		}
-		if app.Operation != nil {
-			return errors.New("another operation is already in progress")
-		}
-		if err := windowAllows(ctx, c, app); err != nil {
-			return err
-		}
-		patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		app.Operation = &op
-		if err := c.Patch(ctx, app, patch); err != nil {
-			return fmt.Errorf("start the operation on %s: %w", key, err) // IsConflict sees through %w
-		}
-		return nil
-	})
-	if err != nil {
+	if err := appview.StartOperation(ctx, c, key, op); err != nil {
 		return err
 	}
 	if async {
@@ -185,48 +121,6 @@ func runOperation(ctx context.Context, out io.Writer, c client.Client, key clien
 		return fmt.Errorf("operation %s: %s", state.Phase, state.Message)
 	}
 	return nil
-}
-
-// windowAllows refuses, as Argo CD's API server does, a sync the
-// Application's project's sync windows block now (a requested sync: windows
-// with manualSync let it through). A project the user may not read is left
-// to the controller, which holds the operation until the window allows it.
-func windowAllows(ctx context.Context, c client.Client, app *v1alpha1.Application) error {
-	p := &v1alpha1.AppProject{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: project.NameOf(app)}, p); err != nil {
-		return nil
-	}
-	d, err := project.SyncWindowsAllow(p, app, true, time.Now())
-	if err != nil {
-		return fmt.Errorf("cannot sync %s: %w", app.Name, err)
-	}
-	if !d.Allowed {
-		return fmt.Errorf("cannot sync %s: %s", app.Name, d.Message)
-	}
-	return nil
-}
-
-// syncWindowState says, as `argocd app get` does, whether the project's
-// sync windows let the Application sync now: "Sync Allowed", "Manual
-// Allowed" (automated syncs are blocked, requested ones are not) or "Sync
-// Denied" with the blocking window and until when.
-func syncWindowState(ctx context.Context, c client.Client, app *v1alpha1.Application) string {
-	p := &v1alpha1.AppProject{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: project.NameOf(app)}, p); err != nil {
-		return "Unknown (project " + project.NameOf(app) + ": " + err.Error() + ")"
-	}
-	now := time.Now()
-	auto, err := project.SyncWindowsAllow(p, app, false, now)
-	if err != nil {
-		return "Unknown (" + err.Error() + ")"
-	}
-	if auto.Allowed {
-		return "Sync Allowed"
-	}
-	if manual, err := project.SyncWindowsAllow(p, app, true, now); err == nil && manual.Allowed {
-		return "Manual Allowed"
-	}
-	return "Sync Denied: " + auto.Message
 }
 
 // heldBy is the message of a sync window holding the Application's pending
@@ -340,9 +234,13 @@ func printOperation(w io.Writer, name string, st *v1alpha1.OperationState) {
 	_ = tw.Flush()
 }
 
+type rollbackOptions struct {
+	prune, disableAutoSync bool
+	timeout                time.Duration
+}
+
 func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
-	var prune, disableAutoSync bool
-	var timeout time.Duration
+	r := &rollbackOptions{}
 	cmd := &cobra.Command{
 		Use:   "rollback NAME [ID]",
 		Short: "Sync an Application to the revision of a history entry (default: the previous one)",
@@ -350,85 +248,50 @@ func newAppRollbackCmd(o *kubeOptions) *cobra.Command {
   ferry app rollback myapp-production 3`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id := appview.PreviousEntry
+			if len(args) > 1 {
+				var err error
+				if id, err = strconv.ParseInt(args[1], 10, 64); err != nil {
+					return fmt.Errorf("history id %q is not a number", args[1])
+				}
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			key := client.ObjectKey{Namespace: o.namespace, Name: args[0]}
-			app, err := getApp(ctx, c, key)
-			if err != nil {
-				return err
-			}
-			automated := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil
-			if automated && !disableAutoSync {
-				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: it would sync back to the target revision at once; pass --disable-auto-sync to turn auto-sync off and roll back")
-			}
-			entry, err := historyEntry(app, args[1:])
-			if err != nil {
-				return err
-			}
-			if err := sameSources(app, entry); err != nil {
-				return err
-			}
-			if automated {
-				patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"syncPolicy":{"automated":null}}}`))
-				if err := c.Patch(ctx, app, patch); err != nil {
-					return fmt.Errorf("disable auto-sync of %s: %w", key, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Auto-sync of %s disabled\n", key.Name)
-			}
-			op := v1alpha1.Operation{
-				Sync:        &v1alpha1.SyncOperation{Revision: entry.Revision, Revisions: entry.Revisions, Prune: prune},
-				InitiatedBy: v1alpha1.OperationInitiator{Username: username()},
-			}
-			return runOperation(ctx, cmd.OutOrStdout(), c, key, op, false, timeout)
+			return r.rollback(cmd.Context(), cmd.OutOrStdout(), c, client.ObjectKey{Namespace: o.namespace, Name: args[0]}, id)
 		},
 	}
-	cmd.Flags().BoolVar(&prune, "prune", false, "delete managed objects that the old revision does not have")
-	cmd.Flags().BoolVar(&disableAutoSync, "disable-auto-sync", false, "turn automated sync off, then roll back")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the rollback")
+	cmd.Flags().BoolVar(&r.prune, "prune", false, "delete managed objects that the old revision does not have")
+	cmd.Flags().BoolVar(&r.disableAutoSync, "disable-auto-sync", false, "turn automated sync off, then roll back")
+	cmd.Flags().DurationVar(&r.timeout, "timeout", 5*time.Minute, "how long to wait for the rollback")
 	return cmd
 }
 
-// historyEntry finds the entry of id args[0], or the one before the latest.
-// sameSources refuses a rollback to an entry deployed from other sources
-// than the spec's (added, removed, reordered, or another repository or
-// chart): its revisions, by position, would go to the wrong sources.
-func sameSources(app *v1alpha1.Application, h v1alpha1.RevisionHistory) error {
-	then := h.Sources
-	if len(h.Revisions) == 0 {
-		then = v1alpha1.ApplicationSources{h.Source}
-	}
-	now := appstate.Sources(app)
-	same := len(then) == len(now)
-	for i := 0; same && i < len(now); i++ {
-		same = then[i].RepoURL == now[i].RepoURL && then[i].Chart == now[i].Chart && then[i].Path == now[i].Path
-	}
-	if !same {
-		return fmt.Errorf("history entry %d was deployed from other sources than spec.source(s) has now: roll back by editing the spec, or sync with --revision(s)", h.ID)
-	}
-	return nil
-}
-
-func historyEntry(app *v1alpha1.Application, args []string) (v1alpha1.RevisionHistory, error) {
-	h := app.Status.History
-	if len(args) == 0 {
-		if len(h) < 2 {
-			return v1alpha1.RevisionHistory{}, fmt.Errorf("application %s has no previous deployment to roll back to", app.Name)
-		}
-		return h[len(h)-2], nil
-	}
-	id, err := strconv.ParseInt(args[0], 10, 64)
+// rollback syncs the Application to history entry id, turning auto-sync
+// off first with --disable-auto-sync, once the rollback is known to fit.
+func (r *rollbackOptions) rollback(ctx context.Context, out io.Writer, c client.Client, key client.ObjectKey, id int64) error {
+	app, err := getApp(ctx, c, key)
 	if err != nil {
-		return v1alpha1.RevisionHistory{}, fmt.Errorf("history id %q is not a number", args[0])
+		return err
 	}
-	for _, e := range h {
-		if e.ID == id {
-			return e, nil
+	automated := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil
+	checked := app
+	if automated && r.disableAutoSync {
+		checked = app.DeepCopy() // as it will be once auto-sync is off
+		checked.Spec.SyncPolicy.Automated = nil
+	}
+	op, err := appview.RollbackOperation(checked, id, username(), r.prune)
+	if err != nil {
+		return err
+	}
+	if automated {
+		if err := appview.DisableAutoSync(ctx, c, app); err != nil {
+			return err
 		}
+		fmt.Fprintf(out, "Auto-sync of %s disabled\n", key.Name)
 	}
-	return v1alpha1.RevisionHistory{}, fmt.Errorf("application %s has no history entry %d (see `ferry app history %s`)", app.Name, id, app.Name)
+	return runOperation(ctx, out, c, key, op, false, r.timeout)
 }
 
 func newAppWaitCmd(o *kubeOptions) *cobra.Command {

@@ -5,17 +5,12 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
-)
 
-// probeTimeout bounds each cluster's /version call.
-const probeTimeout = 5 * time.Second
+	"github.com/ferrycd/ferry/internal/appview"
+)
 
 // newClusterListCmd is `ferry cluster list`: every cluster, the implicit
 // in-cluster one included, probed concurrently.
@@ -34,7 +29,7 @@ func newClusterListCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			probeClusters(entries)
+			appview.ProbeClusters(entries)
 			if output == "json" || output == "yaml" {
 				return printStructured(cmd.OutOrStdout(), output, entries)
 			}
@@ -46,7 +41,7 @@ func newClusterListCmd(o *kubeOptions) *cobra.Command {
 }
 
 // printClusterList prints the table; wide adds the Secret and labels.
-func printClusterList(w io.Writer, entries []*clusterEntry, wide bool) error {
+func printClusterList(w io.Writer, entries []*appview.Cluster, wide bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "NAME\tSERVER\tVERSION\tSTATUS\tAPPS\tMESSAGE"
 	if wide {
@@ -83,7 +78,7 @@ func newClusterGetCmd(o *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			probeClusters([]*clusterEntry{e})
+			appview.ProbeClusters([]*appview.Cluster{e})
 			if output == "json" || output == "yaml" {
 				return printStructured(cmd.OutOrStdout(), output, e)
 			}
@@ -95,7 +90,7 @@ func newClusterGetCmd(o *kubeOptions) *cobra.Command {
 }
 
 // printCluster prints one cluster, credentials as kinds only.
-func printCluster(w io.Writer, e *clusterEntry) error {
+func printCluster(w io.Writer, e *appview.Cluster) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	namespaces := "<all>"
 	if len(e.Namespaces) > 0 {
@@ -119,34 +114,4 @@ func printCluster(w io.Writer, e *clusterEntry) error {
 	}
 	fmt.Fprintf(tw, "Applications:\t%s\n", orNone(strings.Join(e.Applications, ", ")))
 	return tw.Flush()
-}
-
-// probeClusters calls every reachable entry's /version concurrently, each
-// within probeTimeout, and sets Version, Status and Message.
-func probeClusters(entries []*clusterEntry) {
-	var wg sync.WaitGroup
-	for _, e := range entries {
-		if e.restConfig == nil {
-			continue
-		}
-		wg.Go(e.probe)
-	}
-	wg.Wait()
-}
-
-// probe calls the entry's /version with its own credentials.
-func (e *clusterEntry) probe() {
-	cfg := rest.CopyConfig(e.restConfig)
-	cfg.Timeout = probeTimeout
-	d, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		e.Status, e.Message = statusFailed, err.Error()
-		return
-	}
-	info, err := d.ServerVersion()
-	if err != nil {
-		e.Status, e.Message = statusFailed, err.Error()
-		return
-	}
-	e.Status, e.Version = statusSuccessful, info.Major+"."+strings.TrimSuffix(info.Minor, "+")
 }

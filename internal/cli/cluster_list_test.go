@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrycd/ferry/internal/appview"
 	"github.com/ferrycd/ferry/internal/cluster"
 )
 
@@ -39,10 +40,10 @@ func TestClusterListInvalidSecret(t *testing.T) {
 	}
 
 	row := tableRow(run("list"), "broken")
-	if !strings.Contains(row, "https://invalid.example "+statusFailed) || !strings.Contains(row, `key "config"`) {
+	if !strings.Contains(row, "https://invalid.example "+appview.ClusterFailed) || !strings.Contains(row, `key "config"`) {
 		t.Errorf("cluster list row of broken = %q, want https://invalid.example Failed with a message naming key config", row)
 	}
-	var entries []clusterEntry
+	var entries []appview.Cluster
 	if err := json.Unmarshal([]byte(run("list", "-o", "json")), &entries); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestClusterListInvalidSecret(t *testing.T) {
 	for _, e := range entries {
 		if e.Secret == "argocd/cluster-invalid" {
 			found = true
-			if e.Name != "broken" || e.Server != "https://invalid.example" || e.Status != statusFailed || !strings.Contains(e.Message, `key "config"`) {
+			if e.Name != "broken" || e.Server != "https://invalid.example" || e.Status != appview.ClusterFailed || !strings.Contains(e.Message, `key "config"`) {
 				t.Errorf("cluster list -o json: entry of the invalid Secret = %+v", e)
 			}
 		}
@@ -62,7 +63,7 @@ func TestClusterListInvalidSecret(t *testing.T) {
 	if !strings.Contains(oneLine(out), "Secret: argocd/cluster-invalid") {
 		t.Errorf("cluster get by server with a trailing slash:\n%s", out)
 	}
-	if !strings.Contains(oneLine(out), "Status: "+statusFailed) {
+	if !strings.Contains(oneLine(out), "Status: "+appview.ClusterFailed) {
 		t.Errorf("cluster get of the invalid Secret, want Status Failed:\n%s", out)
 	}
 	if strings.Contains(outputs.String(), token) {
@@ -76,17 +77,17 @@ func TestClusterListInvalidSecret(t *testing.T) {
 func TestClusterListInClusterSecret(t *testing.T) {
 	createClusterSecret(t, "cluster-in-cluster", map[string]string{"server": cluster.InClusterServer + "/", "config": "{}"})
 	out, err := ferryCluster(t, "list", "-o", "json")
-	var entries []clusterEntry
+	var entries []appview.Cluster
 	if err != nil || json.Unmarshal([]byte(out), &entries) != nil {
 		t.Fatalf("cluster list -o json: %v\n%s", err, out)
 	}
-	var inCluster []clusterEntry
+	var inCluster []appview.Cluster
 	for _, e := range entries {
 		if e.Server == cluster.InClusterServer {
 			inCluster = append(inCluster, e)
 		}
 	}
-	if len(inCluster) != 1 || inCluster[0].Secret != "argocd/cluster-in-cluster" || inCluster[0].Name != cluster.InClusterName || inCluster[0].Status != statusSuccessful {
+	if len(inCluster) != 1 || inCluster[0].Secret != "argocd/cluster-in-cluster" || inCluster[0].Name != cluster.InClusterName || inCluster[0].Status != appview.ClusterSuccessful {
 		t.Errorf("cluster list -o json: in-cluster entries = %+v, want one, Successful, named in-cluster, from Secret argocd/cluster-in-cluster", inCluster)
 	}
 }
@@ -121,14 +122,14 @@ func checkClusterList(t *testing.T, run func(...string) (string, error), server,
 			rows[f[0]] = f
 		}
 	}
-	if f := rows["prod-us-east"]; len(f) < 5 || f[1] != server || f[3] != statusSuccessful || f[4] != "1" {
+	if f := rows["prod-us-east"]; len(f) < 5 || f[1] != server || f[3] != appview.ClusterSuccessful || f[4] != "1" {
 		t.Errorf("cluster list row of prod-us-east = %q, want %s Successful with 1 app:\n%s", f, server, out)
 	}
-	if f := rows[cluster.InClusterName]; len(f) < 4 || f[1] != cluster.InClusterServer || f[3] != statusSuccessful {
+	if f := rows[cluster.InClusterName]; len(f) < 4 || f[1] != cluster.InClusterServer || f[3] != appview.ClusterSuccessful {
 		t.Errorf("cluster list row of in-cluster = %q, want Successful:\n%s", f, out)
 	}
 	out, err = run("list", "-o", "json")
-	var entries []clusterEntry
+	var entries []appview.Cluster
 	if err != nil || json.Unmarshal([]byte(out), &entries) != nil {
 		t.Fatalf("cluster list -o json: %v\n%s", err, out)
 	}

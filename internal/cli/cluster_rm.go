@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/internal/appview"
 )
 
 // newClusterRmCmd is `ferry cluster rm`: it deletes the cluster Secret and
@@ -45,7 +47,7 @@ func newClusterRmCmd(o *kubeOptions) *cobra.Command {
 
 // removeCluster deletes the entry's Secret, refusing while Applications
 // target it unless force.
-func removeCluster(ctx context.Context, c client.Client, e *clusterEntry, force bool) error {
+func removeCluster(ctx context.Context, c client.Client, e *appview.Cluster, force bool) error {
 	if e.Secret == "" {
 		return fmt.Errorf("cluster %s (%s) has no Secret: the in-cluster entry is implicit and cannot be removed", e.Name, e.Server)
 	}
@@ -61,7 +63,7 @@ func removeCluster(ctx context.Context, c client.Client, e *clusterEntry, force 
 }
 
 // printRemoved confirms the removal and says what was left on the cluster.
-func printRemoved(w io.Writer, e *clusterEntry) {
+func printRemoved(w io.Writer, e *appview.Cluster) {
 	fmt.Fprintf(w, "Cluster '%s' removed\n", e.Server)
 	fmt.Fprintf(w, "The ServiceAccount, its token Secret, %s and %s that `ferry cluster add` created on the cluster are left in place (by default in kube-system); delete them there to revoke the token.\n",
 		clusterRoleName, clusterRoleBinding)
