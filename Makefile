@@ -12,7 +12,7 @@ export FERRY_HELM_BIN := $(FERRY_KUBE_DIR)/helm
 # afterwards that none of them is still alive.
 TEST_RUN_ID := ferry-test-$(shell date +%s%N)
 
-.PHONY: all build image kube lint test fuzz demo clean
+.PHONY: all build image kube lint test fuzz demo clean ui-screenshots
 
 all: build
 
@@ -62,6 +62,11 @@ test: lint kube build
 	echo "go test -count=1: the other $$(wc -w <<<"$$kube") packages" && \
 	FERRY_TEST_RUN=$(TEST_RUN_ID) $(GO) test -count=1 -p $(KUBE_TEST_PARALLEL) -timeout 25m $$kube
 	hack/check-leftovers.sh $(TEST_RUN_ID)
+
+# The web UI's browser test, its screenshots written to docs/ui (docs/ui.md
+# shows them). make test runs the same test, its screenshots in a temp dir.
+ui-screenshots: kube
+	FERRY_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(GO) test -count=1 -run TestUIInABrowser ./internal/ui/uitest/
 
 # Every fuzz target in the module, FUZZTIME each (not part of `make test`).
 FUZZTIME ?= 30s

@@ -24,6 +24,10 @@
 // per call in process against a `helm template` process, then the cold sync
 // of -apps Applications of one chart from a Helm repository on loopback,
 // beside the same objects from Git directories.
+//
+// With -ui it instead measures the web UI (see ui.go): list pages served
+// with -apps Applications, the first page in headless Chromium, and a
+// burst of -apps status changes on a page of 500 rows.
 package main
 
 import (
@@ -59,6 +63,8 @@ type config struct {
 	helmBaselineFirst bool
 	helmCPUProfile    string
 	controllerPerf    string
+
+	ui bool
 }
 
 func main() {
@@ -81,6 +87,7 @@ func main() {
 	flag.BoolVar(&cfg.helmBaselineFirst, "helm-baseline-first", false, "with -helm, run the Git baseline first, then the Helm chart")
 	flag.StringVar(&cfg.helmCPUProfile, "helm-cpuprofile", "", "write a CPU profile of the in-process renders to this file")
 	flag.StringVar(&cfg.controllerPerf, "helm-controller-perf", "", "record the controller's stacks with perf during the Helm cold sync into this file (perf.data)")
+	flag.BoolVar(&cfg.ui, "ui", false, "run the web UI benchmark instead: list pages served, loaded in headless Chromium, and a burst of -apps status changes")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // controller-runtime's clients log nothing the tables need
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,6 +98,8 @@ func main() {
 		bench = shards
 	case cfg.helm || cfg.helmRenderOnly:
 		bench = helmBench
+	case cfg.ui:
+		bench = uiBench
 	}
 	if err := bench(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -65,6 +65,7 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.HomeNamespace, "home-namespace", "argocd", "namespace of repository Secrets; its Applications are tracked by bare name")
 	f.DurationVar(&opts.PollInterval, "poll-interval", time.Minute, "how often Git sources are checked for new revisions")
 	f.DurationVar(&opts.WaveTimeout, "wave-timeout", 5*time.Minute, "how long a sync waits for one wave to become healthy (and its hooks to finish) before it fails")
+	f.DurationVar(&opts.SelfHealDelay, "self-heal-delay", 0, "how long drift on a synced revision must have been seen before selfHeal syncs it away (Argo CD's --self-heal-timeout-seconds); drift in bursts is healed once; a new revision or a requested sync never waits (0: heal at once)")
 	f.IntVar(&opts.Concurrency, "concurrency", 16, "Applications reconciled at once")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "Git repository cache (default: the user cache directory)")
 	opts.GitCacheMaxBytes, opts.RenderCacheMaxBytes = source.DefaultSnapshotCacheMaxBytes, appstate.DefaultRenderCacheMaxBytes
@@ -73,6 +74,7 @@ func newControllerCmd() *cobra.Command {
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "metrics listen address (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "health probe listen address (0 disables)")
 	f.StringVar(&opts.WebhookAddr, "webhook-bind-address", ":8082", "Git and registry webhook receiver listen address (0 disables); secrets in the argocd-secret Secret")
+	f.StringVar(&opts.UIAddr, "ui-bind-address", "0", "web UI listen address, e.g. :8083 (0 disables); people sign in with their own Kubernetes token")
 	f.StringVar(&opts.WebhookTLSCert, "webhook-tls-cert-file", "", "serve the webhook receiver over HTTPS with this certificate")
 	f.StringVar(&opts.WebhookTLSKey, "webhook-tls-key-file", "", "the webhook certificate's private key")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader to run ApplicationSet generation and image automation (and, unsharded, the Application controller) on one replica (default: on when sharded or --replicas is over 1)")

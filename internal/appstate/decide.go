@@ -15,7 +15,7 @@ type Action string
 
 const (
 	// ActionNone: no sync now (Decision.Reason says why; RetryAt, when set,
-	// is when a retry falls due).
+	// is when a retry or a self-heal falls due).
 	ActionNone Action = "None"
 	// ActionSync: run Decision.Sync.
 	ActionSync Action = "Sync"
@@ -39,6 +39,11 @@ const (
 	// SkipRetryBackoff: the last automated sync of this revision failed; the
 	// next retry is due at Decision.RetryAt.
 	SkipRetryBackoff Skip = "RetryBackoff"
+	// SkipSelfHealDelay: this revision was synced; the live state drifted
+	// since and selfHeal is on, but the drift has not been seen for
+	// DecisionInput.SelfHealDelay yet; the self-heal is due at
+	// Decision.RetryAt.
+	SkipSelfHealDelay Skip = "SelfHealDelay"
 	// SkipRetryLimit: every retry of this revision failed; a new revision
 	// or a requested sync is needed.
 	SkipRetryLimit Skip = "RetryLimitReached"
@@ -64,6 +69,15 @@ type DecisionInput struct {
 	LastSync *v1alpha1.OperationState
 	// Now is the clock.
 	Now time.Time
+	// SelfHealDelay is how long a drift must have been seen before selfHeal
+	// syncs it away (the controller's --self-heal-delay); 0 heals at once.
+	// Only a self-heal waits: a new revision, a retry, a requested sync or
+	// an approved deletion never does.
+	SelfHealDelay time.Duration
+	// DriftSince is when the controller first saw the drift that a
+	// self-heal would sync away (the first decision SkipSelfHealDelay since
+	// the Application was last in sync or synced); zero: first seen Now.
+	DriftSince time.Time
 }
 
 // SyncRequest is a sync to run: an operation someone asked for, or an
@@ -92,8 +106,9 @@ type Decision struct {
 	Action Action
 	Sync   *SyncRequest
 	Reason Skip
-	// RetryAt, when not zero, is when a failed automated sync's retry is
-	// due (ActionNone with SkipRetryBackoff).
+	// RetryAt, when not zero, is when the decision falls due to change
+	// (ActionNone): a failed automated sync's retry (SkipRetryBackoff), or a
+	// drift's self-heal (SkipSelfHealDelay).
 	RetryAt time.Time
 }
 
@@ -104,7 +119,8 @@ type Decision struct {
 //   - A terminate request nobody runs ends the operation.
 //   - An automated sync runs when something is out of sync that a sync
 //     would fix and either the revision is new (not the last one synced) or
-//     selfHeal is on. An object marked Prune=confirm whose confirmation was
+//     selfHeal is on; a self-heal (selfHeal alone asks for the sync) waits
+//     until the drift has been seen for SelfHealDelay. An object marked Prune=confirm whose confirmation was
 //     asked for (the DeletionConfirmationPending condition names it) is
 //     nothing a sync would fix until the Application approves its deletion
 //     (sync.DeletionApprovedAnnotation, newer than the request); once it
@@ -191,7 +207,26 @@ func Decide(in DecisionInput) Decision {
 	case !auto.SelfHeal:
 		return Decision{Action: ActionNone, Reason: SkipAlreadySynced}
 	}
-	return Decision{Action: ActionSync, Sync: req} // self-heal
+	// Self-heal: the revision is synced and only drift asks for a sync.
+	if due, wait := selfHealDue(in); wait {
+		return Decision{Action: ActionNone, Reason: SkipSelfHealDelay, RetryAt: due}
+	}
+	return Decision{Action: ActionSync, Sync: req}
+}
+
+// selfHealDue is when a self-heal may run: SelfHealDelay after the drift was
+// first seen (Now when DriftSince is zero, or later than Now); wait is
+// whether that is still to come.
+func selfHealDue(in DecisionInput) (due time.Time, wait bool) {
+	if in.SelfHealDelay <= 0 {
+		return time.Time{}, false
+	}
+	since := in.DriftSince
+	if since.IsZero() || since.After(in.Now) {
+		since = in.Now
+	}
+	due = since.Add(in.SelfHealDelay)
+	return due, due.After(in.Now)
 }
 
 // requested is the sync an operation asks for.

@@ -538,6 +538,106 @@ func checkDecision(t *testing.T, got, want Decision) {
 	}
 }
 
+// TestDecideSelfHealDelay: a self-heal waits until its drift has been seen
+// for SelfHealDelay; nothing else waits.
+func TestDecideSelfHealDelay(t *testing.T) {
+	const delay = 30 * time.Second
+	selfHeal := func() *v1alpha1.Application { return newApp(auto(v1alpha1.SyncPolicyAutomated{SelfHeal: true})) }
+	syncedB := lastSync{phase: v1alpha1.OperationSucceeded, rev: revB, automated: true, ago: time.Hour}.state()
+	tests := []struct {
+		name  string
+		app   *v1alpha1.Application
+		cmp   *Comparison
+		last  *v1alpha1.OperationState
+		delay time.Duration
+		since time.Time // DriftSince
+		want  Decision
+	}{
+		{
+			name: "drift seen less than the delay ago: wait for the rest",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, delay: delay, since: now.Add(-10 * time.Second),
+			want: Decision{Action: ActionNone, Reason: SkipSelfHealDelay, RetryAt: now.Add(20 * time.Second)},
+		},
+		{
+			name: "drift first seen now (DriftSince zero): wait the whole delay",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, delay: delay,
+			want: Decision{Action: ActionNone, Reason: SkipSelfHealDelay, RetryAt: now.Add(delay)},
+		},
+		{
+			name: "drift seen after now (another clock): counted from now",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, delay: delay, since: now.Add(time.Hour),
+			want: Decision{Action: ActionNone, Reason: SkipSelfHealDelay, RetryAt: now.Add(delay)},
+		},
+		{
+			name: "drift seen exactly the delay ago: heal",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, delay: delay, since: now.Add(-delay),
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "drift seen longer than the delay ago: heal",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, delay: delay, since: now.Add(-time.Minute),
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "delay 0: heal at once",
+			app:  selfHeal(), cmp: drifted(), last: syncedB, since: now,
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "a new revision with a delay: sync at once",
+			app:  selfHeal(), cmp: drifted(), delay: delay, since: now,
+			last: lastSync{phase: v1alpha1.OperationSucceeded, rev: revA, automated: true, ago: time.Hour}.state(),
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "nothing synced yet, with a delay: sync at once",
+			app:  selfHeal(), cmp: drifted(), delay: delay, since: now,
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 0, defaultAutoRetry)},
+		},
+		{
+			name: "a requested sync with a delay: runs at once",
+			app: withOperation(selfHeal(), v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{Revision: revB},
+				InitiatedBy: v1alpha1.OperationInitiator{Username: "admin"}}),
+			cmp: drifted(), last: syncedB, delay: delay, since: now,
+			want: Decision{Action: ActionSync, Sync: &SyncRequest{
+				Operation: v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{Revision: revB},
+					InitiatedBy: v1alpha1.OperationInitiator{Username: "admin"}},
+				Revision: revB, Retry: RetryPolicy{Duration: 5 * time.Second, Factor: 2, Max: 3 * time.Minute},
+			}},
+		},
+		{
+			name: "a failed self-heal is retried on its backoff, not the delay",
+			app:  selfHeal(), cmp: drifted(), last: failedAuto(revB, 0, time.Minute), delay: delay, since: now,
+			want: Decision{Action: ActionSync, Sync: autoSync(false, 1, defaultAutoRetry)},
+		},
+		{
+			name: "an approved deletion with a delay: sync at once to prune",
+			app: pendingFor(newApp(auto(v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true})),
+				now.Add(-time.Minute), now),
+			cmp: toConfirm(), last: syncedB, delay: delay, since: now,
+			want: Decision{Action: ActionSync, Sync: autoSync(true, 0, defaultAutoRetry)},
+		},
+		{
+			name: "selfHeal off with a delay: skipped as ever",
+			app:  newApp(auto(v1alpha1.SyncPolicyAutomated{})), cmp: drifted(), last: syncedB, delay: delay,
+			since: now.Add(-time.Hour),
+			want:  Decision{Action: ActionNone, Reason: SkipAlreadySynced},
+		},
+		{
+			name: "in sync again: nothing to do, however old the drift",
+			app:  selfHeal(), cmp: synced(), last: syncedB, delay: delay, since: now.Add(-time.Hour),
+			want: Decision{Action: ActionNone, Reason: SkipInSync},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(DecisionInput{App: tt.app, Comparison: tt.cmp, LastSync: tt.last, Now: now,
+				SelfHealDelay: tt.delay, DriftSince: tt.since})
+			checkDecision(t, got, tt.want)
+		})
+	}
+}
+
 type requestedCase struct {
 	name   string
 	policy *v1alpha1.SyncPolicy

@@ -42,6 +42,7 @@ func NewRootCmd(streams IOStreams, extra ...*cobra.Command) *cobra.Command {
 		newClusterCmd(),
 		newProjCmd(),
 		newInstallCmd(), newUninstallCmd(), newCheckCmd(), newBootstrapCmd(),
+		newUICmd(),
 	)
 	root.AddCommand(extra...)
 	explainErrors(root)

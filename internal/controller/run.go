@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,6 +40,7 @@ import (
 	"github.com/ferrycd/ferry/internal/render"
 	"github.com/ferrycd/ferry/internal/shard"
 	"github.com/ferrycd/ferry/internal/source"
+	"github.com/ferrycd/ferry/internal/ui"
 )
 
 // Options configure the controller process.
@@ -57,6 +59,9 @@ type Options struct {
 	Concurrency int
 	// WaveTimeout bounds the wait for one sync wave to become healthy.
 	WaveTimeout time.Duration
+	// SelfHealDelay is how long a drift must have been seen before selfHeal
+	// syncs it away (application.Options.SelfHealDelay); 0 heals at once.
+	SelfHealDelay time.Duration
 	// CacheDir holds the Git repository cache; default under the user cache dir.
 	CacheDir string
 	// GitCacheMaxBytes bounds the revision snapshots (files read from Git)
@@ -107,6 +112,10 @@ type Options struct {
 	// ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts; a host in none of
 	// them is refused.
 	SSHKnownHostsFiles []string
+	// UIAddr is the web UI's listen address (internal/ui); "" or "0"
+	// disables it. People sign in with their own token: the controller's
+	// identity is never theirs.
+	UIAddr string
 	// AllowCrossNamespaceRefs lets image automation objects refer to
 	// objects in other namespaces (Flux's --no-cross-namespace-refs=false);
 	// off by default: an ImageUpdateAutomation could otherwise push with
@@ -133,6 +142,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		opts.CacheDir = filepath.Join(dir, "ferry", "git")
 	}
 	m := metrics.New()
+	// The UI's people talk to the API server with their own tokens: only
+	// the address and CA of this configuration, uncounted, go to it.
+	uiBase := rest.CopyConfig(cfg)
 	// Every client below talks to the local cluster through cfg: each
 	// request is counted by kind (ferry_api_requests_total).
 	cfg = countAPIRequests(cfg, m.APIRequest)
@@ -269,7 +281,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	apps, err = application.New(mgr, sources, render.NewRenderer(render.Limits{}), application.Options{
 		PollInterval: opts.PollInterval, HomeNamespace: opts.HomeNamespace, Concurrency: opts.Concurrency,
-		WaveTimeout: opts.WaveTimeout, Metrics: m, Notifier: notifier,
+		WaveTimeout: opts.WaveTimeout, SelfHealDelay: opts.SelfHealDelay, Metrics: m, Notifier: notifier,
 		Secrets: homeCache, AllowExecCredentials: opts.AllowExecCredentials, ApplicationNamespaces: opts.ApplicationNamespaces,
 		RenderCacheMaxBytes: opts.RenderCacheMaxBytes, Shards: gate, Charts: charts,
 	})
@@ -291,12 +303,42 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("set up the ApplicationSet controller: %w", err)
 	}
+	if opts.UIAddr != "" && opts.UIAddr != "0" {
+		srv, err := ui.New(ui.Options{Config: uiBase, Cache: mgr.GetCache(), Scheme: scheme, Mapper: mgr.GetRESTMapper(),
+			Home: opts.HomeNamespace, Desired: apps.Desired, Log: ctrl.Log.WithName("ui")})
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(uiServer{srv: srv, addr: opts.UIAddr}); err != nil {
+			return err
+		}
+	}
 	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
 		if err := mgr.Add(newWebhookServer(opts, direct, homeCache, apps, appsets, m, mgr.Elected())); err != nil {
 			return err
 		}
 	}
 	return mgr.Start(ctx)
+}
+
+// uiServer runs the web UI on every replica (reads and actions are the
+// person's own, so any replica serves them).
+type uiServer struct {
+	srv  *ui.Server
+	addr string
+}
+
+func (u uiServer) NeedLeaderElection() bool { return false }
+
+func (u uiServer) Start(ctx context.Context) error {
+	if err := u.srv.Start(ctx); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", u.addr)
+	if err != nil {
+		return fmt.Errorf("ui: listen on %s: %w", u.addr, err)
+	}
+	return u.srv.Serve(ctx, l)
 }
 
 // startedCache makes the manager start a cache on every replica, with its

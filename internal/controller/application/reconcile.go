@@ -223,12 +223,32 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 }
 
 // reconcileOperation decides whether to sync, and syncs.
+//
+// With Options.SelfHealDelay, a self-heal waits until its drift has been
+// seen for that long: the tracker remembers when this process first saw it
+// (the first decision SkipSelfHealDelay), the reconcile comes back when the
+// wait ends (as for a retry's backoff), and the time is forgotten once the
+// Application is in sync again or a sync runs, so drift that comes back
+// after a self-heal waits again, and drift in bursts is healed once.
 func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
-	app := rn.app
+	app, key := rn.app, appKey(rn.app)
 	now := time.Now()
-	d := appstate.Decide(appstate.DecisionInput{App: app, Comparison: rn.cmp, LastSync: r.lastSync(app), Now: now})
+	d := appstate.Decide(appstate.DecisionInput{App: app, Comparison: rn.cmp, LastSync: r.lastSync(app), Now: now,
+		SelfHealDelay: r.opts.SelfHealDelay, DriftSince: r.tracker.driftSince(key)})
 	if d.Action != appstate.ActionSync {
 		rn.conds.clear(v1alpha1.ApplicationConditionSyncWindowBlocked)
+	}
+	switch {
+	case d.Reason == appstate.SkipSelfHealDelay:
+		if r.tracker.seeDrift(key, now) {
+			ctrl.LoggerFrom(ctx).Info("self-heal delayed", "application", appstate.Key(app), "until", d.RetryAt,
+				"outOfSync", keyStrings(rn.cmp.OutOfSync()))
+		}
+	case d.Action != appstate.ActionSync:
+		// In sync again, or nothing to heal: a later drift waits anew. (A
+		// sync forgets it when it runs, below; one a sync window holds
+		// keeps it.)
+		r.tracker.forgetDrift(key)
 	}
 	switch d.Action {
 	case appstate.ActionFinishTerminated:
@@ -254,6 +274,7 @@ func (r *Reconciler) reconcileOperation(ctx context.Context, rn *run) error {
 	if blocked, err := r.windowBlocks(rn, d.Sync, now); blocked || err != nil {
 		return err
 	}
+	r.tracker.forgetDrift(key)
 	ctrl.LoggerFrom(ctx).Info("syncing", "application", appstate.Key(app), "revision", appstate.Short(d.Sync.Revision),
 		"automated", d.Sync.Automated, "outOfSync", keyStrings(rn.cmp.OutOfSync()))
 	res := r.sync(ctx, rn, d.Sync)

@@ -53,6 +53,16 @@ type Options struct {
 	// 5m. Argo CD waits without bound; a bound turns a stuck rollout into a
 	// reported failure (and SyncFail hooks) instead of a sync that never ends.
 	WaveTimeout time.Duration
+	// SelfHealDelay is how long a drift must have been seen before selfHeal
+	// syncs it away (as Argo CD's --self-heal-timeout-seconds spaces its
+	// self-heals): drift in bursts is healed once, and can be seen before it
+	// is. Only a self-heal waits (the revision is synced and only drift asks
+	// for a sync); a new revision, a retry or a requested sync never does.
+	// The time is remembered in memory, per Application, from the first
+	// reconcile that sees the drift until it is in sync again or a sync
+	// runs; a restart or a shard hand-over starts the wait again. Default 0:
+	// heal at once.
+	SelfHealDelay time.Duration
 	// Charts, when set, serves chart sources (Helm repositories, OCI
 	// registries) and the dependencies of charts in Git; without it they
 	// fail with a condition saying so.

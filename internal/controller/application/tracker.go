@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -82,6 +83,9 @@ type tracker struct {
 	apps     map[types.NamespacedName]comparison
 	syncs    map[types.NamespacedName]*v1alpha1.OperationState
 	reported map[types.NamespacedName]reportedSync
+	// drifts is when a drift that selfHeal would sync away was first seen,
+	// per Application waiting for its self-heal (Options.SelfHealDelay).
+	drifts map[types.NamespacedName]time.Time
 }
 
 // reportedSync is the sync status this process last wrote for an
@@ -93,7 +97,7 @@ type reportedSync struct {
 
 func newTracker() *tracker {
 	return &tracker{apps: map[types.NamespacedName]comparison{}, syncs: map[types.NamespacedName]*v1alpha1.OperationState{},
-		reported: map[types.NamespacedName]reportedSync{}}
+		reported: map[types.NamespacedName]reportedSync{}, drifts: map[types.NamespacedName]time.Time{}}
 }
 
 func (t *tracker) remember(app types.NamespacedName, inputs string, objects map[fsync.Key]tracked) {
@@ -154,6 +158,7 @@ func (t *tracker) drop(app types.NamespacedName) {
 	delete(t.apps, app)
 	delete(t.syncs, app)
 	delete(t.reported, app)
+	delete(t.drifts, app)
 }
 
 // unchanged returns app's last comparison if it used these inputs and every
@@ -241,4 +246,31 @@ func (t *tracker) reportSync(app types.NamespacedName, s v1alpha1.SyncStatus) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.reported[app] = reportedSync{status: s.Status, revision: appstate.SyncedRevision(s.Revision, s.Revisions)}
+}
+
+// driftSince is when app's drift, which a self-heal waits to sync away, was
+// first seen; zero when app is not waiting for a self-heal.
+func (t *tracker) driftSince(app types.NamespacedName) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.drifts[app]
+}
+
+// seeDrift records that app's drift was seen at now, unless an earlier
+// sighting is remembered; it reports whether this is the first.
+func (t *tracker) seeDrift(app types.NamespacedName, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.drifts[app]; ok {
+		return false
+	}
+	t.drifts[app] = now
+	return true
+}
+
+// forgetDrift forgets app's drift: it is in sync again, or a sync ran.
+func (t *tracker) forgetDrift(app types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.drifts, app)
 }

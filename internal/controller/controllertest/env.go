@@ -38,6 +38,9 @@ type Env struct {
 	MetricsURL string
 	// WebhookURL is the controller's webhook receiver (its root).
 	WebhookURL string
+	// Configure, when set before Run, changes the controller's options
+	// (a suite that serves the web UI, or waits before self-healing).
+	Configure func(*controller.Options)
 }
 
 // Run starts the environment (full mode, one node, the controller as the
@@ -78,23 +81,25 @@ func Run(m *testing.M, env *Env) int {
 		return 1
 	}
 	defer os.RemoveAll(cacheDir)
-	metricsAddr, webhookAddr := freeAddr(), freeAddr()
+	metricsAddr, webhookAddr := FreeAddr(), FreeAddr()
 	if metricsAddr == "" || webhookAddr == "" {
 		fmt.Fprintln(os.Stderr, "no free loopback port")
 		return 1
 	}
 	env.MetricsURL, env.WebhookURL = "http://"+metricsAddr+"/metrics", "http://"+webhookAddr
 	done := make(chan error, 1)
-	go func() {
-		done <- controller.Run(ctx, c.UserConfig(), controller.Options{
-			PollInterval: 2 * time.Second, Concurrency: 4, MetricsAddr: metricsAddr, HealthAddr: "0", CacheDir: cacheDir, WebhookAddr: webhookAddr,
-			// Applications in apps-* namespaces are served too (their
-			// project must still list the namespace).
-			ApplicationNamespaces: []string{"apps-*"},
-			// The tests' repositories are file:// ones made on this disk.
-			AllowLocalRepositories: true,
-		})
-	}()
+	opts := controller.Options{
+		PollInterval: 2 * time.Second, Concurrency: 4, MetricsAddr: metricsAddr, HealthAddr: "0", CacheDir: cacheDir, WebhookAddr: webhookAddr,
+		// Applications in apps-* namespaces are served too (their
+		// project must still list the namespace).
+		ApplicationNamespaces: []string{"apps-*"},
+		// The tests' repositories are file:// ones made on this disk.
+		AllowLocalRepositories: true,
+	}
+	if env.Configure != nil {
+		env.Configure(&opts)
+	}
+	go func() { done <- controller.Run(ctx, c.UserConfig(), opts) }()
 	code = m.Run()
 	cancel()
 	if err := <-done; err != nil {
@@ -106,8 +111,8 @@ func Run(m *testing.M, env *Env) int {
 	return code
 }
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr() string {
+// FreeAddr returns a loopback address with a port free right now.
+func FreeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return ""
