@@ -35,6 +35,9 @@ without it cannot).`,
 		Example: "  ferry ui\n  ferry ui -A --address 127.0.0.1:8080 --no-open",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loopbackAddress(addr); err != nil {
+				return err
+			}
 			cfg, err := o.restConfig()
 			if err != nil {
 				return err
@@ -51,13 +54,6 @@ without it cannot).`,
 }
 
 func serveUI(cmd *cobra.Command, cfg *rest.Config, namespace, addr, home string, open bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--address %s: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--address %s: ferry ui serves your credentials' view, so it listens on loopback only", addr)
-	}
 	ctx := cmd.Context()
 	scheme := api.NewScheme()
 	httpClient, err := rest.HTTPClientFor(cfg)
@@ -100,6 +96,19 @@ func serveUI(cmd *cobra.Command, cfg *rest.Config, namespace, addr, home string,
 		openBrowser(url)
 	}
 	return srv.Serve(ctx, l)
+}
+
+// loopbackAddress refuses an --address off loopback, before anything else
+// is read: the UI serves the kubeconfig's view of the cluster.
+func loopbackAddress(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--address %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--address %s: ferry ui serves your credentials' view, so it listens on loopback only", addr)
+	}
+	return nil
 }
 
 func randomTicket() string {
