@@ -430,6 +430,19 @@ func keyboard(t *testing.T, b context.Context) {
 		t.Fatalf("j then k focused %q, want myapp-production", focused)
 	}
 	run(t, b, "Enter opens it", time.Minute, chromedp.KeyEvent("\r"), waitText("#app-name", "myapp-production"))
+	// The Application page: Tab reaches the skip link first, and the sync
+	// dialog opens and is walked with the keyboard alone.
+	run(t, b, "Tab on the Application page", time.Minute, chromedp.Navigate(uiURL+"/applications/argocd/myapp-production"),
+		chromedp.WaitVisible(chromedp.ID("sync-open")), chromedp.KeyEvent("\t"))
+	if focused := value(t, b, "focused", active); focused != "Skip to content" {
+		t.Fatalf("the first Tab focused %q, want the skip link", focused)
+	}
+	run(t, b, "Enter on the sync summary, then Tab", time.Minute,
+		chromedp.Focus(chromedp.ID("sync-open")), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.ID("sync-prune")), chromedp.KeyEvent("\t"))
+	if focused := value(t, b, "focused", active); focused != "sync-prune" {
+		t.Fatalf("Tab after opening the sync dialog focused %q, want its prune checkbox", focused)
+	}
 	// Every control has a label a screen reader reads.
 	for _, path := range []string{"/applications", "/applications/argocd/myapp-production", "/applications?view=tiles"} {
 		run(t, b, "open "+path, time.Minute, chromedp.Navigate(uiURL+path), chromedp.WaitVisible(chromedp.CSS("main")))
