@@ -83,7 +83,7 @@ func (e *Executor) Execute(ctx context.Context, app string, plan Plan, opts Exec
 		opts.WaveTimeout = 5 * time.Minute
 	}
 	rec := newRecorder(opts.Report)
-	run := &execution{e: e, app: app, opts: opts, rec: rec, create: make(map[*unstructured.Unstructured]bool, len(plan.Create))}
+	run := &execution{e: e, app: app, opts: opts, rec: rec, create: make(map[*unstructured.Unstructured]bool, len(plan.Create)), seen: plan.Seen}
 	for _, o := range plan.Create {
 		run.create[o] = true
 	}
@@ -105,6 +105,7 @@ type execution struct {
 	opts   ExecOptions
 	rec    *recorder
 	create map[*unstructured.Unstructured]bool
+	seen   map[Key]string // Plan.Seen
 	hooks  []hookRun
 }
 

@@ -55,22 +55,33 @@ func (x *execution) apply(ctx context.Context, s Step) ([]waitee, error) {
 
 // applyResources applies a step's ordinary objects. When nothing in the
 // step needs staging, objects that do not exist yet are created with one
-// apply each; comparing them first would find nothing.
+// apply each (comparing them first would find nothing), and existing ones
+// whose resourceVersion the comparison saw are applied with one apply each
+// too: the server's response says whether anything changed (a server-side
+// apply that changes nothing is not written, and keeps the version), and
+// is what the object now is. Only the rest are compared first (a get and a
+// dry-run each, by the ssa package), then applied if they differ.
 func (x *execution) applyResources(ctx context.Context, s Step, objs []*unstructured.Unstructured) error {
 	tag := func(o Outcome) Outcome {
 		o.Phase, o.Wave = s.Phase, s.Wave
 		return o
 	}
 	if !slices.ContainsFunc(objs, needsStage) {
-		var fresh, rest []*unstructured.Unstructured
+		var fresh, known, rest []*unstructured.Unstructured
 		for _, o := range objs {
-			if x.create[o] {
+			switch {
+			case x.create[o]:
 				fresh = append(fresh, o)
-			} else {
+			case x.seen[KeyOf(o)] != "":
+				known = append(known, o)
+			default:
 				rest = append(rest, o)
 			}
 		}
 		if err := x.e.create(ctx, fresh, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
+			return err
+		}
+		if err := x.e.applyKnown(ctx, known, x.seen, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
 			return err
 		}
 		objs = rest
@@ -117,6 +128,31 @@ func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured
 				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
 			}
 			report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"})
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// applyKnown applies existing objects whose version was seen, a few at a
+// time, writing the server's response into them, and reports each as
+// configured when the version moved, else unchanged.
+func (e *Executor) applyKnown(ctx context.Context, objs []*unstructured.Unstructured, seen map[Key]string, report func(Outcome)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.concurrency)
+	for _, obj := range objs {
+		g.Go(func() error {
+			k, subject := KeyOf(obj), utils.FmtUnstructured(obj)
+			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				err = redact.Values(err, redact.SecretValues(obj))
+				report(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
+				return fmt.Errorf("apply %s: %w", k, err)
+			}
+			action := Configured
+			if obj.GetResourceVersion() == seen[k] {
+				action = Unchanged
+			}
+			report(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: subject + " " + string(action)})
 			return nil
 		})
 	}

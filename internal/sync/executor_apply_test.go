@@ -76,3 +76,56 @@ func TestExecutorAppliesPrunesAndReports(t *testing.T) {
 		t.Errorf("another application's object was touched: %v", err)
 	}
 }
+
+// An existing object whose version the comparison saw is applied with one
+// request, and the server's response tells unchanged from configured.
+func TestExecutorAppliesSeenObjectsDirectly(t *testing.T) {
+	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
+	cl, err := client.New(c.UserConfig(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
+	if _, err := e.Execute(ctx, "app", fsync.MakePlan(fsync.PlanInput{App: "app", Desired: []*unstructured.Unstructured{
+		configMap("default", "a", "1"), configMap("default", "b", "1")}}), fsync.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	live := map[fsync.Key]fsync.LiveInfo{}
+	for _, name := range []string{"a", "b"} {
+		got := configMap("default", name, "")
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, got); err != nil {
+			t.Fatal(err)
+		}
+		live[fsync.KeyOf(got)] = fsync.LiveInfo{Owner: "app", ResourceVersion: got.GetResourceVersion()}
+	}
+	a, b := configMap("default", "a", "1"), configMap("default", "b", "2")
+	plan := fsync.MakePlan(fsync.PlanInput{App: "app", Desired: []*unstructured.Unstructured{a, b}, Live: live})
+	if len(plan.Seen) != 2 {
+		t.Fatalf("plan.Seen = %v, want both objects' versions", plan.Seen)
+	}
+	outcomes, err := e.Execute(ctx, "app", plan, fsync.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range outcomes {
+		got[o.Key.Name] = string(o.Action) + ": " + o.Message
+	}
+	if got["a"] != "unchanged: ConfigMap/default/a unchanged" || got["b"] != "configured: ConfigMap/default/b configured" {
+		t.Fatalf("outcomes %v", got)
+	}
+	// The server's response is in the applied objects: what the sync
+	// records as the live state.
+	if a.GetResourceVersion() != live[fsync.KeyOf(a)].ResourceVersion || b.GetResourceVersion() == live[fsync.KeyOf(b)].ResourceVersion || b.GetResourceVersion() == "" {
+		t.Fatalf("versions after the sync: a %q (seen %q), b %q (seen %q)", a.GetResourceVersion(), live[fsync.KeyOf(a)].ResourceVersion,
+			b.GetResourceVersion(), live[fsync.KeyOf(b)].ResourceVersion)
+	}
+	stored := configMap("default", "b", "")
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "default", Name: "b"}, stored); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := unstructured.NestedString(stored.Object, "data", "v"); v != "2" {
+		t.Fatalf("b's data.v is %q, want 2", v)
+	}
+}

@@ -29,6 +29,10 @@ type LiveInfo struct {
 	// DeleteConfirm is set by Delete=confirm: deleting the Application with
 	// cascade deletes the object only once approved (see PlanDeletion).
 	DeleteConfirm bool
+	// ResourceVersion is the live object's as last seen, when known: the
+	// executor applies such an object directly and tells "unchanged" from
+	// "configured" by the version the server returns (see Plan.Seen).
+	ResourceVersion string
 }
 
 // PlanInput is everything a sync decision depends on.
@@ -85,6 +89,10 @@ type Plan struct {
 	Create []*unstructured.Unstructured
 	// Apply are the existing objects to apply.
 	Apply []*unstructured.Unstructured
+	// Seen are the resourceVersions of Apply objects as last seen (from
+	// LiveInfo), by key; an object without one is compared before it is
+	// applied.
+	Seen map[Key]string
 	// Prune are the live objects to delete.
 	Prune []Key
 	// RequiresPruning are objects that would be pruned if pruning were on.
@@ -134,6 +142,12 @@ func MakePlan(in PlanInput) Plan {
 			p.Shared = append(p.Shared, Shared{Key: k, Owner: live.Owner})
 		default:
 			p.Apply = append(p.Apply, obj)
+			if live.ResourceVersion != "" {
+				if p.Seen == nil {
+					p.Seen = map[Key]string{}
+				}
+				p.Seen[k] = live.ResourceVersion
+			}
 		}
 	}
 	var prunes []PruneTask

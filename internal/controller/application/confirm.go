@@ -34,11 +34,12 @@ func liveInfoOf(u *unstructured.Unstructured) fsync.LiveInfo {
 	opts := u.GetAnnotations()[fsync.SyncOptionsAnnotation]
 	wave, _ := fsync.SyncWave(u) // a live object's bad wave prunes it in wave 0
 	return fsync.LiveInfo{Owner: owner, Wave: wave,
-		PruneDisabled:  appstate.HasSyncOption(opts, "Prune=false"),
-		PruneLast:      appstate.HasSyncOption(opts, "PruneLast=true"),
-		PruneConfirm:   appstate.HasSyncOption(opts, "Prune=confirm"),
-		DeleteDisabled: appstate.HasSyncOption(opts, "Delete=false"),
-		DeleteConfirm:  appstate.HasSyncOption(opts, "Delete=confirm")}
+		PruneDisabled:   appstate.HasSyncOption(opts, "Prune=false"),
+		PruneLast:       appstate.HasSyncOption(opts, "PruneLast=true"),
+		PruneConfirm:    appstate.HasSyncOption(opts, "Prune=confirm"),
+		DeleteDisabled:  appstate.HasSyncOption(opts, "Delete=false"),
+		DeleteConfirm:   appstate.HasSyncOption(opts, "Delete=confirm"),
+		ResourceVersion: u.GetResourceVersion()}
 }
 
 // pruneConfirmation reads what approves a sync's prunes of objects marked

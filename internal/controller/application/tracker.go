@@ -30,6 +30,14 @@ type fingerprint struct {
 	meta       uint64 // hash of labels and annotations
 }
 
+// deploymentRevision is written by the Deployment controller on every
+// Deployment it sees (the first time right after Ferry creates one, then at
+// every rollout, which a spec change Ferry does see already causes). No
+// manifest sets it meaningfully: hashing it in made every new Deployment
+// wake its Application for a full comparison (a get and a dry-run per
+// object, 4 + 4 requests for an Application of 4) that could find nothing.
+const deploymentRevision = "deployment.kubernetes.io/revision"
+
 type metaObject interface {
 	GetUID() types.UID
 	GetGeneration() int64
@@ -39,7 +47,12 @@ type metaObject interface {
 }
 
 func fingerprintOf(obj metaObject) fingerprint {
-	f := fingerprint{uid: obj.GetUID(), generation: obj.GetGeneration(), meta: hashMaps(obj.GetLabels(), obj.GetAnnotations())}
+	annotations := obj.GetAnnotations()
+	if _, ok := annotations[deploymentRevision]; ok {
+		annotations = maps.Clone(annotations)
+		delete(annotations, deploymentRevision)
+	}
+	f := fingerprint{uid: obj.GetUID(), generation: obj.GetGeneration(), meta: hashMaps(obj.GetLabels(), annotations)}
 	if f.generation == 0 {
 		f.version = obj.GetResourceVersion()
 	}
