@@ -9,8 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferrycd/ferry/internal/localcluster"
-	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -18,13 +16,8 @@ import (
 // creation, an update, a prune guarded by ownership, and a report per
 // outcome as it happens.
 func TestExecutorAppliesPrunesAndReports(t *testing.T) {
-	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
-	cl, err := client.New(c.UserConfig(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, e := newExecutor(t)
 	ctx := t.Context()
-	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
 
 	var mu gosync.Mutex
 	var reported []string
@@ -80,13 +73,8 @@ func TestExecutorAppliesPrunesAndReports(t *testing.T) {
 // An existing object whose version the comparison saw is applied with one
 // request, and the server's response tells unchanged from configured.
 func TestExecutorAppliesSeenObjectsDirectly(t *testing.T) {
-	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
-	cl, err := client.New(c.UserConfig(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, e := newExecutor(t)
 	ctx := t.Context()
-	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
 	if _, err := e.Execute(ctx, "app", fsync.MakePlan(fsync.PlanInput{App: "app", Desired: []*unstructured.Unstructured{
 		configMap("default", "a", "1"), configMap("default", "b", "1")}}), fsync.ExecOptions{}); err != nil {
 		t.Fatal(err)

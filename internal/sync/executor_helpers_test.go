@@ -7,8 +7,22 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ferrycd/ferry/internal/localcluster"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
+
+// newExecutor starts an API server for the test and returns a client of
+// its non-admin user and an executor using it (4 at a time).
+func newExecutor(t *testing.T) (client.Client, *fsync.Executor) {
+	t.Helper()
+	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
+	cl, err := client.New(c.UserConfig(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, fsync.NewExecutor(cl, cl.RESTMapper(), 4)
+}
 
 func configMap(ns, name, value string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"v": value}}}

@@ -10,8 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferrycd/ferry/internal/localcluster"
-	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -24,13 +22,8 @@ import (
 // whose object is gone is not created again. A new operation runs them all
 // again.
 func TestExecutorResumesAnOperation(t *testing.T) {
-	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
-	cl, err := client.New(c.UserConfig(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, e := newExecutor(t)
 	ctx := t.Context()
-	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
 	const ns = "default"
 	plan := func() fsync.Plan {
 		generated := annotate(configMap(ns, "", "g"), fsync.HookAnnotation, "PreSync")
@@ -65,7 +58,7 @@ func TestExecutorResumesAnOperation(t *testing.T) {
 	var mu gosync.Mutex
 	var reported fsync.Results
 	killed, kill := context.WithCancel(ctx)
-	_, err = e.Execute(killed, "app", plan(), fsync.ExecOptions{Operation: "op-1",
+	_, err := e.Execute(killed, "app", plan(), fsync.ExecOptions{Operation: "op-1",
 		Report: func(o fsync.Outcome) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -11,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferrycd/ferry/internal/localcluster"
-	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -22,13 +20,8 @@ import (
 // settle in time (no later wave runs, SyncFail hooks do) and an interrupted
 // wait.
 func TestExecutorStepsAndHooks(t *testing.T) {
-	c := localclustertest.Start(t, localcluster.Options{Mode: localcluster.ModeAPI})
-	cl, err := client.New(c.UserConfig(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl, e := newExecutor(t)
 	ctx := t.Context()
-	e := fsync.NewExecutor(cl, cl.RESTMapper(), 4)
 	const ns = "default"
 
 	// A PreSync hook deleted once it succeeded, one kept until the next run
