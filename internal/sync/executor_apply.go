@@ -67,21 +67,15 @@ func (x *execution) applyResources(ctx context.Context, s Step, objs []*unstruct
 		return o
 	}
 	if !slices.ContainsFunc(objs, needsStage) {
-		var fresh, known, rest []*unstructured.Unstructured
+		var direct, rest []*unstructured.Unstructured
 		for _, o := range objs {
-			switch {
-			case x.create[o]:
-				fresh = append(fresh, o)
-			case x.seen[KeyOf(o)] != "":
-				known = append(known, o)
-			default:
+			if x.create[o] || x.seen[KeyOf(o)] != "" {
+				direct = append(direct, o)
+			} else {
 				rest = append(rest, o)
 			}
 		}
-		if err := x.e.create(ctx, fresh, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
-			return err
-		}
-		if err := x.e.applyKnown(ctx, known, x.seen, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
+		if err := x.applyDirect(ctx, direct, func(o Outcome) { x.rec.record(tag(o)) }); err != nil {
 			return err
 		}
 		objs = rest
@@ -114,45 +108,38 @@ func needsStage(obj *unstructured.Unstructured) bool {
 	return utils.IsClusterDefinition(obj) || utils.IsClassDefinition(obj)
 }
 
-// create applies objects that do not exist, a few at a time, writing the
-// server's response into them.
-func (e *Executor) create(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.concurrency)
-	for _, obj := range objs {
-		g.Go(func() error {
-			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-				// The API server quotes invalid values; a Secret's are secrets.
-				err = redact.Values(err, redact.SecretValues(obj))
-				report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
-				return fmt.Errorf("apply %s: %w", KeyOf(obj), err)
-			}
-			report(Outcome{Key: KeyOf(obj), Version: obj.GetAPIVersion(), Action: Created, Message: KeyOf(obj).String() + " created"})
-			return nil
-		})
+// directResult is what a direct apply of obj did, from the server's
+// response in obj: created when the comparison found it missing, else
+// configured when its version moved from the one the comparison saw, and
+// unchanged when not.
+func (x *execution) directResult(obj *unstructured.Unstructured) (Action, string) {
+	if x.create[obj] {
+		return Created, KeyOf(obj).String() + " created"
 	}
-	return g.Wait()
+	action := Configured
+	if obj.GetResourceVersion() == x.seen[KeyOf(obj)] {
+		action = Unchanged
+	}
+	return action, utils.FmtUnstructured(obj) + " " + string(action)
 }
 
-// applyKnown applies existing objects whose version was seen, a few at a
-// time, writing the server's response into them, and reports each as
-// configured when the version moved, else unchanged.
-func (e *Executor) applyKnown(ctx context.Context, objs []*unstructured.Unstructured, seen map[Key]string, report func(Outcome)) error {
+// applyDirect applies objects a few at a time with one server-side apply
+// each, writing the server's response into them, and reports what each
+// apply did (directResult).
+func (x *execution) applyDirect(ctx context.Context, objs []*unstructured.Unstructured, report func(Outcome)) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.concurrency)
+	g.SetLimit(x.e.concurrency)
 	for _, obj := range objs {
 		g.Go(func() error {
-			k, subject := KeyOf(obj), utils.FmtUnstructured(obj)
-			if err := e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+			k := KeyOf(obj)
+			if err := x.e.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				// The API server quotes invalid values; a Secret's are secrets.
 				err = redact.Values(err, redact.SecretValues(obj))
 				report(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: SyncFailed, Message: err.Error()})
 				return fmt.Errorf("apply %s: %w", k, err)
 			}
-			action := Configured
-			if obj.GetResourceVersion() == seen[k] {
-				action = Unchanged
-			}
-			report(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: subject + " " + string(action)})
+			action, msg := x.directResult(obj)
+			report(Outcome{Key: k, Version: obj.GetAPIVersion(), Action: action, Message: msg})
 			return nil
 		})
 	}
