@@ -2,6 +2,7 @@ package application
 
 import (
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"maps"
 	"slices"
@@ -47,27 +48,30 @@ type metaObject interface {
 }
 
 func fingerprintOf(obj metaObject) fingerprint {
-	annotations := obj.GetAnnotations()
-	if _, ok := annotations[deploymentRevision]; ok {
-		annotations = maps.Clone(annotations)
-		delete(annotations, deploymentRevision)
-	}
-	f := fingerprint{uid: obj.GetUID(), generation: obj.GetGeneration(), meta: hashMaps(obj.GetLabels(), annotations)}
+	f := fingerprint{uid: obj.GetUID(), generation: obj.GetGeneration(), meta: hashMeta(obj.GetLabels(), obj.GetAnnotations())}
 	if f.generation == 0 {
 		f.version = obj.GetResourceVersion()
 	}
 	return f
 }
 
-func hashMaps(ms ...map[string]string) uint64 {
+// hashMeta hashes labels and annotations, the Deployment controller's
+// deploymentRevision annotation left out (nothing is copied to leave it
+// out: this runs for every watch event of a managed object).
+func hashMeta(labels, annotations map[string]string) uint64 {
 	h := fnv.New64a()
-	for _, m := range ms {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+	hashMap(h, labels, "")
+	hashMap(h, annotations, deploymentRevision)
+	return h.Sum64()
+}
+
+func hashMap(h hash.Hash64, m map[string]string, skip string) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != skip {
 			fmt.Fprintf(h, "%q=%q;", k, m[k])
 		}
-		h.Write([]byte{0})
 	}
-	return h.Sum64()
+	h.Write([]byte{0})
 }
 
 // comparison is what the tracker remembers of an Application's last full
