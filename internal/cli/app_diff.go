@@ -104,42 +104,24 @@ func runDiff(ctx context.Context, out io.Writer, o *kubeOptions, d *diffOptions,
 	return printComparison(out, cmp, app)
 }
 
-// printComparison prints every resource that is not Synced.
+// printComparison prints every resource that is not Synced
+// (appview.Differences).
 func printComparison(out io.Writer, cmp *appstate.Comparison, app *v1alpha1.Application) (bool, error) {
-	prune := app.Spec.SyncPolicy != nil && app.Spec.SyncPolicy.Automated != nil && app.Spec.SyncPolicy.Automated.Prune
-	differs := false
-	for _, s := range cmp.Resources {
-		name := s.Key.String()
-		switch {
-		case s.RequiresPruning:
-			note := "requires pruning: a sync with prune deletes it"
-			switch {
-			case s.PruneDisabled:
-				note = "requires pruning, kept: it is marked Prune=false"
-			case prune:
-				note = "requires pruning: the automated sync (prune on) deletes it"
-			}
-			differs = true
-			if err := printUnified(out, name+" ("+note+")", s.Live, nil); err != nil {
-				return false, err
-			}
-		case !s.Desired || s.Sync == v1alpha1.SyncStatusCodeSynced:
-		case s.Unserved:
-			differs = true
-			if err := printUnified(out, name+" (kind not served by the cluster yet: a sync creates it after its CRD)", nil, s.Object); err != nil {
-				return false, err
-			}
-		case s.Message != "":
-			differs = true
-			fmt.Fprintf(out, "===== %s ======\nthe API server refuses this object, a sync will fail: %s\n", name, s.Message)
-		default:
-			differs = true
-			if err := printUnified(out, name, s.Live, s.Predicted); err != nil {
-				return false, err
-			}
+	diffs := appview.Differences(cmp, app)
+	for _, d := range diffs {
+		name := d.Key.String()
+		if d.Refused() {
+			fmt.Fprintf(out, "===== %s ======\n%s\n", name, d.Note)
+			continue
+		}
+		if d.Note != "" {
+			name += " (" + d.Note + ")"
+		}
+		if err := printUnified(out, name, d.Live, d.Desired); err != nil {
+			return false, err
 		}
 	}
-	return differs, nil
+	return len(diffs) > 0, nil
 }
 
 // printUnified prints a unified diff of live → predicted

@@ -257,7 +257,7 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request, ss *sessio
 		}
 		d.Error = cmp.Or(d.Error, "The comparison failed: "+redact.Text(err.Error()))
 	} else {
-		d.Diffs = diffsOf(cmpResult, want)
+		d.Diffs = diffsOf(cmpResult, app, want)
 		d.NothingToChange = len(d.Diffs) == 0
 	}
 	s.page(w, ss, "resource", d.Title, "apps", d)
@@ -280,33 +280,23 @@ func liveManifest(ctx context.Context, c client.Client, k fsync.Key, version str
 	return text, ""
 }
 
-// diffsOf is what a sync would change: for one resource, or (want empty)
-// every one that differs.
-func diffsOf(c *appstate.Comparison, want fsync.Key) []resourceDiff {
+// diffsOf is what a sync would change (appview.Differences, as `ferry app
+// diff` lists it): for one resource, or (want empty) every one that differs.
+func diffsOf(c *appstate.Comparison, app *v1alpha1.Application, want fsync.Key) []resourceDiff {
 	var out []resourceDiff
-	for _, st := range c.Resources {
-		if want.Kind != "" && (st.Key.Kind != want.Kind || st.Key.Name != want.Name || st.Key.Namespace != want.Namespace || st.Key.Group != want.Group) {
+	for _, d := range appview.Differences(c, app) {
+		if want.Kind != "" && d.Key != want {
 			continue
 		}
-		name := st.Key.String()
-		var d resourceDiff
-		var err error
-		switch {
-		case st.RequiresPruning:
-			d = resourceDiff{Name: name, Note: "requires pruning: not in Git any more"}
-			d.Text, err = appview.Unified(name, st.Live, nil)
-		case !st.Desired || st.Sync == v1alpha1.SyncStatusCodeSynced:
-			continue
-		case st.Message != "":
-			d = resourceDiff{Name: name, Note: "the API server refuses this object: " + redact.Text(st.Message)}
-		default:
-			d = resourceDiff{Name: name}
-			d.Text, err = appview.Unified(name, st.Live, st.Predicted)
+		rd := resourceDiff{Name: d.Key.String(), Note: redact.Text(d.Note)}
+		if !d.Refused() {
+			text, err := appview.Unified(rd.Name, d.Live, d.Desired)
+			if err != nil {
+				rd.Note = err.Error()
+			}
+			rd.Text = text
 		}
-		if err != nil {
-			d.Note = err.Error()
-		}
-		out = append(out, d)
+		out = append(out, rd)
 	}
 	return out
 }
