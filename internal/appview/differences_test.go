@@ -30,7 +30,7 @@ func TestDifferences(t *testing.T) {
 	app := &v1alpha1.Application{}
 	got := Differences(cmp, app)
 	want := []struct {
-		name, note string
+		name, note             string
 		live, desired, refused bool
 	}{
 		{"changed", "", true, true, false},
