@@ -105,7 +105,7 @@ func loopbackAddress(addr string) error {
 	if err != nil {
 		return fmt.Errorf("--address %s: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !ui.IsLoopback(host) {
 		return fmt.Errorf("--address %s: ferry ui serves your credentials' view, so it listens on loopback only", addr)
 	}
 	return nil

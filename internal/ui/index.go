@@ -133,6 +133,7 @@ type listQuery struct {
 type listResult struct {
 	Rows             []row
 	Total, Pages     int
+	Page             int // the page shown: the one asked for, within 1..Pages
 	SyncCounts       map[string]int
 	HealthCounts     map[string]int
 	Projects, Clusts []string
@@ -146,8 +147,8 @@ func (x *index) list(q listQuery, visible func(namespace string) bool) listResul
 	slices.SortFunc(matched, q.compare)
 	res.Total = len(matched)
 	res.Pages = max(1, (len(matched)+q.Size-1)/q.Size)
-	page := min(max(q.Page, 1), res.Pages)
-	lo, hi := (page-1)*q.Size, min(page*q.Size, len(matched))
+	res.Page = min(max(q.Page, 1), res.Pages)
+	lo, hi := (res.Page-1)*q.Size, min(res.Page*q.Size, len(matched))
 	res.Rows = matched[lo:hi]
 	return res
 }

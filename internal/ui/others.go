@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
 	"github.com/ferrycd/ferry/internal/appview"
+	"github.com/ferrycd/ferry/internal/image/policy"
 	"github.com/ferrycd/ferry/internal/project"
 )
 
@@ -193,12 +195,8 @@ func policyRule(spec imagev1.ImagePolicySpec) string {
 	return rule
 }
 
-func orderOf(o string) string {
-	if o == "" {
-		return "asc"
-	}
-	return o
-}
+// orderOf is an order as the policy applies it: ascending when not given.
+func orderOf(o string) string { return cmp.Or(o, policy.OrderAsc) }
 
 // --- projects ---
 

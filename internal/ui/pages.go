@@ -98,8 +98,8 @@ type view struct {
 	Data                   any
 }
 
-// render writes a page, or (with ?fragment or name ending in a fragment's
-// template) just its "content".
+// render executes the template tmpl of page name ("layout" for a whole page,
+// a fragment such as "live" for part of one) and writes it with status.
 func (s *Server) render(w http.ResponseWriter, status int, name, tmpl string, v view) {
 	t := s.pages.byName[name]
 	if t == nil {
@@ -137,8 +137,6 @@ func ago(t time.Time) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
 // safeNext keeps a post-login redirect on this server.
 func safeNext(next string) string {
 	// Browsers drop tabs and newlines from URLs and read a backslash as a
@@ -165,17 +163,19 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Login CSRF: the form's nonce must match a cookie only this site set.
-	nonce := randomToken()
-	setCookie(w, r, loginCookie, nonce, 600)
-	s.render(w, http.StatusOK, "login", "layout", view{Title: "Log in", Local: s.opts.Local,
-		Data: loginData{Next: next, Nonce: nonce, Local: s.opts.Local}})
+	s.loginForm(w, r, http.StatusOK, next, "")
 }
 
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, next, msg string) {
+	s.loginForm(w, r, http.StatusUnauthorized, next, msg)
+}
+
+// loginForm writes the login page with a fresh nonce. Login CSRF: the
+// form's nonce must match a cookie only this site set.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request, status int, next, msg string) {
 	nonce := randomToken()
 	setCookie(w, r, loginCookie, nonce, 600)
-	s.render(w, http.StatusUnauthorized, "login", "layout", view{Title: "Log in", Local: s.opts.Local,
+	s.render(w, status, "login", "layout", view{Title: "Log in", Local: s.opts.Local,
 		Data: loginData{Next: next, Nonce: nonce, Error: msg, Local: s.opts.Local}})
 }
 
@@ -245,7 +245,6 @@ type listData struct {
 	Query   url.Values
 	Q       listQuery
 	Result  listResult
-	Page    int
 	Elapsed string
 	Syncs   []string
 	Healths []string
@@ -272,8 +271,7 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	start := time.Now()
 	q := parseListQuery(r.URL.Query())
 	res := s.index.list(q, s.visible(r, ss, "argoproj.io", "applications"))
-	page := min(max(q.Page, 1), res.Pages)
-	s.page(w, ss, "list", "Applications", "apps", listData{Query: r.URL.Query(), Q: q, Result: res, Page: page,
+	s.page(w, ss, "list", "Applications", "apps", listData{Query: r.URL.Query(), Q: q, Result: res,
 		Elapsed: time.Since(start).Round(time.Microsecond).String(), Syncs: syncStates, Healths: healthStates})
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,7 +22,6 @@ import (
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
-	"github.com/ferrycd/ferry/internal/appview"
 	fsync "github.com/ferrycd/ferry/internal/sync"
 )
 
@@ -177,11 +177,20 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
+// loopbackHost reports a Host header (with or without its port) that names
+// this machine's loopback.
 func loopbackHost(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host = hostport
 	}
+	return IsLoopback(host)
+}
+
+// IsLoopback reports a host name or IP address (brackets allowed) of this
+// machine's loopback: "localhost", 127.0.0.0/8 or ::1. `ferry ui` listens
+// and answers on such hosts only.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -198,7 +207,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 		}
 		if ss == nil {
 			if r.Method == http.MethodGet && r.URL.Path != "/events" {
-				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "not signed in", http.StatusUnauthorized)
@@ -219,6 +228,3 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 func (s *Server) newClient(cfg *rest.Config) (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: s.opts.Scheme, Mapper: s.opts.Mapper})
 }
-
-// compile-time: appview is what the pages call.
-var _ = appview.Unified

@@ -51,8 +51,11 @@ func TestIndexListPagesSortsAndCounts(t *testing.T) {
 	if res.Total != 120 || res.Pages != 3 || len(res.Rows) != 20 || res.Rows[0].Name != "app-100" {
 		t.Fatalf("page 3 of 120 by 50: total %d pages %d rows %d first %v", res.Total, res.Pages, len(res.Rows), names(res.Rows[:1]))
 	}
-	if got := x.list(listQuery{Size: 50, Page: 99}, all); got.Rows[0].Name != "app-100" {
-		t.Fatalf("a page past the end shows the last one, got %v", names(got.Rows[:1]))
+	if got := x.list(listQuery{Size: 50, Page: 99}, all); got.Rows[0].Name != "app-100" || got.Page != 3 {
+		t.Fatalf("a page past the end shows the last one, got page %d, %v", got.Page, names(got.Rows[:1]))
+	}
+	if got := x.list(listQuery{Size: 50}, all); got.Page != 1 {
+		t.Fatalf("no page asked: page %d, want 1", got.Page)
 	}
 	desc := x.list(listQuery{Size: 2, Desc: true}, all)
 	if got := names(desc.Rows); got[0] != "app-119" || got[1] != "app-118" {
