@@ -118,10 +118,39 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
+// process is a ferry process under measurement.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited
+}
+
+// startProcess starts cmd and watches for its exit.
+func startProcess(cmd *exec.Cmd) (*process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// stop interrupts the process and waits for it to exit, killing it after
+// 20 s.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
 // controllerProcess is the ferry controller under measurement.
 type controllerProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	*process
 	// webhookURL is the controller's webhook receiver.
 	webhookURL string
 }
@@ -148,11 +177,11 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 		"--allow-local-repositories") // the benchmark's repository is a file:// one
 	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	proc, err := startProcess(cmd)
+	if err != nil {
 		return nil, "", fmt.Errorf("start %s controller: %w", ferry, err)
 	}
-	p := &controllerProcess{cmd: cmd, done: make(chan struct{}), webhookURL: fmt.Sprintf("http://127.0.0.1:%d/api/webhook", hookPort)}
-	go func() { _ = cmd.Wait(); close(p.done) }()
+	p := &controllerProcess{process: proc, webhookURL: fmt.Sprintf("http://127.0.0.1:%d/api/webhook", hookPort)}
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -171,15 +200,3 @@ func startController(ctx context.Context, ferry string, c *localcluster.Cluster,
 		}
 	}
 }
-
-func (p *controllerProcess) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *controllerProcess) pid() int { return p.cmd.Process.Pid }

@@ -141,21 +141,8 @@ func setUIStatus(ctx context.Context, c client.Client, app *v1alpha1.Application
 
 // uiProcess is `ferry ui` under measurement.
 type uiProcess struct {
-	cmd  *exec.Cmd
-	url  string // the address that signs the browser in
-	done chan struct{}
-}
-
-func (p *uiProcess) pid() int { return p.cmd.Process.Pid }
-
-func (p *uiProcess) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	*process
+	url string // the address that signs the browser in
 }
 
 // startUI starts `ferry ui` as the admin and waits for the address it
@@ -169,10 +156,11 @@ func startUI(ctx context.Context, ferry, kubeconfig string) (*uiProcess, error) 
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	proc, err := startProcess(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start %s ui: %w", ferry, err)
 	}
-	p := &uiProcess{cmd: cmd, done: make(chan struct{})}
+	p := &uiProcess{process: proc}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -182,7 +170,6 @@ func startUI(ctx context.Context, ferry, kubeconfig string) (*uiProcess, error) 
 			}
 		}
 	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	select {
 	case p.url = <-found:
 		return p, nil
