@@ -39,8 +39,16 @@ type Result struct {
 
 // Differ compares objects through the API server. Its client must read from
 // the server, not a cache: a stale live object would hide or invent drift.
+//
+// Cache, when set, is a watch cache of the same cluster. The live object
+// is then taken from it when it holds the very version the dry-run was
+// computed on (the dry-run result names it), which saves a read per
+// object: a comparison costs one request, the dry-run. An object the cache
+// does not hold, holds at another version, or whose comparison needs its
+// managedFields (which the cache drops) is read from the server.
 type Differ struct {
 	Client       client.Client
+	Cache        client.Reader
 	FieldManager string
 }
 
@@ -60,6 +68,17 @@ func (d *Differ) Diff(ctx context.Context, desired *unstructured.Unstructured, i
 }
 
 func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructured, ig *Ignorer) (Result, bool, error) {
+	if live := d.cached(ctx, desired, ig); live != nil {
+		predicted := desired.DeepCopy()
+		if err := d.dryRun(ctx, predicted); err != nil {
+			return Result{}, false, err
+		}
+		if predicted.GetResourceVersion() == live.GetResourceVersion() {
+			res, err := result(live, predicted, ig)
+			return res, false, err
+		}
+		// The cache lags behind the server: read it.
+	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(desired.GroupVersionKind())
 	err := d.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
@@ -77,26 +96,57 @@ func (d *Differ) diffOnce(ctx context.Context, desired *unstructured.Unstructure
 		return Result{}, false, fmt.Errorf("get %s: %w", describe(desired), err)
 	}
 	predicted := desired.DeepCopy()
-	if err := d.Client.Patch(ctx, predicted, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(d.FieldManager)); err != nil {
-		return Result{}, false, fmt.Errorf("dry-run apply %s: %w", describe(desired), redact.Values(err, redact.SecretValues(desired)))
+	if err := d.dryRun(ctx, predicted); err != nil {
+		return Result{}, false, err
 	}
 	if predicted.GetResourceVersion() != live.GetResourceVersion() {
 		return Result{}, true, nil
 	}
+	res, err := result(live, predicted, ig)
+	return res, false, err
+}
+
+// cached returns the cache's copy of desired's live object, or nil when
+// there is no cache, it holds none, or the comparison needs managedFields.
+func (d *Differ) cached(ctx context.Context, desired *unstructured.Unstructured, ig *Ignorer) *unstructured.Unstructured {
+	if d.Cache == nil || ig.readsManagedFields(desired) {
+		return nil
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(desired.GroupVersionKind())
+	if err := d.Cache.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return nil
+	}
+	return live
+}
+
+// dryRun replaces obj with what a forced server-side apply of it would
+// make.
+func (d *Differ) dryRun(ctx context.Context, obj *unstructured.Unstructured) error {
+	secrets := redact.SecretValues(obj)
+	if err := d.Client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(d.FieldManager)); err != nil {
+		return fmt.Errorf("dry-run apply %s: %w", describe(obj), redact.Values(err, secrets))
+	}
+	return nil
+}
+
+// result compares live with the dry-run's predicted object, masking a
+// Secret's values in both.
+func result(live, predicted *unstructured.Unstructured, ig *Ignorer) (Result, error) {
 	equal, err := Equal(live, predicted, ig)
 	if err != nil {
-		return Result{}, false, fmt.Errorf("compare %s: %w", describe(desired), err)
+		return Result{}, fmt.Errorf("compare %s: %w", describe(predicted), err)
 	}
 	res := Result{State: Synced, Live: live, Predicted: predicted}
 	if !equal {
 		res.State = OutOfSync
 	}
-	if utils.IsSecret(desired) {
+	if utils.IsSecret(predicted) {
 		if err := maskSecret(res.Live, res.Predicted); err != nil {
-			return Result{}, false, fmt.Errorf("mask %s: %w", describe(desired), err)
+			return Result{}, fmt.Errorf("mask %s: %w", describe(predicted), err)
 		}
 	}
-	return res, false, nil
+	return res, nil
 }
 
 // lastApplied is kubectl's copy of what it last applied: for a Secret, its

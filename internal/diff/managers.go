@@ -45,6 +45,20 @@ func (ig *Ignorer) managedPaths(live *unstructured.Unstructured) ([][]any, error
 	return paths, nil
 }
 
+// readsManagedFields reports whether comparing obj needs its live
+// managedFields: a matching rule names field managers.
+func (ig *Ignorer) readsManagedFields(obj *unstructured.Unstructured) bool {
+	if ig == nil {
+		return false
+	}
+	for _, r := range ig.rules {
+		if len(r.ManagedFieldsManagers) > 0 && r.matches(obj) {
+			return true
+		}
+	}
+	return false
+}
+
 // isMetadataPath leaves metadata alone: it is compared only through labels
 // and annotations, and a manager that owns a label owns it for a reason the
 // rule's author did not state.

@@ -149,7 +149,7 @@ func New(mgr ctrl.Manager, sources *gitsource.Cache, renderer *render.Renderer, 
 	t := newTracker()
 	local := &target{server: cluster.InClusterServer, name: cluster.InClusterName, direct: direct, cache: mgr.GetCache(),
 		executor: fsync.NewExecutor(direct, mgr.GetRESTMapper(), opts.ApplyConcurrency),
-		differ:   &diff.Differ{Client: direct, FieldManager: fsync.FieldManager},
+		differ:   &diff.Differ{Client: direct, Cache: mgr.GetCache(), FieldManager: fsync.FieldManager},
 		watcher:  newWatcher(mgr.GetCache(), t, opts.HomeNamespace),
 		config:   mgr.GetConfig(), mapper: mgr.GetRESTMapper(), applyConcurrency: opts.ApplyConcurrency}
 	r := &Reconciler{

@@ -211,7 +211,7 @@ func (r *Reconciler) remote(conn *cluster.Conn, e *cluster.Entry) *target {
 	t := &target{server: conn.Server, name: e.Cluster.Name, project: e.Cluster.Project, conn: conn, direct: conn.Direct, cache: conn.Cache,
 		config: conn.Config, mapper: conn.Mapper, applyConcurrency: r.opts.ApplyConcurrency,
 		executor: fsync.NewExecutor(conn.Direct, conn.Mapper, r.opts.ApplyConcurrency),
-		differ:   &diff.Differ{Client: conn.Direct, FieldManager: fsync.FieldManager},
+		differ:   &diff.Differ{Client: conn.Direct, Cache: conn.Cache, FieldManager: fsync.FieldManager},
 		watcher:  w}
 	r.remotes.byConn[conn] = t
 	return t
