@@ -73,6 +73,7 @@ func newControllerCmd() *cobra.Command {
 	f.Var(byteSize{&opts.RenderCacheMaxBytes}, "render-cache-max-bytes", "memory for rendered manifests (estimated), least recently used out (bytes, or 256Mi, 1Gi)")
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "metrics listen address (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "health probe listen address (0 disables)")
+	f.StringVar(&opts.PprofAddr, "pprof-bind-address", "", "serve Go's profiles (/debug/pprof/) at this address, for measuring the controller; off by default")
 	f.StringVar(&opts.WebhookAddr, "webhook-bind-address", ":8082", "Git and registry webhook receiver listen address (0 disables); secrets in the argocd-secret Secret")
 	f.StringVar(&opts.UIAddr, "ui-bind-address", "0", "web UI listen address, e.g. :8083 (0 disables); people sign in with their own Kubernetes token")
 	f.StringVar(&opts.WebhookTLSCert, "webhook-tls-cert-file", "", "serve the webhook receiver over HTTPS with this certificate")

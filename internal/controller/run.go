@@ -73,6 +73,9 @@ type Options struct {
 	RenderCacheMaxBytes int64
 	// MetricsAddr and HealthAddr are the listen addresses; "0" disables.
 	MetricsAddr, HealthAddr string
+	// PprofAddr serves Go's profiles (/debug/pprof/) when set; off ("" or
+	// "0") by default, since a profile shows what the process holds.
+	PprofAddr string
 	// WebhookAddr is the Git and registry webhook receiver's listen
 	// address; "" or "0" disables it. With WebhookTLSCert and WebhookTLSKey
 	// it serves HTTPS.
@@ -171,6 +174,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "ferry-controller",
 		LeaderElectionNamespace: opts.HomeNamespace,

@@ -40,6 +40,9 @@ type Options struct {
 	BinDir string
 	// Timeout bounds Start; default 2 minutes.
 	Timeout time.Duration
+	// APIServerArgs are more flags for kube-apiserver (benchmarks turn on
+	// an audit log with them).
+	APIServerArgs []string
 }
 
 // Cluster is a running local control plane.

@@ -75,6 +75,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, pkiDir string) err
 		"--allow-privileged=true",
 		"--profiling=false",
 	}
+	c.apiArgs = append(c.apiArgs, c.opts.APIServerArgs...)
 	c.admin = restConfig(c.server, p.caCert, p.admin)
 	c.user = restConfig(c.server, p.caCert, p.user)
 	c.kubecfg = filepath.Join(c.dir, "kubeconfig")
