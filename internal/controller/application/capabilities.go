@@ -77,10 +77,14 @@ func (t *target) capabilitiesKey(ctx context.Context) string {
 	return t.capsKey
 }
 
-// forgetCapabilities makes the next capabilities call discover again.
-func (t *target) forgetCapabilities() {
+// forgetCapabilitiesBefore makes the next capabilities call discover again
+// unless the last discovery was made after t.
+func (t *target) forgetCapabilitiesBefore(at time.Time) {
 	t.capsMu.Lock()
 	defer t.capsMu.Unlock()
+	if t.capsAt.After(at) || t.capsErrAt.After(at) {
+		return
+	}
 	t.capsAt, t.capsErrAt = time.Time{}, time.Time{}
 }
 

@@ -47,7 +47,9 @@ type run struct {
 	conds   *conditions
 	out     outcome
 	refresh string
-	dst     *target
+	// began is when the reconcile started.
+	began time.Time
+	dst   *target
 	// cctx bounds comparisons on a registered cluster; cancel releases it.
 	cctx     context.Context
 	cancel   context.CancelFunc
@@ -71,7 +73,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *v1alpha1.Application) o
 	// Git is read as the Application's project: a repository Secret scoped
 	// to the project serves it, and no other project (see source.WithProject).
 	ctx = gitsource.WithProject(ctx, project.NameOf(app))
-	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation]}
+	rn := &run{app: app, conds: newConditions(app), refresh: app.Annotations[refreshAnnotation], began: time.Now()}
 	// Charts named in repository content (dependencies, kustomize's
 	// helmCharts) come from repositories the project permits, as the
 	// spec's sources do.
@@ -175,7 +177,11 @@ func (r *Reconciler) reconcileDestination(ctx context.Context, rn *run) error {
 func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
 	if rn.refresh == "hard" {
 		r.renders.Forget()
-		rn.dst.forgetCapabilities()
+		// A discovery made since this reconcile began saw what the hard
+		// refresh asks to see: a burst of hard refreshes (every
+		// Application of a cluster) discovers about once per reconcile's
+		// length, not once per Application.
+		rn.dst.forgetCapabilitiesBefore(rn.began)
 	}
 	revision, err := r.resolveAll(ctx, rn.app, appstate.TargetRevisions(rn.app, nil), rn.refresh != "")
 	if err != nil {
