@@ -39,6 +39,21 @@ type Desired struct {
 	Hooks []*unstructured.Unstructured
 }
 
+// Hash identifies the desired objects: equal hashes, equal objects in the
+// same order (JSON with sorted keys, SHA-256).
+func (d *Desired) Hash() string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, o := range d.Objects {
+		if err := enc.Encode(o.Object); err != nil {
+			// Objects decoded from JSON or YAML always encode; one that
+			// does not gets a hash of its own, matching nothing.
+			return "unencodable:" + err.Error()
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Snapshots reads a repository at a commit (internal/source's Cache).
 type Snapshots interface {
 	Snapshot(ctx context.Context, repoURL, revision string) (fs.FS, error)

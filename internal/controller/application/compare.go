@@ -65,13 +65,14 @@ func (r *Reconciler) compare(ctx context.Context, app *v1alpha1.Application, dst
 	if err != nil {
 		return nil, fmt.Errorf("compare with %s: %w", dst.server, err)
 	}
-	r.remember(app, inputs, cmp)
+	r.remember(app, inputs, d.Hash(), cmp)
 	return cmp, nil
 }
 
 // remember records a comparison for fastCompare and for the watch
 // handlers, which wake the Application only when an object differs from it.
-func (r *Reconciler) remember(app *v1alpha1.Application, inputs string, cmp *appstate.Comparison) {
+// rendered is the hash of the desired objects compared (Desired.Hash).
+func (r *Reconciler) remember(app *v1alpha1.Application, inputs, rendered string, cmp *appstate.Comparison) {
 	seen := make(map[fsync.Key]tracked, len(cmp.Resources))
 	for _, s := range cmp.Resources {
 		t := tracked{version: s.APIVersion, desired: s.Desired, sync: s.Sync, health: s.Health.Status, wave: s.Wave}
@@ -80,5 +81,5 @@ func (r *Reconciler) remember(app *v1alpha1.Application, inputs string, cmp *app
 		}
 		seen[s.Key] = t
 	}
-	r.tracker.remember(appstate.Key(app), inputs, seen)
+	r.tracker.remember(appstate.Key(app), inputs, rendered, seen)
 }

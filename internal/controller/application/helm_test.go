@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -468,4 +469,53 @@ commonLabels:
 	if v, _, _ := unstructured.NestedString(got.Object, "data", "value"); v != "inflated by kustomize" {
 		t.Errorf("value = %q, want valuesInline's", v)
 	}
+}
+
+// TestHardRefreshRendersAgain: a hard refresh reuses the last comparison
+// only when its render is the very one compared (no dry-run of unchanged
+// objects); a chart republished under the same version (which a repository
+// should refuse, and some allow) renders differently, and the hard refresh
+// finds it OutOfSync (the automated sync, without selfHeal, does not sync a
+// revision it synced already: Argo CD's rule).
+func TestHardRefreshRendersAgain(t *testing.T) {
+	ctx := t.Context()
+	repo := helmtest.NewRepo(t)
+	repo.PublishFiles(webappChart("1.0.0"))
+	app := chartApp("hard-refresh", "hard-refresh", repo.URL(), "webapp", "1.0.0")
+	create(t, app)
+	waitApp(t, app, "Synced at 1.0.0", syncedAt("1.0.0"))
+	if v := cmData(ctx, t, "hard-refresh", "hard-refresh-config", "value"); v != "default" {
+		t.Fatalf("value = %q, want the chart's default", v)
+	}
+
+	// Nothing changed: still Synced, no sync.
+	refresh(ctx, t, app, "hard")
+	got := waitApp(t, app, "compared after a hard refresh", func(a *v1alpha1.Application) bool {
+		return a.Annotations["argocd.argoproj.io/refresh"] == ""
+	})
+	if got.Status.Sync.Status != v1alpha1.SyncStatusCodeSynced || len(got.Status.History) != 1 {
+		t.Errorf("after a hard refresh with nothing changed: %s, %d history entries", describeApp(got), len(got.Status.History))
+	}
+
+	republished := webappChart("1.0.0")
+	republished["values.yaml"] = "message: republished\nreplicas: 1\n"
+	repo.PublishFiles(republished)
+	// The index the controller holds may be older than the archive (its
+	// digest then refuses the new one until the index is read again, once
+	// per poll interval): ask again until the new render is applied.
+	eventually(t, 60*time.Second, "OutOfSync after a hard refresh of the republished chart", func(ctx context.Context) (bool, string) {
+		a := &v1alpha1.Application{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), a); err != nil {
+			return false, err.Error()
+		}
+		if a.Annotations["argocd.argoproj.io/refresh"] == "" && a.Status.Sync.Status == v1alpha1.SyncStatusCodeSynced {
+			refresh(ctx, t, app, "hard")
+		}
+		for _, r := range a.Status.Resources {
+			if r.Kind == "ConfigMap" && r.Status == v1alpha1.SyncStatusCodeOutOfSync {
+				return a.Status.Sync.Status == v1alpha1.SyncStatusCodeOutOfSync, describeApp(a)
+			}
+		}
+		return false, describeApp(a)
+	})
 }

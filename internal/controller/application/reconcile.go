@@ -205,8 +205,19 @@ func (r *Reconciler) reconcileCompare(ctx context.Context, rn *run) error {
 		if rn.desired, err = r.desiredState(rn.cctx, app, rn.dst, rn.revision); err != nil {
 			return err
 		}
-		if rn.cmp, err = r.compare(rn.cctx, app, rn.dst, rn.desired, inputs, rn.ig); err != nil {
-			return err
+		if app.Operation == nil && rn.refresh != "" && r.tracker.renderedAs(appstate.Key(app), rn.desired.Hash()) {
+			// A refresh read Git again and rendered again (a hard one
+			// without any cache). When that render is the very one the
+			// last comparison compared and no live object changed since
+			// (the watch cache's fingerprints), that comparison stands, as
+			// on any poll: a dry-run of the same objects against the same
+			// live objects tells nothing new.
+			rn.cmp, fast = r.fastCompare(rn.cctx, app, rn.dst, inputs, rn.revision)
+		}
+		if !fast {
+			if rn.cmp, err = r.compare(rn.cctx, app, rn.dst, rn.desired, inputs, rn.ig); err != nil {
+				return err
+			}
 		}
 		now := metav1.Now()
 		app.Status.ReconciledAt = &now

@@ -107,13 +107,18 @@ func TestExampleStagingFollowsGit(t *testing.T) {
 	}
 
 	// Defaulted fields (Service clusterIP, Deployment strategy) are no drift:
-	// a hard refresh compares everything again and still finds it Synced.
+	// a commit that changes nothing of the path makes a full comparison
+	// (every object dry-run against its live one), which finds it Synced
+	// at the new commit without a sync. A hard refresh then finds it so too.
+	unchanged := repo.commit("staging: nothing of the path")
+	refresh(ctx, t, app, "normal")
+	waitApp(t, app, "Synced at a commit that changed nothing", syncedAt(unchanged))
 	refresh(ctx, t, app, "hard")
 	waitApp(t, app, "compared again after a hard refresh", func(a *v1alpha1.Application) bool {
 		return a.Annotations["argocd.argoproj.io/refresh"] == ""
 	})
 	if a := getApp(ctx, t, app); a.Status.Sync.Status != v1alpha1.SyncStatusCodeSynced || len(a.Status.History) != 1 {
-		t.Errorf("after a hard refresh with nothing changed: %s, %d history entries", describeApp(a), len(a.Status.History))
+		t.Errorf("after a commit and a hard refresh with nothing changed: %s, %d history entries", describeApp(a), len(a.Status.History))
 	}
 
 	// A commit is applied.

@@ -207,7 +207,7 @@ func (r *Reconciler) recordSynced(ctx context.Context, rn *run, sr syncRun, cond
 		appstate.Finish(instance, &s)
 		cmp.Resources = append(cmp.Resources, s)
 	}
-	r.remember(app, r.inputsKey(ctx, app, rn.dst, sr.revision), cmp)
+	r.remember(app, r.inputsKey(ctx, app, rn.dst, sr.revision), sr.rendered, cmp)
 	setCompared(app, sr.revision, cmp, conds)
 	return true
 }

@@ -20,6 +20,9 @@ type syncRun struct {
 	revision string
 	plan     fsync.Plan
 	partial  bool // a selective sync (operation.sync.resources)
+	// rendered is the hash of the desired objects synced
+	// (appstate.Desired.Hash).
+	rendered string
 }
 
 // runSync renders the revision to sync (when it is not the one compared),
@@ -39,6 +42,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 			return sr, err
 		}
 	}
+	sr.rendered = d.Hash()
 	instance := r.instance(app)
 	live := r.liveInfo(ctx, app, dst, d)
 	desired := make([]*unstructured.Unstructured, len(d.Objects))

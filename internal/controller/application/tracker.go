@@ -79,8 +79,11 @@ func hashMap(h hash.Hash64, m map[string]string, skip string) {
 // object it covered, the zero fingerprint for an object that did not exist.
 // While both still hold, the status that comparison wrote is still true.
 type comparison struct {
-	inputs  string
-	objects map[fsync.Key]tracked
+	inputs string
+	// rendered is the hash of the desired objects compared
+	// (appstate.Desired.Hash).
+	rendered string
+	objects  map[fsync.Key]tracked
 }
 
 // tracked is one object of a comparison.
@@ -117,10 +120,19 @@ func newTracker() *tracker {
 		reported: map[types.NamespacedName]reportedSync{}, drifts: map[types.NamespacedName]time.Time{}}
 }
 
-func (t *tracker) remember(app types.NamespacedName, inputs string, objects map[fsync.Key]tracked) {
+func (t *tracker) remember(app types.NamespacedName, inputs, rendered string, objects map[fsync.Key]tracked) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.apps[app] = comparison{inputs: inputs, objects: objects}
+	t.apps[app] = comparison{inputs: inputs, rendered: rendered, objects: objects}
+}
+
+// renderedAs reports whether app's last full comparison compared the
+// desired objects of this hash.
+func (t *tracker) renderedAs(app types.NamespacedName, rendered string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.apps[app]
+	return ok && c.rendered != "" && c.rendered == rendered
 }
 
 // invalidate makes the next reconcile of app compare in full, remembering
