@@ -25,6 +25,12 @@
 // of -apps Applications of one chart from a Helm repository on loopback,
 // beside the same objects from Git directories.
 //
+// With -peer flux and -peer argocd it instead runs Ferry and those peers
+// side by side on the same workload, each on a control plane of its own
+// (see peers_run.go), and with -raw measures the API server's own
+// server-side-apply rate for the same objects; with -scale-curve it runs
+// Ferry at several sizes (see curve.go).
+//
 // With -ui it instead measures the web UI (see ui.go): list pages served
 // with -apps Applications, the first page in headless Chromium, and a
 // burst of -apps status changes on a page of 500 rows.
@@ -65,6 +71,13 @@ type config struct {
 	controllerPerf    string
 
 	ui bool
+
+	peers      []string
+	skipFerry  bool
+	raw        bool
+	scaleCurve string
+	// controllerFlags are more flags for Ferry's controller (A/B runs).
+	controllerFlags string
 }
 
 func main() {
@@ -88,6 +101,14 @@ func main() {
 	flag.StringVar(&cfg.helmCPUProfile, "helm-cpuprofile", "", "write a CPU profile of the in-process renders to this file")
 	flag.StringVar(&cfg.controllerPerf, "helm-controller-perf", "", "record the controller's stacks with perf during the Helm cold sync into this file (perf.data)")
 	flag.BoolVar(&cfg.ui, "ui", false, "run the web UI benchmark instead: list pages served, loaded in headless Chromium, and a burst of -apps status changes")
+	flag.Func("peer", "run this peer beside Ferry on the same workload, each on a control plane of its own, and print one table (flux, argocd; repeatable)", func(v string) error {
+		cfg.peers = append(cfg.peers, v)
+		return nil
+	})
+	flag.BoolVar(&cfg.skipFerry, "skip-ferry", false, "with -peer, run the peers alone")
+	flag.BoolVar(&cfg.raw, "raw", false, "with the side-by-side benchmark, also measure the API server's raw server-side-apply rate for the same objects (16 workers, no engine)")
+	flag.StringVar(&cfg.scaleCurve, "scale-curve", "", "run Ferry at these numbers of Applications (comma-separated, e.g. 100,1000,3000,10000), each on a control plane of its own, and print how the cost grows")
+	flag.StringVar(&cfg.controllerFlags, "controller-flags", "", "more flags for Ferry's controller, space-separated (for A/B runs and profiles, e.g. --pprof-bind-address=127.0.0.1:6060)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // controller-runtime's clients log nothing the tables need
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,6 +121,10 @@ func main() {
 		bench = helmBench
 	case cfg.ui:
 		bench = uiBench
+	case cfg.scaleCurve != "":
+		bench = curveBench
+	case len(cfg.peers) > 0 || cfg.raw:
+		bench = peerBench
 	}
 	if err := bench(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -8,13 +8,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
-// cpuSeconds returns a process's user+system CPU time.
+// cpuSeconds returns a process's user+system CPU time, with that of its
+// children that have exited.
 func cpuSeconds(pid int) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -22,9 +25,15 @@ func cpuSeconds(pid int) (float64, error) {
 	}
 	s := string(data)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+	// utime, stime, and cutime, cstime: the children it waited for (Argo
+	// CD's repo server runs git as processes; Ferry and Flux read Git in
+	// process).
+	var ticks float64
+	for _, f := range fields[11:15] {
+		t, _ := strconv.ParseFloat(f, 64)
+		ticks += t
+	}
+	return ticks / 100, nil // USER_HZ is 100 on Linux
 }
 
 // peakRSS returns a process's peak resident set size in bytes (VmHWM).
@@ -42,6 +51,64 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// anonRSS returns a process's resident anonymous memory in bytes
+// (RssAnon): its heap, stacks and other memory of its own, without the
+// pages of its executable file. The kernel keeps no peak of it, so
+// anonSampler samples it.
+func anonRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no RssAnon in /proc/%d/status", pid)
+}
+
+// anonSampler records the highest sum of some processes' anonymous memory,
+// sampled every 200 ms until stopped.
+type anonSampler struct {
+	peak atomic.Int64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sampleAnon(pids func() []int) *anonSampler {
+	s := &anonSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var sum int64
+			for _, pid := range pids() {
+				n, _ := anonRSS(pid)
+				sum += n
+			}
+			if sum > s.peak.Load() {
+				s.peak.Store(sum)
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// finish stops sampling and returns the peak.
+func (s *anonSampler) finish() int64 {
+	close(s.stop)
+	<-s.done
+	return s.peak.Load()
 }
 
 // metrics is one scrape of the controller's metrics.

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+// fluxNamespace is where Flux's controllers run (their RUNTIME_NAMESPACE)
+// and where the benchmark's GitRepository and Kustomizations live.
+const fluxNamespace = "flux-system"
+
+// fluxRepository is the name of the one GitRepository every Kustomization
+// reads.
+const fluxRepository = "bench"
+
+// fluxRequestedAt is the annotation that asks Flux for a reconcile now; the
+// controllers copy its value to status.lastHandledReconcileAt once done.
+const fluxRequestedAt = "reconcile.fluxcd.io/requestedAt"
+
+var (
+	gitRepositoriesGVR = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
+	kustomizationsGVR  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+	crdsGVR            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	namespacesGVR      = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+)
+
+// fluxEngine runs Flux's source-controller and kustomize-controller
+// (tools/flux) outside the cluster, as their own local development does:
+// neither has a --kubeconfig flag, so both read $KUBECONFIG (the non-admin
+// user's context). source-controller packs the repository's head into an
+// artifact it serves over HTTP on loopback; kustomize-controller downloads
+// it from there, builds each path with kustomize and applies it
+// server-side.
+type fluxEngine struct {
+	cfg config
+	// source and kustomize are the processes start started; stop stops
+	// them in reverse.
+	source, kustomize *process
+}
+
+func (e *fluxEngine) name() string { return "Flux" }
+
+// peer is the directory under tools/ that hack/build-peer.sh builds.
+func (e *fluxEngine) peer() string { return "flux" }
+
+// start installs Flux's CRDs (build.sh copies Kustomization's and every
+// source kind's into env.bin/crds: source-controller exits at start without
+// the CRD of any kind it reconciles) and the flux-system namespace, then
+// starts source-controller and kustomize-controller, and returns once both
+// have synced their informers and started their workers (fluxReady).
+func (e *fluxEngine) start(ctx context.Context, env *peerEnv) error {
+	if err := installFluxCRDs(ctx, env.admin, filepath.Join(env.bin, "crds")); err != nil {
+		return err
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fluxNamespace},
+	}}
+	if _, err := env.admin.Resource(namespacesGVR).Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", fluxNamespace, err)
+	}
+	if err := e.startSourceController(ctx, env); err != nil {
+		e.stop()
+		return err
+	}
+	if err := e.startKustomizeController(ctx, env); err != nil {
+		e.stop()
+		return err
+	}
+	return nil
+}
+
+// installFluxCRDs server-side applies the CRDs in dir, replacing any CRD of
+// the same name (Ferry's own GitRepository CRD has a smaller schema, whose
+// pruning would drop the status Flux writes), and waits until each is
+// Established.
+func installFluxCRDs(ctx context.Context, admin dynamic.Interface, dir string) error {
+	objs, err := readManifests(dir)
+	if err != nil {
+		return fmt.Errorf("read Flux's CRDs: %w", err)
+	}
+	for _, obj := range objs {
+		opts := metav1.ApplyOptions{FieldManager: "bench", Force: true}
+		if _, err := admin.Resource(crdsGVR).Apply(ctx, obj.GetName(), obj, opts); err != nil {
+			return fmt.Errorf("apply CRD %s: %w", obj.GetName(), err)
+		}
+	}
+	for _, obj := range objs {
+		if err := waitCRDEstablished(ctx, admin, obj.GetName(), time.Minute); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fluxPorts are the loopback addresses of one controller: metrics, and the
+// health probes (/healthz, /readyz).
+type fluxPorts struct{ metrics, health string }
+
+// newFluxPorts picks two free loopback ports.
+func newFluxPorts() (fluxPorts, error) {
+	var addrs [2]string
+	for i := range addrs {
+		port, err := freePort()
+		if err != nil {
+			return fluxPorts{}, fmt.Errorf("find a free port: %w", err)
+		}
+		addrs[i] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	return fluxPorts{metrics: addrs[0], health: addrs[1]}, nil
+}
+
+// fluxCommand is a controller's command with the flags both take: their
+// loopback ports, and no leader election (one replica of each).
+func fluxCommand(env *peerEnv, name string, ports fluxPorts, args ...string) (*exec.Cmd, error) {
+	tmp := filepath.Join(env.work, name+"-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(env.bin, name), append([]string{
+		"--metrics-addr", ports.metrics, "--health-addr", ports.health,
+		"--enable-leader-election=false",
+		// Flux spreads each object's reconciles over interval ± 5 % by
+		// default. Ferry polls every interval without jitter (and the
+		// Argo CD peer runs with --app-resync-jitter 0); the idle phase
+		// measures one interval, which every Kustomization's periodic
+		// reconcile then falls into once.
+		"--interval-jitter-percentage=0",
+	}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"KUBECONFIG="+env.kubeconfig,
+		"RUNTIME_NAMESPACE="+fluxNamespace,
+		// Checkouts and downloaded artifacts go to temporary directories;
+		// these are the engine's own and go with its work directory.
+		"TMPDIR="+tmp)
+	return cmd, nil
+}
+
+// startSourceController starts source-controller with its artifact
+// storage in env.work, served at a loopback address, and waits until it is
+// ready.
+func (e *fluxEngine) startSourceController(ctx context.Context, env *peerEnv) error {
+	ports, err := newFluxPorts()
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return fmt.Errorf("find a free port: %w", err)
+	}
+	storageAddr := "127.0.0.1:" + strconv.Itoa(port)
+	storage := filepath.Join(env.work, "source-controller-storage")
+	if err := os.MkdirAll(storage, 0o755); err != nil { // it must exist before the start
+		return err
+	}
+	// --concurrent stays at its default (2): there is one GitRepository.
+	cmd, err := fluxCommand(env, "source-controller", ports,
+		"--storage-path", storage, "--storage-addr", storageAddr,
+		// The artifacts' URLs name this address; kustomize-controller
+		// downloads from it.
+		"--storage-adv-addr", storageAddr)
+	if err != nil {
+		return err
+	}
+	log := filepath.Join(env.work, "source-controller.log")
+	if e.source, err = startLogged(cmd, log); err != nil {
+		return fmt.Errorf("start source-controller: %w", err)
+	}
+	return waitReady(ctx, e.source, "source-controller", log, fluxReady(ports, log, "gitrepository"))
+}
+
+// startKustomizeController starts kustomize-controller with as many
+// Kustomizations reconciled at once as Ferry reconciles Applications, and
+// waits until it is ready.
+func (e *fluxEngine) startKustomizeController(ctx context.Context, env *peerEnv) error {
+	ports, err := newFluxPorts()
+	if err != nil {
+		return err
+	}
+	cmd, err := fluxCommand(env, "kustomize-controller", ports,
+		// --concurrent is the number of Kustomizations reconciled at once
+		// (default 4), the counterpart of Ferry's --concurrency (16 by
+		// default, -concurrency here): both get the same, so neither
+		// engine works on more applications at once than the other.
+		// Flux's vertical-scaling guide, for hundreds of applications,
+		// raises it to 10, or 20 with /tmp in memory; 16 is between, and
+		// on two cores, with the work CPU and API server bound, more
+		// workers buy little. --concurrent-ssa (4, the objects applied at
+		// once within one Kustomization) stays at its default: Ferry too
+		// applies an application's four objects at once.
+		"--concurrent", strconv.Itoa(e.cfg.concurrency),
+		// Flux's client-side rate limit (default 50 QPS, burst 300) would
+		// pace a 1,000-Kustomization sync (some 20 requests each) where
+		// Ferry's controller, at 500 QPS and burst 1000, is paced by the
+		// API server's Priority and Fairness alone: both get Ferry's.
+		"--kube-api-qps", "500", "--kube-api-burst", "1000")
+	if err != nil {
+		return err
+	}
+	log := filepath.Join(env.work, "kustomize-controller.log")
+	if e.kustomize, err = startLogged(cmd, log); err != nil {
+		return fmt.Errorf("start kustomize-controller: %w", err)
+	}
+	return waitReady(ctx, e.kustomize, "kustomize-controller", log, fluxReady(ports, log, "kustomization"))
+}
+
+// fluxReady is the readiness test of a controller process: its /readyz
+// answers, and its log says the workers of its controller named controller
+// have started. The probes answer as soon as the manager runs, before its
+// informers have synced (which takes a second or more here: the non-admin
+// user's first watches can be refused with 429 by API Priority and
+// Fairness and retried); controller-runtime starts the workers once they
+// have, and from then on the controller reconciles what is created.
+func fluxReady(ports fluxPorts, log, controller string) func(context.Context) error {
+	readyz := httpOK("http://" + ports.health + "/readyz")
+	return func(ctx context.Context) error {
+		if err := readyz(ctx); err != nil {
+			return err
+		}
+		return logHasLine(log, `"msg":"Starting workers"`, `"controller":"`+controller+`"`)
+	}
+}
+
+// create creates the GitRepository bench (branch main of env.repoURL,
+// polled every env.pollInterval), then the Kustomizations app-NNNN, 8 at
+// a time: each applies ./apps/app-NNNN into bench-(i%10), with prune on and
+// no health checks (wait false), as the other engines do.
+func (e *fluxEngine) create(ctx context.Context, env *peerEnv) error {
+	repo := gitRepository(env.repoURL, env.pollInterval)
+	if _, err := env.admin.Resource(gitRepositoriesGVR).Namespace(fluxNamespace).Create(ctx, repo, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create GitRepository %s: %w", fluxRepository, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range env.apps {
+		g.Go(func() error {
+			name := fmt.Sprintf("app-%04d", i)
+			k := kustomization(name, fmt.Sprintf("bench-%d", i%namespaces), env.pollInterval)
+			if _, err := env.admin.Resource(kustomizationsGVR).Namespace(fluxNamespace).Create(gctx, k, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("create Kustomization %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// gitRepository is the GitRepository every Kustomization reads.
+func gitRepository(url string, interval time.Duration) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "source.toolkit.fluxcd.io/v1",
+		"kind":       "GitRepository",
+		"metadata":   map[string]any{"name": fluxRepository, "namespace": fluxNamespace},
+		"spec": map[string]any{
+			"url":      url,
+			"ref":      map[string]any{"branch": "main"},
+			"interval": interval.String(),
+		},
+	}}
+}
+
+// kustomization is application name's Kustomization.
+func kustomization(name, targetNamespace string, interval time.Duration) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": name, "namespace": fluxNamespace},
+		"spec": map[string]any{
+			"sourceRef":       map[string]any{"kind": "GitRepository", "name": fluxRepository},
+			"path":            "./apps/" + name,
+			"prune":           true,
+			"wait":            false,
+			"interval":        interval.String(),
+			"targetNamespace": targetNamespace,
+		},
+	}}
+}
+
+func (e *fluxEngine) apps() (schema.GroupVersionResource, string) {
+	return kustomizationsGVR, fluxNamespace
+}
+
+// synced is Ready with revision applied: Flux writes lastAppliedRevision as
+// <branch>@sha1:<sha>.
+func (e *fluxEngine) synced(app *unstructured.Unstructured, revision string) bool {
+	rev, _, _ := unstructured.NestedString(app.Object, "status", "lastAppliedRevision")
+	return revision != "" && strings.HasSuffix(rev, revision) && conditionTrue(app, "Ready")
+}
+
+// refresh sets the reconcile.fluxcd.io/requestedAt annotation, to the
+// time now, on the GitRepository (source-controller fetches again) and on
+// every Kustomization, 8 at a time. A Kustomization has completed the
+// request once its status.lastHandledReconcileAt is that value and it is
+// Ready.
+func (e *fluxEngine) refresh(ctx context.Context, env *peerEnv) (func(*unstructured.Unstructured) bool, error) {
+	at := time.Now().Format(time.RFC3339Nano)
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{fluxRequestedAt: at}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := requestReconcile(ctx, env.admin, gitRepositoriesGVR, fluxRepository, patch); err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range env.apps {
+		g.Go(func() error {
+			return requestReconcile(gctx, env.admin, kustomizationsGVR, fmt.Sprintf("app-%04d", i), patch)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return func(app *unstructured.Unstructured) bool {
+		handled, _, _ := unstructured.NestedString(app.Object, "status", "lastHandledReconcileAt")
+		return handled == at && conditionTrue(app, "Ready")
+	}, nil
+}
+
+// requestReconcile merge-patches the object name of gvr in flux-system
+// with patch.
+func requestReconcile(ctx context.Context, admin dynamic.Interface, gvr schema.GroupVersionResource, name string, patch []byte) error {
+	_, err := admin.Resource(gvr).Namespace(fluxNamespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("annotate %s %s with %s: %w", gvr.Resource, name, fluxRequestedAt, err)
+	}
+	return nil
+}
+
+// processes are the two controllers, those of them started.
+func (e *fluxEngine) processes() map[string]int {
+	procs := map[string]int{}
+	for name, p := range map[string]*process{"source-controller": e.source, "kustomize-controller": e.kustomize} {
+		if p != nil {
+			procs[name] = p.pid()
+		}
+	}
+	return procs
+}
+
+// stop stops kustomize-controller, then source-controller, those of them
+// started.
+func (e *fluxEngine) stop() {
+	for _, p := range []*process{e.kustomize, e.source} {
+		if p != nil {
+			p.stop()
+		}
+	}
+	e.kustomize, e.source = nil, nil
+}
