@@ -31,25 +31,14 @@ func curveBench(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	largest := slices.Max(sizes)
-	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", largest)
-	r, err := newRepo(filepath.Join(work, "repo"), largest)
+	repoURL, head, closeRepo, err := servedRepo(work, slices.Max(sizes))
 	if err != nil {
 		return err
 	}
-	head, err := r.git("rev-parse", "HEAD")
-	if err != nil {
-		return err
-	}
-	srv, err := serveGit(work)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
+	defer closeRepo()
 	var results []peerResult
 	for _, n := range sizes {
-		res := runEngine(ctx, cfg, &ferryEngine{bin: ferry, cfg: cfg}, filepath.Join(work, fmt.Sprintf("ferry-%d", n)),
-			"http://"+srv.Addr+"/repo", head, n)
+		res := runEngine(ctx, cfg, &ferryEngine{bin: ferry, cfg: cfg}, filepath.Join(work, fmt.Sprintf("ferry-%d", n)), repoURL, head, n)
 		if res.err != nil {
 			fmt.Fprintf(os.Stderr, "%d applications: %v\n", n, res.err)
 		}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -323,26 +322,10 @@ func argoDirs(work string, names ...string) ([]string, error) {
 	return dirs, nil
 }
 
-// create creates the Applications as Ferry's engine does (the same
-// objects), 8 at a time.
+// create creates the Applications Ferry's engine creates (the same
+// objects).
 func (e *argocdEngine) create(ctx context.Context, env *peerEnv) error {
-	c, err := client.New(env.cluster.AdminConfig(), client.Options{Scheme: api.NewScheme()})
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i := range env.apps {
-		g.Go(func() error {
-			name := fmt.Sprintf("app-%04d", i)
-			app := application(name, fmt.Sprintf("bench-%d", i%namespaces), env.repoURL, "apps/"+name, false)
-			if err := c.Create(ctx, app); err != nil {
-				return fmt.Errorf("create Application %s: %w", name, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+	return createApplications(ctx, env)
 }
 
 func (e *argocdEngine) apps() (schema.GroupVersionResource, string) {

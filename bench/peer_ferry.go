@@ -46,6 +46,12 @@ func (e *ferryEngine) start(ctx context.Context, env *peerEnv) error {
 }
 
 func (e *ferryEngine) create(ctx context.Context, env *peerEnv) error {
+	return createApplications(ctx, env)
+}
+
+// createApplications creates env.apps Argo CD Applications app-NNNN, 8 at
+// a time: automated with prune, path apps/app-NNNN, into bench-(i%10).
+func createApplications(ctx context.Context, env *peerEnv) error {
 	c, err := client.New(env.cluster.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
@@ -55,7 +61,10 @@ func (e *ferryEngine) create(ctx context.Context, env *peerEnv) error {
 	for i := range env.apps {
 		g.Go(func() error {
 			name := fmt.Sprintf("app-%04d", i)
-			return c.Create(ctx, application(name, fmt.Sprintf("bench-%d", i%namespaces), env.repoURL, "apps/"+name, false))
+			if err := c.Create(ctx, application(name, fmt.Sprintf("bench-%d", i%namespaces), env.repoURL, "apps/"+name, false)); err != nil {
+				return fmt.Errorf("create Application %s: %w", name, err)
+			}
+			return nil
 		})
 	}
 	return g.Wait()

@@ -57,21 +57,11 @@ func peerBench(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", cfg.apps)
-	r, err := newRepo(filepath.Join(work, "repo"), cfg.apps)
+	repoURL, head, closeRepo, err := servedRepo(work, cfg.apps)
 	if err != nil {
 		return err
 	}
-	head, err := r.git("rev-parse", "HEAD")
-	if err != nil {
-		return err
-	}
-	srv, err := serveGit(work)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	repoURL := "http://" + srv.Addr + "/repo"
+	defer closeRepo()
 
 	var raw *rawResult
 	if cfg.raw {
@@ -101,6 +91,25 @@ func peerBench(ctx context.Context, cfg config) error {
 	}
 	printPeerTable(os.Stdout, cfg, results, raw)
 	return nil
+}
+
+// servedRepo writes the workload's repository of apps application paths
+// in work and serves it over smart HTTP; it returns its URL and head
+// commit, and the function that stops serving it.
+func servedRepo(work string, apps int) (url, head string, stop func(), err error) {
+	fmt.Fprintf(os.Stderr, "writing a repository with %d application paths\n", apps)
+	r, err := newRepo(filepath.Join(work, "repo"), apps)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if head, err = r.git("rev-parse", "HEAD"); err != nil {
+		return "", "", nil, err
+	}
+	srv, err := serveGit(work)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return "http://" + srv.Addr + "/repo", head, func() { _ = srv.Close() }, nil
 }
 
 // newPeer returns the engine -peer names, or one that fails with why.
@@ -397,11 +406,13 @@ func (st *watchState) until(ctx context.Context, w watch.Interface) error {
 	}
 }
 
+// see counts an application once it satisfies cond: the time measured is
+// until each has reached the state at least once (Flux's Ready goes to
+// Unknown while a Kustomization is reconciled again, which says nothing of
+// what it applied).
 func (st *watchState) see(name string, app *unstructured.Unstructured) {
 	if st.cond(app) {
 		st.done[name] = true
-	} else {
-		delete(st.done, name)
 	}
 }
 
