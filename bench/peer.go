@@ -64,3 +64,10 @@ type peerEnv struct {
 	apps         int
 	pollInterval time.Duration
 }
+
+// userWorkers is how many requests at a time the benchmark makes as the
+// user who creates the applications and asks for the refreshes: the same
+// for every engine. At 8 the user was the limit (1,000 Applications
+// created at ~60 per second under the API server's load, which Ferry kept
+// up with: its cold sync measured the creation).
+const userWorkers = 32

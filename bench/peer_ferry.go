@@ -49,15 +49,15 @@ func (e *ferryEngine) create(ctx context.Context, env *peerEnv) error {
 	return createApplications(ctx, env)
 }
 
-// createApplications creates env.apps Argo CD Applications app-NNNN, 8 at
-// a time: automated with prune, path apps/app-NNNN, into bench-(i%10).
+// createApplications creates env.apps Argo CD Applications app-NNNN,
+// userWorkers at a time: automated with prune, path apps/app-NNNN, into bench-(i%10).
 func createApplications(ctx context.Context, env *peerEnv) error {
 	c, err := client.New(env.cluster.AdminConfig(), client.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(userWorkers)
 	for i := range env.apps {
 		g.Go(func() error {
 			name := fmt.Sprintf("app-%04d", i)
@@ -106,7 +106,7 @@ func hardRefresh(ctx context.Context, env *peerEnv, ns string) (func(*unstructur
 	asked := time.Now().Truncate(time.Second)
 	patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}`)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(userWorkers)
 	for i := range env.apps {
 		g.Go(func() error {
 			_, err := env.admin.Resource(applicationsGVR).Namespace(ns).Patch(gctx, fmt.Sprintf("app-%04d", i), types.MergePatchType, patch, metav1.PatchOptions{})

@@ -250,7 +250,9 @@ func measureEngine(ctx context.Context, cfg config, e engine, env *peerEnv, audi
 	res.peakRSS = enginePeakRSS(e)
 	fmt.Fprintf(os.Stderr, "%s: all %d synced in %s\n", e.name(), env.apps, res.cold.Round(time.Millisecond))
 
-	if err := settleAudit(ctx, audit, 5*time.Second, 3*time.Minute); err != nil {
+	// Argo CD writes every Application's status at each resync (every
+	// 15 s here) and is never quiet for 5 s: a minute at most.
+	if err := settleAudit(ctx, audit, 5*time.Second, time.Minute); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: idle, one poll interval (%s)\n", e.name(), cfg.pollInterval)
