@@ -22,7 +22,7 @@ func curveBench(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ type helmIdle struct {
 // on the same machine in the same run (-helm-baseline-first runs that one
 // first, to see what the order does).
 func helmScale(ctx context.Context, cfg config, archivePath string) ([]helmColdRun, error) {
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ type peerResult struct {
 // table. A peer that cannot be built or run keeps its column with the
 // error.
 func peerBench(ctx context.Context, cfg config) error {
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 const namespaces = 10
 
 func run(ctx context.Context, cfg config) error {
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return err
 	}
@@ -59,6 +59,26 @@ func run(ctx context.Context, cfg config) error {
 	results = append(results, scale...)
 	printTable(os.Stdout, cfg, results)
 	return err
+}
+
+// ferryBinary returns the absolute path of the ferry binary to measure;
+// the default bin/ferry is built with make build when it is not there (a
+// fresh clone needs only make kube).
+func ferryBinary(ctx context.Context, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); err == nil || path != "bin/ferry" {
+		return abs, nil
+	}
+	fmt.Fprintln(os.Stderr, "building bin/ferry (make build)")
+	cmd := exec.CommandContext(ctx, "make", "build")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("make build: %w", err)
+	}
+	return abs, nil
 }
 
 // setup starts the local control plane with Ferry's CRDs and the

@@ -40,7 +40,7 @@ func shards(ctx context.Context, cfg config) error {
 	if cfg.simOnly {
 		return nil
 	}
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return err
 	}

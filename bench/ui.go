@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ import (
 //     when the stream has carried all of them, when the page shows them,
 //     and the longest the page went without a frame.
 func uiBench(ctx context.Context, cfg config) error {
-	ferry, err := filepath.Abs(cfg.ferry)
+	ferry, err := ferryBinary(ctx, cfg.ferry)
 	if err != nil {
 		return err
 	}
