@@ -51,14 +51,20 @@ func readManifestFile(path string) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
+	return decodeObjects(bufio.NewReader(f), path)
+}
+
+// decodeObjects decodes every object of a YAML (or JSON) stream; name
+// says in an error what the stream was. Empty documents are skipped.
+func decodeObjects(r io.Reader, name string) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
 	var objs []*unstructured.Unstructured
 	for {
 		obj := &unstructured.Unstructured{}
 		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
 			return objs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", path, err)
+			return nil, fmt.Errorf("decode %s: %w", name, err)
 		}
 		if len(obj.Object) > 0 {
 			objs = append(objs, obj)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ferrycd/ferry/internal/localcluster"
@@ -101,20 +98,14 @@ func workloadObjects(apps int) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for i := range apps {
 		name := fmt.Sprintf("app-%04d", i)
-		dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(podinfo(name))), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if obj.Object == nil {
-				continue
-			}
-			obj.SetNamespace(fmt.Sprintf("bench-%d", i%namespaces))
-			out = append(out, obj)
+		objs, err := decodeObjects(strings.NewReader(podinfo(name)), name)
+		if err != nil {
+			return nil, err
 		}
+		for _, obj := range objs {
+			obj.SetNamespace(fmt.Sprintf("bench-%d", i%namespaces))
+		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }
