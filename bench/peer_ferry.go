@@ -105,15 +105,7 @@ func argoSynced(app *unstructured.Unstructured, revision string) bool {
 func hardRefresh(ctx context.Context, env *peerEnv, ns string) (func(*unstructured.Unstructured) bool, error) {
 	asked := time.Now().Truncate(time.Second)
 	patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}`)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(userWorkers)
-	for i := range env.apps {
-		g.Go(func() error {
-			_, err := env.admin.Resource(applicationsGVR).Namespace(ns).Patch(gctx, fmt.Sprintf("app-%04d", i), types.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := patchApps(ctx, env, applicationsGVR, ns, patch); err != nil {
 		return nil, fmt.Errorf("ask for a hard refresh: %w", err)
 	}
 	return func(app *unstructured.Unstructured) bool {
@@ -124,4 +116,21 @@ func hardRefresh(ctx context.Context, env *peerEnv, ns string) (func(*unstructur
 		t, err := time.Parse(time.RFC3339, at)
 		return err == nil && !t.Before(asked)
 	}, nil
+}
+
+// patchApps merge-patches the applications app-NNNN of resource gvr in
+// namespace ns, userWorkers at a time.
+func patchApps(ctx context.Context, env *peerEnv, gvr schema.GroupVersionResource, ns string, patch []byte) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(userWorkers)
+	for i := range env.apps {
+		g.Go(func() error {
+			name := fmt.Sprintf("app-%04d", i)
+			if _, err := env.admin.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+				return fmt.Errorf("patch %s %s: %w", gvr.Resource, name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

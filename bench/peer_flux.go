@@ -335,15 +335,8 @@ func (e *fluxEngine) refresh(ctx context.Context, env *peerEnv) (func(*unstructu
 	if err := requestReconcile(ctx, env.admin, gitRepositoriesGVR, fluxRepository, patch); err != nil {
 		return nil, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(userWorkers)
-	for i := range env.apps {
-		g.Go(func() error {
-			return requestReconcile(gctx, env.admin, kustomizationsGVR, fmt.Sprintf("app-%04d", i), patch)
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if err := patchApps(ctx, env, kustomizationsGVR, fluxNamespace, patch); err != nil {
+		return nil, fmt.Errorf("annotate the Kustomizations with %s: %w", fluxRequestedAt, err)
 	}
 	return func(app *unstructured.Unstructured) bool {
 		handled, _, _ := unstructured.NestedString(app.Object, "status", "lastHandledReconcileAt")
