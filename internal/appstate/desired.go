@@ -37,11 +37,20 @@ type Desired struct {
 	Objects []*unstructured.Unstructured
 	// Hooks are the prepared hooks: run by syncs, never compared.
 	Hooks []*unstructured.Unstructured
+
+	hash string // Hash's result, once computed (Objects are not written)
 }
 
 // Hash identifies the desired objects: equal hashes, equal objects in the
 // same order (JSON with sorted keys, SHA-256).
 func (d *Desired) Hash() string {
+	if d.hash == "" {
+		d.hash = d.computeHash()
+	}
+	return d.hash
+}
+
+func (d *Desired) computeHash() string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	for _, o := range d.Objects {
