@@ -34,7 +34,7 @@ func (c *Cache) CommitInfo(ctx context.Context, repoURL, sha string) (CommitInfo
 	if len(sha) != hexSHALen || !isHex(sha) {
 		return CommitInfo{}, fmt.Errorf("commit info of %s: %q is not a full commit SHA", r.key, sha)
 	}
-	h, err := r.ensureCommit(ctx, plumbing.NewHash(sha), false)
+	h, err := r.ensureCommit(ctx, plumbing.NewHash(sha), time.Time{})
 	if err != nil {
 		return CommitInfo{}, fmt.Errorf("commit info of %s at %s: %w", r.key, sha, err)
 	}

@@ -38,8 +38,8 @@ const minShortSHA = 4
 // The first call for a repository clones it (bare, into Options.Dir). Later
 // calls list the remote's refs at most once per Options.PollInterval, and
 // fetch, incrementally, only when a ref points to a commit the cache lacks.
-// force (a hard refresh) lists now. Concurrent callers share one listing and
-// fetch. A full SHA already in the cache resolves without any network access.
+// force (a hard refresh) lists now (ResolveSince with the time of the call).
+// Concurrent callers share one listing and fetch. A full SHA already in the cache resolves without any network access.
 // A short SHA resolves only if it matches exactly one fetched commit.
 //
 // A commit no branch or tag reaches any longer (the branch was force-pushed
@@ -51,19 +51,35 @@ const minShortSHA = 4
 // refuses unadvertised commits (git's default) makes it ErrRevisionNotFound,
 // in an error naming the revision, as Argo CD fails to check it out.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, force bool) (string, error) {
+	var since time.Time
+	if force {
+		since = c.now()
+	}
+	return c.ResolveSince(ctx, repoURL, revision, since)
+}
+
+// ResolveSince is Resolve from a listing of the remote's refs that started
+// after since (a zero since: Resolve's poll interval). A refresh
+// asked for at some time (an Application's refresh annotation, seen by the
+// watch at since) is answered by any listing started since then: whatever
+// was pushed before the ask shows in it. So a burst of refreshes of the
+// Applications of one repository shares a listing or two, instead of each
+// waiting for one started after its own reconcile began. since is read on
+// the clock of the caller's process (time.Now).
+func (c *Cache) ResolveSince(ctx context.Context, repoURL, revision string, since time.Time) (string, error) {
 	r, err := c.repo(ctx, repoURL)
 	if err != nil {
 		return "", err
 	}
 	rev := strings.TrimSpace(revision)
 	if isHex(rev) && len(rev) == hexSHALen {
-		h, err := r.ensureCommit(ctx, plumbing.NewHash(strings.ToLower(rev)), force)
+		h, err := r.ensureCommit(ctx, plumbing.NewHash(strings.ToLower(rev)), since)
 		if err != nil {
 			return "", fmt.Errorf("resolve %q in %s: %w", rev, r.key, err)
 		}
 		return h.String(), nil
 	}
-	refs, _, err := r.refresh(ctx, force)
+	refs, _, err := r.refresh(ctx, since)
 	if err != nil {
 		return "", fmt.Errorf("resolve %q in %s: %w", rev, r.key, err)
 	}
@@ -92,19 +108,29 @@ type flight struct {
 	err     error
 }
 
-// refresh returns the remote's refs, listing them if the last listing is
-// older than the poll interval, or if force is set and the last listing
-// started before this call. Callers arriving during a listing wait for it and
-// share its result. refreshed reports whether the result comes from a listing
-// made for this call (rather than a cached one).
-func (r *repo) refresh(ctx context.Context, force bool) (refs *refSet, refreshed bool, err error) {
+// refresh returns the remote's refs: from the last listing when it started
+// after since, or, for a zero since, when it is younger than the poll
+// interval; otherwise from a new listing. Callers arriving during a listing
+// wait for it and share its result (and start another when it began before
+// their since). refreshed reports whether the result comes from a listing
+// that satisfies since (made for this call, or one started after since),
+// rather than a cached one within the poll interval.
+func (r *repo) refresh(ctx context.Context, since time.Time) (refs *refSet, refreshed bool, err error) {
 	start := r.c.now()
+	forced := !since.IsZero()
 	r.mu.Lock()
 	for {
-		if !force && !r.listedAt.IsZero() && start.Sub(r.listedAt) < r.c.opts.PollInterval {
-			refs, err := r.refs, r.listErr
-			r.mu.Unlock()
-			return refs, false, err
+		if !r.listedAt.IsZero() {
+			if forced && r.listedAt.After(since) {
+				refs, err := r.refs, r.listErr
+				r.mu.Unlock()
+				return refs, true, err
+			}
+			if !forced && start.Sub(r.listedAt) < r.c.opts.PollInterval {
+				refs, err := r.refs, r.listErr
+				r.mu.Unlock()
+				return refs, false, err
+			}
 		}
 		f := r.flight
 		if f == nil {
@@ -116,10 +142,10 @@ func (r *repo) refresh(ctx context.Context, force bool) (refs *refSet, refreshed
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		}
-		if !force || !f.started.Before(start) {
+		if !forced || f.started.After(since) {
 			return f.refs, true, f.err
 		}
-		r.mu.Lock() // a forced call needs a listing started after it
+		r.mu.Lock() // a forced call needs a listing started after since
 	}
 	f := &flight{done: make(chan struct{}), started: start}
 	r.flight = f
@@ -183,14 +209,14 @@ func (r *repo) listAndSync(ctx context.Context) (refs *refSet, err error) {
 
 // ensureCommit returns the commit that h names (h itself, or the commit of
 // the tag h), fetching it if the cache lacks it: first by a refresh (subject
-// to the poll interval unless force), then, if that refresh happened, by
-// asking the remote for h itself.
-func (r *repo) ensureCommit(ctx context.Context, h plumbing.Hash, force bool) (plumbing.Hash, error) {
+// to the poll interval unless since is set), then, if that refresh happened,
+// by asking the remote for h itself.
+func (r *repo) ensureCommit(ctx context.Context, h plumbing.Hash, since time.Time) (plumbing.Hash, error) {
 	commit, err := r.localCommit(h)
 	if err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
 		return commit, err
 	}
-	_, refreshed, err := r.refresh(ctx, force)
+	_, refreshed, err := r.refresh(ctx, since)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

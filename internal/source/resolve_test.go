@@ -140,6 +140,50 @@ func TestResolvePollInterval(t *testing.T) {
 	}
 }
 
+// TestResolveSince: a refresh asked for at some time is answered by any
+// listing started after it, and only by one.
+func TestResolveSince(t *testing.T) {
+	remote := newTestRepo(t)
+	c, clk := newTestCache(t, Options{PollInterval: time.Hour})
+	ctx := t.Context()
+	asked := clk.Now()
+	clk.Add(time.Second)
+	old, err := c.Resolve(ctx, remote.url(), "main", false) // lists at asked+1s
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote.write("README.md", "# pushed after the listing\n")
+	pushed := remote.commit("pushed")
+	clk.Add(time.Second)
+
+	// The listing started after the ask: it answers it, without another.
+	if got, err := c.ResolveSince(ctx, remote.url(), "main", asked); err != nil || got != old {
+		t.Fatalf("asked before the listing: ResolveSince = %s, %v; want %s from that listing", got, err, old)
+	}
+	if s := statsOf(t, c, remote.url()); s.RefListings != 1 {
+		t.Fatalf("asked before the listing: %d listings, want 1", s.RefListings)
+	}
+	// A refresh asked for after it (the push came before the ask) lists
+	// again and sees the push.
+	askedAfterPush := clk.Now()
+	clk.Add(time.Second)
+	if got, err := c.ResolveSince(ctx, remote.url(), "main", askedAfterPush); err != nil || got != pushed {
+		t.Fatalf("asked after the push: ResolveSince = %s, %v; want %s", got, err, pushed)
+	}
+	if s := statsOf(t, c, remote.url()); s.RefListings != 2 {
+		t.Fatalf("asked after the push: %d listings, want 2", s.RefListings)
+	}
+	// Every other refresh asked for before that listing shares it.
+	for range 5 {
+		if got, err := c.ResolveSince(ctx, remote.url(), "main", askedAfterPush); err != nil || got != pushed {
+			t.Fatalf("ResolveSince = %s, %v; want %s", got, err, pushed)
+		}
+	}
+	if s := statsOf(t, c, remote.url()); s.RefListings != 2 || s.Fetches != 1 {
+		t.Fatalf("a burst of refreshes asked before the listing: stats = %+v, want 2 listings and 1 fetch", s)
+	}
+}
+
 func TestResolveConcurrentCallersShareOneListing(t *testing.T) {
 	remote := newTestRepo(t)
 	c, _ := newTestCache(t, Options{})

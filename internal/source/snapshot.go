@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 	"weak"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -89,7 +90,7 @@ func (c *Cache) buildSnapshot(ctx context.Context, r *repo, sha string) (*snapsh
 	if fsys, ok := c.snapshots.get(key); ok {
 		return fsys, nil
 	}
-	commit, err := r.ensureCommit(ctx, plumbing.NewHash(sha), false)
+	commit, err := r.ensureCommit(ctx, plumbing.NewHash(sha), time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s at %s: %w", r.key, sha, err)
 	}

@@ -60,11 +60,6 @@ type run struct {
 	cmp      *appstate.Comparison
 }
 
-// hardRefreshDiscoveryReuse is how old a discovery of the destination's
-// capabilities a hard refresh still takes: a CRD installed longer ago than
-// this before the refresh asked for shows in it.
-const hardRefreshDiscoveryReuse = 2 * time.Second
-
 // phase is one named step of a reconcile. An error stops the reconcile; a
 // stalled one (appstate.StalledError) is reported and not retried until the
 // Application or its revision changes, any other is retried with backoff.
@@ -180,17 +175,19 @@ func (r *Reconciler) reconcileDestination(ctx context.Context, rn *run) error {
 
 // reconcileSource resolves the revisions the sources follow now.
 func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
+	var since time.Time // a refresh is answered from what Git and the cluster say after it was asked
+	if rn.refresh != "" {
+		since = r.tracker.refreshAsked(appKey(rn.app), rn.began)
+	}
 	if rn.refresh == "hard" {
 		r.renders.Forget()
-		// A discovery started at most hardRefreshDiscoveryReuse before
-		// this reconcile began is taken as seeing what the hard refresh
-		// asks to see: a burst of hard refreshes (every Application of a
-		// cluster) discovers a few times, not once per Application, each
-		// waiting for the one before (1,000 of them took 17 s in
-		// go run ./bench -peer, discovery alone).
-		rn.dst.forgetCapabilitiesBefore(rn.began.Add(-hardRefreshDiscoveryReuse))
+		// A discovery started after the refresh was asked for sees what
+		// the refresh asks to see: a burst of hard refreshes (every
+		// Application of a cluster) discovers once or twice, not once per
+		// Application, each waiting for the one before.
+		rn.dst.forgetCapabilitiesBefore(since)
 	}
-	revision, err := r.resolveAll(ctx, rn.app, appstate.TargetRevisions(rn.app, nil), rn.refresh != "")
+	revision, err := r.resolveAll(ctx, rn.app, appstate.TargetRevisions(rn.app, nil), since)
 	if err != nil {
 		return err
 	}

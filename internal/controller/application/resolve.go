@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
@@ -13,19 +14,20 @@ import (
 )
 
 // resolveSource resolves what one source follows: a Git branch, tag or
-// commit to a commit, a chart's version or range to a version. force asks
-// the remote now rather than from the last listing (Git's refs, a Helm
-// repository's index) when it is older than the poll interval.
-func (r *Reconciler) resolveSource(ctx context.Context, src v1alpha1.ApplicationSource, revision string, force bool) (string, error) {
+// commit to a commit, a chart's version or range to a version. A non-zero
+// since asks for Git's refs from a listing started at since or later (the
+// time a refresh was asked for), and a Helm repository's index now, rather
+// than from the last listing when it is younger than the poll interval.
+func (r *Reconciler) resolveSource(ctx context.Context, src v1alpha1.ApplicationSource, revision string, since time.Time) (string, error) {
 	var rev string
 	var err error
 	if appstate.IsChart(src) {
 		if r.opts.Charts == nil {
 			return "", appstate.Stall(appstate.ReasonInvalidSpec, fmt.Errorf("chart %s: this controller reads no Helm repositories", src.Chart))
 		}
-		rev, err = r.opts.Charts.Resolve(ctx, src.RepoURL, src.Chart, revision, force)
+		rev, err = r.opts.Charts.Resolve(ctx, src.RepoURL, src.Chart, revision, !since.IsZero())
 	} else {
-		rev, err = r.sources.Resolve(ctx, src.RepoURL, revision, force)
+		rev, err = r.sources.ResolveSince(ctx, src.RepoURL, revision, since)
 	}
 	if err != nil {
 		what := redact.URL(src.RepoURL)
@@ -42,11 +44,11 @@ func (r *Reconciler) resolveSource(ctx context.Context, src v1alpha1.Application
 
 // resolveAll resolves the revisions of the Application's sources, by
 // position, into one key (appstate.JoinRevisions).
-func (r *Reconciler) resolveAll(ctx context.Context, app *v1alpha1.Application, revisions []string, force bool) (string, error) {
+func (r *Reconciler) resolveAll(ctx context.Context, app *v1alpha1.Application, revisions []string, since time.Time) (string, error) {
 	srcs := appstate.Sources(app)
 	out := make([]string, len(srcs))
 	for i, s := range srcs {
-		rev, err := r.resolveSource(ctx, s, revisions[i], force)
+		rev, err := r.resolveSource(ctx, s, revisions[i], since)
 		if err != nil {
 			if len(srcs) > 1 {
 				err = fmt.Errorf("source %d: %w", i+1, err)
@@ -56,4 +58,13 @@ func (r *Reconciler) resolveAll(ctx context.Context, app *v1alpha1.Application, 
 		out[i] = rev
 	}
 	return appstate.JoinRevisions(out), nil
+}
+
+// nowIf is the since of resolveAll for a call that must see the remote as it
+// is now (force), and the zero time (the poll interval's listing) otherwise.
+func nowIf(force bool) time.Time {
+	if force {
+		return time.Now()
+	}
+	return time.Time{}
 }

@@ -204,3 +204,23 @@ func (r *Reconciler) destinationMoved() predicate.Predicate {
 		return true
 	}}
 }
+
+// refreshSeen filters nothing: it tells the tracker when the watch saw an
+// Application's refresh annotation come and go. A refresh is answered from
+// a Git listing started after it was seen (tracker.refreshAsked), not one
+// started after its reconcile began, which may be seconds later in a burst.
+// It comes first among the For predicates, so it sees every event.
+func (r *Reconciler) refreshSeen() predicate.Predicate {
+	see := func(obj client.Object) bool {
+		if obj != nil {
+			_, asking := obj.GetAnnotations()[refreshAnnotation]
+			r.tracker.seeRefresh(client.ObjectKeyFromObject(obj), asking, time.Now())
+		}
+		return true
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return see(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return see(e.ObjectNew) },
+		GenericFunc: func(e event.GenericEvent) bool { return see(e.Object) },
+	}
+}

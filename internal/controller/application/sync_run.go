@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,7 +35,7 @@ func (r *Reconciler) runSync(ctx context.Context, rn *run, req *appstate.SyncReq
 	// An operation names a revision as a person does ("main"): resolve it
 	// now, not from the last listing. An automated sync carries a commit.
 	revs := appstate.SplitRevisions(req.Revision, len(appstate.Sources(app)))
-	if sr.revision, err = r.resolveAll(ctx, app, revs, !req.Automated); err != nil {
+	if sr.revision, err = r.resolveAll(ctx, app, revs, nowIf(!req.Automated)); err != nil {
 		return syncRun{revision: req.Revision}, fmt.Errorf("resolve %q: %w", appstate.ShortRevisions(req.Revision), err)
 	}
 	if d == nil || d.Revision != sr.revision {
@@ -152,7 +153,7 @@ func (r *Reconciler) interruption(app *v1alpha1.Application, req *appstate.SyncR
 		if !req.Automated {
 			return ""
 		}
-		if rev, err := r.resolveAll(ctx, app, appstate.TargetRevisions(app, nil), false); err == nil && rev != revision {
+		if rev, err := r.resolveAll(ctx, app, appstate.TargetRevisions(app, nil), time.Time{}); err == nil && rev != revision {
 			return fmt.Sprintf("revision %s superseded by %s", appstate.Short(revision), appstate.Short(rev))
 		}
 		return ""

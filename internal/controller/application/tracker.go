@@ -106,6 +106,9 @@ type tracker struct {
 	// drifts is when a drift that selfHeal would sync away was first seen,
 	// per Application waiting for its self-heal (Options.SelfHealDelay).
 	drifts map[types.NamespacedName]time.Time
+	// refreshes is when the watch first saw each Application's refresh
+	// annotation, for as long as the annotation stays.
+	refreshes map[types.NamespacedName]time.Time
 }
 
 // reportedSync is the sync status this process last wrote for an
@@ -117,7 +120,8 @@ type reportedSync struct {
 
 func newTracker() *tracker {
 	return &tracker{apps: map[types.NamespacedName]comparison{}, syncs: map[types.NamespacedName]*v1alpha1.OperationState{},
-		reported: map[types.NamespacedName]reportedSync{}, drifts: map[types.NamespacedName]time.Time{}}
+		reported: map[types.NamespacedName]reportedSync{}, drifts: map[types.NamespacedName]time.Time{},
+		refreshes: map[types.NamespacedName]time.Time{}}
 }
 
 func (t *tracker) remember(app types.NamespacedName, inputs, rendered string, objects map[fsync.Key]tracked) {
@@ -188,6 +192,31 @@ func (t *tracker) drop(app types.NamespacedName) {
 	delete(t.syncs, app)
 	delete(t.reported, app)
 	delete(t.drifts, app)
+	delete(t.refreshes, app)
+}
+
+// seeRefresh records what a watch event at now showed of app's refresh
+// annotation: the first event asking for a refresh is remembered until one
+// shows the annotation gone (the reconcile that answered cleared it).
+func (t *tracker) seeRefresh(app types.NamespacedName, asking bool, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !asking {
+		delete(t.refreshes, app)
+	} else if _, seen := t.refreshes[app]; !seen {
+		t.refreshes[app] = now
+	}
+}
+
+// refreshAsked is when the watch first saw app's refresh asked for, or
+// began (the reconcile's start) when it did not see it before that.
+func (t *tracker) refreshAsked(app types.NamespacedName, began time.Time) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at, ok := t.refreshes[app]; ok && at.Before(began) {
+		return at
+	}
+	return began
 }
 
 // unchanged returns app's last comparison if it used these inputs and every

@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ferrycd/ferry/api/argoproj/v1alpha1"
 	"github.com/ferrycd/ferry/internal/appstate"
@@ -33,7 +34,7 @@ func (r *Reconciler) Desired(ctx context.Context, app *v1alpha1.Application, ins
 	if err := checkDestination(p, app, dst); err != nil {
 		return nil, err
 	}
-	revision, err := r.resolveAll(ctx, app, appstate.TargetRevisions(app, nil), false)
+	revision, err := r.resolveAll(ctx, app, appstate.TargetRevisions(app, nil), time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package image_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	imagev1 "github.com/ferrycd/ferry/api/image/v1beta2"
+	"github.com/ferrycd/ferry/internal/localcluster/localclustertest"
 )
 
 // TestImageCLI: ferry image scan, list and update --dry-run on a repository
@@ -50,20 +52,28 @@ func TestImageCLI(t *testing.T) {
 	createNamespace(ctx, t, "argocd")
 	create(ctx, t, secret)
 	reg.push("cli", "1.2.0")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.WebhookURL+"/api/webhook/registry",
-		strings.NewReader(`{"image":"`+reg.host+`/cli","tag":"1.2.0"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer registry-hook-1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"refreshed":1`) {
-		t.Fatalf("registry webhook: %s %s", resp.Status, body)
-	}
+	// The receiver reads its secret from the watch cache, which sees the new
+	// Secret a moment after the create: until then it answers 401.
+	localclustertest.Eventually(t, time.Minute, "the registry webhook accepts the secret", func(ctx context.Context) (bool, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.WebhookURL+"/api/webhook/registry",
+			strings.NewReader(`{"image":"`+reg.host+`/cli","tag":"1.2.0"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer registry-hook-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			return false, resp.Status
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"refreshed":1`) {
+			t.Fatalf("registry webhook: %s %s", resp.Status, body)
+		}
+		return true, ""
+	})
 	policyPicks(t, ns, "cli", reg.host+"/cli:1.2.0")
 }
