@@ -82,7 +82,8 @@ func (f SnapshotFunc) Snapshot(ctx context.Context, repoURL, revision string) (f
 // that does not render (broken YAML, a render that timed out) fails the
 // same way every time, and rendering it again would only cost — a timed-out
 // kustomize build cannot be stopped, so each retry would leave one more
-// goroutine running. A hard refresh (Forget) drops both.
+// goroutine running. A hard refresh renders again, without either
+// (RenderedAfter).
 //
 // The cache is bounded by bytes: each render counts an estimate of the heap
 // its objects hold (computed once, when it is stored), each failure a small
@@ -120,13 +121,22 @@ func NewRenderer(r *render.Renderer, snapshots Snapshots, charts Charts, maxByte
 	return &Renderer{renderer: r, snapshots: snapshots, charts: charts, cache: newRenderCache(maxBytes)}
 }
 
-// Forget drops every remembered render and render failure, and the chart
-// archives kept when the Charts keep any (a hard refresh).
-func (r *Renderer) Forget() {
-	r.cache.clear()
-	if f, ok := r.charts.(interface{ Forget() }); ok {
-		f.Forget()
-	}
+type renderedAfterKey struct{}
+
+// RenderedAfter asks the renders made under ctx to take no render or
+// render failure remembered from before t, and no chart archive downloaded
+// before t (chartrepo.WithFetchedAfter): a hard refresh asked for at t.
+// What is rendered or downloaded after t is remembered and shared as
+// always, so a burst of hard refreshes renders each source once, and the
+// renders of Applications that were not refreshed stay remembered.
+func RenderedAfter(ctx context.Context, t time.Time) context.Context {
+	return chartrepo.WithFetchedAfter(context.WithValue(ctx, renderedAfterKey{}, t), t)
+}
+
+// renderedAfter is RenderedAfter's time (zero: any remembered render).
+func renderedAfter(ctx context.Context) time.Time {
+	t, _ := ctx.Value(renderedAfterKey{}).(time.Time)
+	return t
 }
 
 // RenderInput is everything one source's render depends on.
@@ -198,7 +208,7 @@ func (r *Renderer) renderGit(ctx context.Context, in RenderInput, caps *lazyCapa
 	// Per project: a project reading the repository with credentials of
 	// its own must not be served another project's render.
 	plain := renderKey(in, seen, false, source.ProjectFrom(ctx))
-	if e, ok := r.cache.get(plain); ok {
+	if e, ok := r.cache.get(plain, renderedAfter(ctx)); ok {
 		if e.helm {
 			return r.renderHelm(ctx, in, caps, nil)
 		}
@@ -223,7 +233,7 @@ func (r *Renderer) renderHelm(ctx context.Context, in RenderInput, caps *lazyCap
 		return nil, err
 	}
 	key := renderKey(in, seen, true, source.ProjectFrom(ctx))
-	if e, ok := r.cache.get(key); ok {
+	if e, ok := r.cache.get(key, renderedAfter(ctx)); ok {
 		return e.res, e.err
 	}
 	if fsys == nil && !IsChart(in.Source) {

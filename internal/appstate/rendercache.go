@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/render"
 )
@@ -41,17 +42,20 @@ type renderCacheEntry struct {
 	key  string
 	val  renderEntry
 	size int64
+	at   time.Time // when it was stored
 }
 
 func newRenderCache(maxBytes int64) *renderCache {
 	return &renderCache{maxBytes: maxBytes, order: list.New(), items: map[string]*list.Element{}}
 }
 
-func (c *renderCache) get(key string) (renderEntry, bool) {
+// get returns the entry under key if it was stored after after (any entry
+// for a zero after).
+func (c *renderCache) get(key string, after time.Time) (renderEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[key]
-	if !ok {
+	if !ok || !e.Value.(*renderCacheEntry).at.After(after) {
 		return renderEntry{}, false
 	}
 	c.order.MoveToFront(e)
@@ -71,7 +75,7 @@ func (c *renderCache) add(key string, val renderEntry) bool {
 	if size > c.maxBytes {
 		return false
 	}
-	c.items[key] = c.order.PushFront(&renderCacheEntry{key: key, val: val, size: size})
+	c.items[key] = c.order.PushFront(&renderCacheEntry{key: key, val: val, size: size, at: time.Now()})
 	c.bytes += size
 	for c.bytes > c.maxBytes {
 		c.remove(c.order.Back()) // never the entry just added: it fits alone

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/ferrycd/ferry/internal/render"
 )
@@ -149,7 +150,7 @@ func TestRenderCacheEvictsLeastRecentlyUsedByBytes(t *testing.T) {
 		c.add(key, resultOfSize(t, 1000))
 	}
 	assertRenderCache(t, c, 3000, map[string]bool{"a": true, "b": true, "c": true})
-	c.get("a")
+	c.get("a", time.Time{})
 	c.add("d", resultOfSize(t, 1000))
 	assertRenderCache(t, c, 3000, map[string]bool{"a": true, "b": false, "c": true, "d": true})
 	// Order now d, a, c: a render of 2000 evicts c, then a.
@@ -158,8 +159,6 @@ func TestRenderCacheEvictsLeastRecentlyUsedByBytes(t *testing.T) {
 	// Storing a key again replaces its size.
 	c.add("e", resultOfSize(t, 1500))
 	assertRenderCache(t, c, 2500, map[string]bool{"d": true, "e": true})
-	c.clear()
-	assertRenderCache(t, c, 0, map[string]bool{"d": false, "e": false})
 }
 
 func TestRenderCacheDoesNotKeepOversizeRenders(t *testing.T) {
@@ -192,10 +191,10 @@ func TestRenderCacheCountsFailuresSmall(t *testing.T) {
 	if b, n := c.usage(); n != 10 || b != 10*e.size() {
 		t.Errorf("usage = %d bytes in %d entries, want %d in 10", b, n, 10*e.size())
 	}
-	if _, ok := c.get("4"); ok {
+	if _, ok := c.get("4", time.Time{}); ok {
 		t.Error("the oldest failures were kept")
 	}
-	if got, ok := c.get("14"); !ok || got.err != err {
+	if got, ok := c.get("14", time.Time{}); !ok || got.err != err {
 		t.Errorf("the newest failure = %v, %v; want it kept", got.err, ok)
 	}
 }
@@ -227,11 +226,22 @@ func TestRendererKeepsRendersWithinItsBudget(t *testing.T) {
 	if n := snaps.calls.Load(); n != 1 {
 		t.Errorf("%d snapshots read, want 1", n)
 	}
-	if b, n := r.cache.usage(); n != 1 || b <= renderEntryOverhead {
+	b, n := r.cache.usage()
+	if n != 1 || b <= renderEntryOverhead {
 		t.Errorf("cache usage = %d bytes in %d entries, want one render", b, n)
 	}
-	r.Forget()
-	if b, n := r.cache.usage(); b != 0 || n != 0 {
-		t.Errorf("after Forget, cache usage = %d bytes in %d entries, want none", b, n)
+	// A hard refresh asked for now renders again, once, and keeps only the
+	// new render.
+	asked := RenderedAfter(t.Context(), time.Now())
+	for range 2 {
+		if _, err := r.Desired(asked, app, instance, revB, namespaced, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := snaps.calls.Load(); n != 2 {
+		t.Errorf("a refresh asked for after the render: %d snapshots read in all, want 2", n)
+	}
+	if b2, n := r.cache.usage(); n != 1 || b2 != b {
+		t.Errorf("after the refresh, cache usage = %d bytes in %d entries, want the one render (%d bytes)", b2, n, b)
 	}
 }

@@ -261,22 +261,52 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 		return nil, fmt.Errorf("chart %s in %s: no version given", chart, loc.norm)
 	}
 	key := loc.key + "\x00" + chart + "\x00" + version
-	if a, ok := r.archives.get(key); ok {
+	after := fetchedAfter(ctx)
+	if a, ok := r.archives.get(key, after); ok {
 		return a, nil
 	}
-	if err := r.refusedBefore(key); err != nil {
+	if err := r.refusedBefore(key, after); err != nil {
 		return nil, err
 	}
-	ch := r.downloading.DoChan(key, func() (any, error) {
-		// A download that ended between the lookup above and this flight
-		// has kept its archive: one download per version, not two.
-		if a, ok := r.archives.get(key); ok {
-			return a, nil
+	// A caller asking for a download after some time (a hard refresh)
+	// shares only downloads of its kind, which never take a kept archive:
+	// one started before its time is not enough, and then the next one,
+	// which starts after this call, is.
+	flight := key
+	if !after.IsZero() {
+		flight += "\x00fresh"
+	}
+	for attempt := 0; ; attempt++ {
+		d, err := r.download(ctx, loc, flight, key, chart, version, after.IsZero())
+		if err != nil {
+			return nil, err
+		}
+		if d.at.After(after) || attempt > 0 {
+			return d.a, nil
+		}
+	}
+}
+
+// downloaded is an archive and when its download started.
+type downloaded struct {
+	a  *Archive
+	at time.Time
+}
+
+// download fetches the archive kept under key, in one flight per name
+// flight; kept allows the flight to return an archive kept meanwhile.
+func (r *Repos) download(ctx context.Context, loc *location, flight, key, chart, version string, kept bool) (downloaded, error) {
+	ch := r.downloading.DoChan(flight, func() (any, error) {
+		// A download that ended between the caller's lookup and this
+		// flight has kept its archive: one download per version, not two.
+		if a, at, ok := r.archives.lookup(key); ok && kept {
+			return downloaded{a, at}, nil
 		}
 		// Detached from the first caller's context, so the callers who
 		// join do not fail because it gave up; bounded by Timeout.
 		dctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), r.opts.Timeout, errChartTimeout)
 		defer cancel()
+		started := r.now()
 		var a *Archive
 		var err error
 		if loc.oci {
@@ -291,32 +321,38 @@ func (r *Repos) Fetch(ctx context.Context, repoURL, chart, version string) (*Arc
 			}
 			return nil, err
 		}
-		r.archives.add(key, a)
-		return a, nil
+		r.archives.add(key, a, started)
+		return downloaded{a, started}, nil
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return downloaded{}, res.Err
 		}
-		return res.Val.(*Archive), nil
+		return res.Val.(downloaded), nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("chart %s %s from %s: %w", chart, version, loc.norm, ctx.Err())
+		return downloaded{}, fmt.Errorf("chart %s %s from %s: %w", chart, version, loc.norm, ctx.Err())
 	}
+}
+
+type fetchedAfterKey struct{}
+
+// WithFetchedAfter asks Fetch calls made with the returned context for an
+// archive whose download started after t, and to ignore a failure
+// remembered from before t: a hard refresh asked for at t, which must see a
+// chart republished under the same version. t is on the clock of Repos
+// (time.Now, unless a test replaced it).
+func WithFetchedAfter(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, fetchedAfterKey{}, t)
+}
+
+func fetchedAfter(ctx context.Context) time.Time {
+	t, _ := ctx.Value(fetchedAfterKey{}).(time.Time)
+	return t
 }
 
 // notFoundError is an error matching ErrNotFound whose message says it all.
 type notFoundError struct{ msg string }
-
-// Forget drops the archives kept, and the archives remembered as refused
-// (a hard refresh): one that downloaded wrong, from a repository without
-// digests, is downloaded again.
-func (r *Repos) Forget() {
-	r.archives.clear()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refused = nil
-}
 
 // refusedArchive is an archive's failure and when it happened.
 type refusedArchive struct {
@@ -340,11 +376,12 @@ func (r *Repos) refuse(key string, err error) {
 	r.refused[key] = refusedArchive{err: err, at: now}
 }
 
-// refusedBefore is key's failure when it is less than a poll interval old.
-func (r *Repos) refusedBefore(key string) error {
+// refusedBefore is key's failure when it is less than a poll interval old
+// and happened after after.
+func (r *Repos) refusedBefore(key string, after time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if f, ok := r.refused[key]; ok && r.now().Sub(f.at) < r.opts.PollInterval {
+	if f, ok := r.refused[key]; ok && r.now().Sub(f.at) < r.opts.PollInterval && f.at.After(after) {
 		return f.err
 	}
 	return nil

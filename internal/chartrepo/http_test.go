@@ -27,7 +27,7 @@ func TestResolveAndFetch(t *testing.T) {
 	}
 	h.publish("redis", "7.0.0")
 	h.reindex("")
-	r, _ := newTestRepos(Options{Credentials: staticCreds(map[string]*Credentials{h.url(): {Username: "alice", Password: "s3cret-pw"}})})
+	r, clk := newTestRepos(Options{Credentials: staticCreds(map[string]*Credentials{h.url(): {Username: "alice", Password: "s3cret-pw"}})})
 
 	for _, tt := range []struct{ constraint, want string }{
 		{"1.2.*", "1.2.5"},
@@ -59,6 +59,25 @@ func TestResolveAndFetch(t *testing.T) {
 	}
 	if _, err := r.Fetch(t.Context(), h.url(), "nginx", "1.2.5"); err != nil || h.chartGets.Load() != 1 {
 		t.Errorf("second Fetch: %v, %d downloads; want the cached archive", err, h.chartGets.Load())
+	}
+	if n, _ := r.archives.len(); n != 1 {
+		t.Errorf("archive cache holds %d, want 1", n)
+	}
+	// A hard refresh asked for after that download downloads again (a chart
+	// republished under the same version shows), once for all the callers
+	// asking since the same time; callers that do not ask take it too.
+	asked := clk.now()
+	clk.advance(time.Second)
+	for range 3 {
+		if _, err := r.Fetch(WithFetchedAfter(t.Context(), asked), h.url(), "nginx", "1.2.5"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Fetch(t.Context(), h.url(), "nginx", "1.2.5"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.chartGets.Load(); n != 2 {
+		t.Errorf("%d downloads after a hard refresh asked for after the first, want 2", n)
 	}
 	if n, _ := r.archives.len(); n != 1 {
 		t.Errorf("archive cache holds %d, want 1", n)
@@ -365,10 +384,11 @@ func TestChartSizeCap(t *testing.T) {
 	}
 	clk.advance(time.Minute)
 	_, _ = r.Fetch(t.Context(), h.url(), "app", "1.0.0")
-	r.Forget()
-	_, _ = r.Fetch(t.Context(), h.url(), "app", "1.0.0")
+	asked := clk.now()
+	clk.advance(time.Second)
+	_, _ = r.Fetch(WithFetchedAfter(t.Context(), asked), h.url(), "app", "1.0.0")
 	if n := h.chartGets.Load(); n != 3 {
-		t.Errorf("%d downloads, want 3: after the interval, and after Forget", n)
+		t.Errorf("%d downloads, want 3: after the interval, and after a hard refresh asked for after that", n)
 	}
 }
 

@@ -3,6 +3,7 @@ package chartrepo
 import (
 	"container/list"
 	"sync"
+	"time"
 )
 
 // archiveLRU keeps chart archives, least recently used first out, bounded
@@ -19,26 +20,39 @@ type archiveLRU struct {
 type lruItem struct {
 	key string
 	a   *Archive
+	at  time.Time // when its download started
 }
 
 func newArchiveLRU(maxBytes int64) *archiveLRU {
 	return &archiveLRU{maxBytes: maxBytes, order: list.New(), items: map[string]*list.Element{}}
 }
 
-func (l *archiveLRU) get(key string) (*Archive, bool) {
+// get returns the archive kept under key if its download started after
+// after (any archive for a zero after).
+func (l *archiveLRU) get(key string, after time.Time) (*Archive, bool) {
+	a, at, ok := l.lookup(key)
+	if !ok || !at.After(after) {
+		return nil, false
+	}
+	return a, true
+}
+
+// lookup returns the archive kept under key and when its download started.
+func (l *archiveLRU) lookup(key string) (*Archive, time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.items[key]
 	if !ok {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	l.order.MoveToFront(e)
-	return e.Value.(*lruItem).a, true
+	it := e.Value.(*lruItem)
+	return it.a, it.at, true
 }
 
-// add keeps a under key, evicting the least recently used archives until
-// the budget holds.
-func (l *archiveLRU) add(key string, a *Archive) {
+// add keeps a, downloaded from at, under key, evicting the least recently
+// used archives until the budget holds.
+func (l *archiveLRU) add(key string, a *Archive, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.items[key]; ok {
@@ -48,7 +62,7 @@ func (l *archiveLRU) add(key string, a *Archive) {
 	if n > l.maxBytes {
 		return
 	}
-	l.items[key] = l.order.PushFront(&lruItem{key: key, a: a})
+	l.items[key] = l.order.PushFront(&lruItem{key: key, a: a, at: at})
 	l.bytes += n
 	for l.bytes > l.maxBytes {
 		l.remove(l.order.Back())

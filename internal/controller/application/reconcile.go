@@ -180,11 +180,13 @@ func (r *Reconciler) reconcileSource(ctx context.Context, rn *run) error {
 		since = r.tracker.refreshAsked(appKey(rn.app), rn.began)
 	}
 	if rn.refresh == "hard" {
-		r.renders.Forget()
-		// A discovery started after the refresh was asked for sees what
-		// the refresh asks to see: a burst of hard refreshes (every
-		// Application of a cluster) discovers once or twice, not once per
-		// Application, each waiting for the one before.
+		// Renders, chart archives and a discovery of the destination's
+		// capabilities made after the refresh was asked for see what it
+		// asks to see: a burst of hard refreshes (every Application of a
+		// cluster) discovers once or twice, not once per Application, each
+		// waiting for the one before, and the Applications not refreshed
+		// keep their renders.
+		rn.cctx = appstate.RenderedAfter(rn.cctx, since)
 		rn.dst.forgetCapabilitiesBefore(since)
 	}
 	revision, err := r.resolveAll(ctx, rn.app, appstate.TargetRevisions(rn.app, nil), since)
