@@ -299,8 +299,10 @@ func (r *Repos) download(ctx context.Context, loc *location, flight, key, chart,
 	ch := r.downloading.DoChan(flight, func() (any, error) {
 		// A download that ended between the caller's lookup and this
 		// flight has kept its archive: one download per version, not two.
-		if a, at, ok := r.archives.lookup(key); ok && kept {
-			return downloaded{a, at}, nil
+		if kept {
+			if a, at, ok := r.archives.lookup(key); ok {
+				return downloaded{a, at}, nil
+			}
 		}
 		// Detached from the first caller's context, so the callers who
 		// join do not fail because it gave up; bounded by Timeout.
