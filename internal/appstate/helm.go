@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -20,7 +21,9 @@ import (
 // Charts finds and fetches charts in Helm repositories and OCI registries
 // (internal/chartrepo's Repos).
 type Charts interface {
-	Resolve(ctx context.Context, repoURL, chart, constraint string, force bool) (string, error)
+	// ResolveSince resolves constraint from an index downloaded within the
+	// poll interval, or, for a non-zero since, after since.
+	ResolveSince(ctx context.Context, repoURL, chart, constraint string, since time.Time) (string, error)
 	Fetch(ctx context.Context, repoURL, chart, version string) (*chartrepo.Archive, error)
 }
 
@@ -133,7 +136,7 @@ func (f *chartFetcher) FetchChart(ctx context.Context, repoURL, name, version st
 		return nil, &render.Error{File: redact.URL(repoURL), Err: fmt.Errorf(
 			"%w: chart %s: the repository is not among the project's sourceRepos", render.ErrInvalidSource, name)}
 	}
-	v, err := f.charts.Resolve(ctx, repoURL, name, version, false)
+	v, err := f.charts.ResolveSince(ctx, repoURL, name, version, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,7 +44,7 @@ type charts struct {
 	fetches  atomic.Int64
 }
 
-func (c *charts) Resolve(_ context.Context, _, chart, constraint string, _ bool) (string, error) {
+func (c *charts) ResolveSince(_ context.Context, _, chart, constraint string, _ time.Time) (string, error) {
 	for key := range c.archives {
 		if n, v, _ := strings.Cut(key, "@"); n == chart && (constraint == "" || constraint == v) {
 			return v, nil

@@ -38,12 +38,14 @@ type catalogFlight struct {
 const forgetAfter = 10
 
 // catalog returns the catalog of loc (for OCI, of chart's repository),
-// downloading it at most once per poll interval; see Resolve.
-func (r *Repos) catalog(ctx context.Context, loc *location, chart string, force bool) (*catalog, error) {
+// downloading it at most once per poll interval, or, for a non-zero since,
+// from a download started after since; see ResolveSince.
+func (r *Repos) catalog(ctx context.Context, loc *location, chart string, since time.Time) (*catalog, error) {
 	key := loc.key
 	if loc.oci {
 		key += "\x00" + chart
 	}
+	forced := !since.IsZero()
 	start := r.now()
 	r.mu.Lock()
 	e := r.catalogs[key]
@@ -54,7 +56,14 @@ func (r *Repos) catalog(ctx context.Context, loc *location, chart string, force 
 	}
 	e.usedAt = start
 	for {
-		if !force && !e.checkedAt.IsZero() && start.Sub(e.checkedAt) < r.opts.PollInterval {
+		if forced && e.checkedAt.After(since) {
+			// The last download answers the call; its own result, as a
+			// flight's (a failure is not covered by the last good one).
+			cat, err := e.last()
+			r.mu.Unlock()
+			return cat, err
+		}
+		if !forced && !e.checkedAt.IsZero() && start.Sub(e.checkedAt) < r.opts.PollInterval {
 			cat, err := r.served(e, start)
 			r.mu.Unlock()
 			return cat, err
@@ -70,16 +79,16 @@ func (r *Repos) catalog(ctx context.Context, loc *location, chart string, force 
 			return nil, ctx.Err()
 		}
 		r.mu.Lock()
-		if !force {
+		if !forced {
 			cat, err := r.served(e, start)
 			r.mu.Unlock()
 			return cat, err
 		}
-		if !f.started.Before(start) {
+		if f.started.After(since) {
 			r.mu.Unlock()
 			return f.cat, f.err
 		}
-		// A forced call needs a download started after it.
+		// A forced call needs a download started after since.
 	}
 	f := &catalogFlight{done: make(chan struct{}), started: start}
 	e.flight = f
@@ -93,12 +102,21 @@ func (r *Repos) catalog(ctx context.Context, loc *location, chart string, force 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if force {
+	if forced {
 		return f.cat, f.err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.served(e, start)
+}
+
+// last is the last download's own result: its catalog, or its failure.
+// r.mu is held.
+func (e *catalogEntry) last() (*catalog, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.cat, nil
 }
 
 // served is what a caller that does not force gets: the last download's

@@ -208,13 +208,27 @@ func passFrom(ctx context.Context) bool {
 // match only a constraint that names one, and the newest match by semver
 // wins. The index (or, for OCI, the chart's tag list) is fetched once per
 // PollInterval per repository and credentials, whatever the number of
-// callers; force fetches it now (a hard refresh).
+// callers; force fetches it now (ResolveSince with the time of the call).
 //
 // A refresh that fails keeps serving the last good index until it is two
 // intervals old, so a repository that blinks does not fail every
 // Application reading it; the failed attempt is not repeated before the
 // next interval (a forced Resolve repeats it, and returns its error).
 func (r *Repos) Resolve(ctx context.Context, repoURL, chart, constraint string, force bool) (string, error) {
+	var since time.Time
+	if force {
+		since = r.now()
+	}
+	return r.ResolveSince(ctx, repoURL, chart, constraint, since)
+}
+
+// ResolveSince is Resolve from an index (or tag list) whose download
+// started after since (a zero since: Resolve's poll interval), as
+// source.Cache.ResolveSince is for Git: a refresh asked for at since is
+// answered by any download started after it, so a burst of refreshes of
+// the Applications of one repository shares one download. since is on the
+// clock of Repos (time.Now, unless a test replaced it).
+func (r *Repos) ResolveSince(ctx context.Context, repoURL, chart, constraint string, since time.Time) (string, error) {
 	loc, err := r.locate(ctx, repoURL)
 	if err != nil {
 		return "", fmt.Errorf("chart %s: %w", chart, err)
@@ -226,7 +240,7 @@ func (r *Repos) Resolve(ctx context.Context, repoURL, chart, constraint string, 
 	if err != nil {
 		return "", fmt.Errorf("%w: chart %s: %q is not a version or semver range: %v", ErrRefused, chart, constraint, err)
 	}
-	cat, err := r.catalog(ctx, loc, chart, force)
+	cat, err := r.catalog(ctx, loc, chart, since)
 	if err != nil {
 		return "", loc.scrub(fmt.Errorf("chart %s (%q): %w", chart, constraint, err))
 	}

@@ -99,7 +99,7 @@ func (r *Repos) fetchIndex(ctx context.Context, loc *location) (*catalog, error)
 // fetchHTTP downloads chart at version from a Helm repository. ctx carries
 // the Timeout.
 func (r *Repos) fetchHTTP(ctx context.Context, loc *location, chart, version string) (*Archive, error) {
-	cat, err := r.catalog(ctx, loc, chart, false)
+	cat, err := r.catalog(ctx, loc, chart, time.Time{})
 	if err != nil {
 		return nil, err
 	}

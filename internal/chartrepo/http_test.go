@@ -423,3 +423,42 @@ func TestProjectCredentialsDoNotLeak(t *testing.T) {
 		t.Error("team-b got the archive team-a's credentials fetched")
 	}
 }
+
+// TestResolveSince: a refresh asked for at some time is answered by any
+// index download started after it, and only by one.
+func TestResolveSince(t *testing.T) {
+	h := newHelmRepo(t, "", "")
+	h.publish("app", "1.0.0")
+	h.reindex("")
+	r, clk := newTestRepos(Options{PollInterval: time.Hour})
+	ctx := t.Context()
+	asked := clk.now()
+	clk.advance(time.Second)
+	if v, err := r.Resolve(ctx, h.url(), "app", "", false); err != nil || v != "1.0.0" { // downloads at asked+1s
+		t.Fatalf("Resolve = %q, %v; want 1.0.0", v, err)
+	}
+	h.publish("app", "1.1.0")
+	h.reindex("")
+	clk.advance(time.Second)
+
+	// The download started after the ask: it answers it, without another.
+	if v, err := r.ResolveSince(ctx, h.url(), "app", "", asked); err != nil || v != "1.0.0" {
+		t.Fatalf("asked before the download: ResolveSince = %q, %v; want 1.0.0 from that download", v, err)
+	}
+	if n := h.indexGets.Load(); n != 1 {
+		t.Fatalf("asked before the download: %d index downloads, want 1", n)
+	}
+	// A refresh asked for after the new version was published downloads
+	// again and sees it; every other refresh asked for before that download
+	// shares it.
+	askedAfterPublish := clk.now()
+	clk.advance(time.Second)
+	for range 5 {
+		if v, err := r.ResolveSince(ctx, h.url(), "app", "", askedAfterPublish); err != nil || v != "1.1.0" {
+			t.Fatalf("asked after the publish: ResolveSince = %q, %v; want 1.1.0", v, err)
+		}
+	}
+	if n := h.indexGets.Load(); n != 2 {
+		t.Fatalf("a burst of refreshes asked before the second download: %d index downloads, want 2", n)
+	}
+}

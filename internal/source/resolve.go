@@ -38,9 +38,10 @@ const minShortSHA = 4
 // The first call for a repository clones it (bare, into Options.Dir). Later
 // calls list the remote's refs at most once per Options.PollInterval, and
 // fetch, incrementally, only when a ref points to a commit the cache lacks.
-// force (a hard refresh) lists now (ResolveSince with the time of the call).
-// Concurrent callers share one listing and fetch. A full SHA already in the cache resolves without any network access.
-// A short SHA resolves only if it matches exactly one fetched commit.
+// force (a hard refresh) lists now (ResolveSince with the time of the
+// call). Concurrent callers share one listing and fetch. A full SHA already
+// in the cache resolves without any network access. A short SHA resolves
+// only if it matches exactly one fetched commit.
 //
 // A commit no branch or tag reaches any longer (the branch was force-pushed
 // to other history) still resolves while the cache holds it: a fetch prunes
@@ -59,10 +60,10 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, force boo
 }
 
 // ResolveSince is Resolve from a listing of the remote's refs that started
-// after since (a zero since: Resolve's poll interval). A refresh
-// asked for at some time (an Application's refresh annotation, seen by the
-// watch at since) is answered by any listing started since then: whatever
-// was pushed before the ask shows in it. So a burst of refreshes of the
+// after since (a zero since: Resolve's poll interval). A refresh asked for
+// at some time (an Application's refresh annotation, seen by the watch at
+// since) is answered by any listing started since then: whatever was
+// pushed before the ask shows in it. So a burst of refreshes of the
 // Applications of one repository shares a listing or two, instead of each
 // waiting for one started after its own reconcile began. since is read on
 // the clock of the caller's process (time.Now).

@@ -15,9 +15,9 @@ import (
 
 // resolveSource resolves what one source follows: a Git branch, tag or
 // commit to a commit, a chart's version or range to a version. A non-zero
-// since asks for Git's refs from a listing started at since or later (the
-// time a refresh was asked for), and a Helm repository's index now, rather
-// than from the last listing when it is younger than the poll interval.
+// since (the time a refresh was asked for) asks for Git's refs, or a Helm
+// repository's index, from a listing started after since, rather than from
+// the last listing when it is younger than the poll interval.
 func (r *Reconciler) resolveSource(ctx context.Context, src v1alpha1.ApplicationSource, revision string, since time.Time) (string, error) {
 	var rev string
 	var err error
@@ -25,7 +25,7 @@ func (r *Reconciler) resolveSource(ctx context.Context, src v1alpha1.Application
 		if r.opts.Charts == nil {
 			return "", appstate.Stall(appstate.ReasonInvalidSpec, fmt.Errorf("chart %s: this controller reads no Helm repositories", src.Chart))
 		}
-		rev, err = r.opts.Charts.Resolve(ctx, src.RepoURL, src.Chart, revision, !since.IsZero())
+		rev, err = r.opts.Charts.ResolveSince(ctx, src.RepoURL, src.Chart, revision, since)
 	} else {
 		rev, err = r.sources.ResolveSince(ctx, src.RepoURL, revision, since)
 	}
