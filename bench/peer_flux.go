@@ -161,10 +161,6 @@ func (e *fluxEngine) command(env *peerEnv, name string, ports fluxPorts, args ..
 // storage in env.work, served at a loopback address, and waits until it is
 // ready.
 func (e *fluxEngine) startSourceController(ctx context.Context, env *peerEnv) error {
-	ports, err := newFluxPorts()
-	if err != nil {
-		return err
-	}
 	port, err := freePort()
 	if err != nil {
 		return fmt.Errorf("find a free port: %w", err)
@@ -175,30 +171,19 @@ func (e *fluxEngine) startSourceController(ctx context.Context, env *peerEnv) er
 		return err
 	}
 	// --concurrent stays at its default (2): there is one GitRepository.
-	cmd, err := e.command(env, "source-controller", ports,
+	e.source, err = e.startController(ctx, env, "source-controller", "gitrepository",
 		"--storage-path", storage, "--storage-addr", storageAddr,
 		// The artifacts' URLs name this address; kustomize-controller
 		// downloads from it.
 		"--storage-adv-addr", storageAddr)
-	if err != nil {
-		return err
-	}
-	log := filepath.Join(env.work, "source-controller.log")
-	if e.source, err = startLogged(cmd, log); err != nil {
-		return fmt.Errorf("start source-controller: %w", err)
-	}
-	return waitReady(ctx, e.source, "source-controller", log, fluxReady(ports, log, "gitrepository"))
+	return err
 }
 
 // startKustomizeController starts kustomize-controller with as many
 // Kustomizations reconciled at once as Ferry reconciles Applications, and
 // waits until it is ready.
-func (e *fluxEngine) startKustomizeController(ctx context.Context, env *peerEnv) error {
-	ports, err := newFluxPorts()
-	if err != nil {
-		return err
-	}
-	cmd, err := e.command(env, "kustomize-controller", ports,
+func (e *fluxEngine) startKustomizeController(ctx context.Context, env *peerEnv) (err error) {
+	e.kustomize, err = e.startController(ctx, env, "kustomize-controller", "kustomization",
 		// --concurrent is the number of Kustomizations reconciled at once
 		// (default 4), the counterpart of Ferry's --concurrency (16 by
 		// default, -concurrency here): both get the same, so neither
@@ -215,14 +200,28 @@ func (e *fluxEngine) startKustomizeController(ctx context.Context, env *peerEnv)
 		// Ferry's controller, at 500 QPS and burst 1000, is paced by the
 		// API server's Priority and Fairness alone: both get Ferry's.
 		"--kube-api-qps", "500", "--kube-api-burst", "1000")
+	return err
+}
+
+// startController starts the controller name (command's flags, then args), logging
+// to env.work, and waits until its controller of kind has started its
+// workers (fluxReady). The process is returned also when it started but
+// did not get ready, so that it is stopped.
+func (e *fluxEngine) startController(ctx context.Context, env *peerEnv, name, kind string, args ...string) (*process, error) {
+	ports, err := newFluxPorts()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := filepath.Join(env.work, "kustomize-controller.log")
-	if e.kustomize, err = startLogged(cmd, log); err != nil {
-		return fmt.Errorf("start kustomize-controller: %w", err)
+	cmd, err := e.command(env, name, ports, args...)
+	if err != nil {
+		return nil, err
 	}
-	return waitReady(ctx, e.kustomize, "kustomize-controller", log, fluxReady(ports, log, "kustomization"))
+	log := filepath.Join(env.work, name+".log")
+	p, err := startLogged(cmd, log)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	return p, waitReady(ctx, p, name, log, fluxReady(ports, log, kind))
 }
 
 // fluxReady is the readiness test of a controller process: its /readyz
