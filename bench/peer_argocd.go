@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferrycd/ferry/api"
-	"github.com/ferrycd/ferry/config/crd"
 )
 
 // argocdNamespace is where Argo CD's settings and Applications live.
@@ -56,7 +55,7 @@ func (e *argocdEngine) start(ctx context.Context, env *peerEnv) error {
 	if err != nil {
 		return err
 	}
-	if err := installArgoCRDs(ctx, c, filepath.Join(env.bin, "crds")); err != nil {
+	if err := installCRDs(ctx, c, filepath.Join(env.bin, "crds")); err != nil { // build.sh copies Argo CD's there
 		return err
 	}
 	if err := installArgoSettings(ctx, c, filepath.Join(env.bin, "config")); err != nil {
@@ -82,29 +81,6 @@ func (e *argocdEngine) startProcesses(ctx context.Context, env *peerEnv) error {
 		return err
 	}
 	return e.startController(ctx, env, redisAddr, repoAddr)
-}
-
-// installArgoCRDs server-side applies the CRDs in dir (build.sh copies Argo
-// CD's there) and waits until each is Established.
-func installArgoCRDs(ctx context.Context, c client.Client, dir string) error {
-	objs, err := readManifests(dir)
-	if err != nil {
-		return fmt.Errorf("read Argo CD's CRDs: %w", err)
-	}
-	for _, obj := range objs {
-		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("bench"), client.ForceOwnership); err != nil {
-			return fmt.Errorf("apply CRD %s: %w", obj.GetName(), err)
-		}
-	}
-	for _, obj := range objs {
-		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := crd.WaitEstablished(wctx, c, obj.GetName())
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // installArgoSettings creates the argocd namespace, the settings in dir as

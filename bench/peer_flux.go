@@ -18,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/api"
 )
 
 // fluxNamespace is where Flux's controllers run (their RUNTIME_NAMESPACE)
@@ -35,7 +38,6 @@ const fluxRequestedAt = "reconcile.fluxcd.io/requestedAt"
 var (
 	gitRepositoriesGVR = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
 	kustomizationsGVR  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
-	crdsGVR            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	namespacesGVR      = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 )
 
@@ -66,7 +68,13 @@ func (e *fluxEngine) peer() string { return "flux" }
 // starts source-controller and kustomize-controller, and returns once both
 // have synced their informers and started their workers (fluxReady).
 func (e *fluxEngine) start(ctx context.Context, env *peerEnv) error {
-	if err := installFluxCRDs(ctx, env.admin, filepath.Join(env.bin, "crds")); err != nil {
+	c, err := client.New(env.cluster.AdminConfig(), client.Options{Scheme: api.NewScheme()})
+	if err != nil {
+		return err
+	}
+	// Ferry's own GitRepository CRD, which installCRDs replaces, has a
+	// smaller schema, whose pruning would drop the status Flux writes.
+	if err := installCRDs(ctx, c, filepath.Join(env.bin, "crds")); err != nil {
 		return err
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{
@@ -82,29 +90,6 @@ func (e *fluxEngine) start(ctx context.Context, env *peerEnv) error {
 	if err := e.startKustomizeController(ctx, env); err != nil {
 		e.stop()
 		return err
-	}
-	return nil
-}
-
-// installFluxCRDs server-side applies the CRDs in dir, replacing any CRD of
-// the same name (Ferry's own GitRepository CRD has a smaller schema, whose
-// pruning would drop the status Flux writes), and waits until each is
-// Established.
-func installFluxCRDs(ctx context.Context, admin dynamic.Interface, dir string) error {
-	objs, err := readManifests(dir)
-	if err != nil {
-		return fmt.Errorf("read Flux's CRDs: %w", err)
-	}
-	for _, obj := range objs {
-		opts := metav1.ApplyOptions{FieldManager: "bench", Force: true}
-		if _, err := admin.Resource(crdsGVR).Apply(ctx, obj.GetName(), obj, opts); err != nil {
-			return fmt.Errorf("apply CRD %s: %w", obj.GetName(), err)
-		}
-	}
-	for _, obj := range objs {
-		if err := waitCRDEstablished(ctx, admin, obj.GetName(), time.Minute); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -13,10 +13,11 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferrycd/ferry/config/crd"
 )
 
 // Helpers the peers share: their manifests, processes and readiness.
@@ -135,28 +136,27 @@ func logTail(log string) string {
 	return string(out[max(0, len(out)-4000):])
 }
 
-// waitCRDEstablished polls the named CRD until its Established condition is
-// True, at most limit.
-func waitCRDEstablished(ctx context.Context, admin dynamic.Interface, name string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	var last error
-	for {
-		crd, err := admin.Resource(crdsGVR).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			last = err
-		case conditionTrue(crd, "Established"):
-			return nil
-		default:
-			last = fmt.Errorf("not Established yet")
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for CRD %s to be Established (%v): %w", name, last, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+// installCRDs server-side applies the CRDs in dir as their only owner,
+// replacing any CRD of the same name, and waits until each is Established.
+func installCRDs(ctx context.Context, c client.Client, dir string) error {
+	objs, err := readManifests(dir)
+	if err != nil {
+		return fmt.Errorf("read the CRDs in %s: %w", dir, err)
+	}
+	for _, obj := range objs {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("bench"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply CRD %s: %w", obj.GetName(), err)
 		}
 	}
+	for _, obj := range objs {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := crd.WaitEstablished(wctx, c, obj.GetName())
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // conditionTrue reports whether obj's status has the condition typ with
